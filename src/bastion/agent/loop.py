@@ -1,0 +1,136 @@
+"""The agent loop: ask the model, run the tools it calls, feed results back, until it answers.
+
+Every message and tool call is written to the encrypted store as it happens, so an interrupt
+(Ctrl-C, crash) leaves a consistent session that says where it stopped. Tool calls are never
+retried automatically: a side effect happens at most once per model request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from bastion.providers.base import Message, ModelReply, ModelRequest, Provider, ToolCall
+from bastion.store import SessionStore
+from bastion.tools import ToolContext, ToolRegistry, ToolResult, describe_validation_error
+
+MessageFilter = Callable[[list[Message]], list[Message]]
+EventHook = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class AgentResult:
+    session_id: str
+    answer: str
+    status: str  # "completed", "step_limit", "interrupted", "failed"
+    steps: int
+
+
+@dataclass
+class Agent:
+    provider: Provider
+    tools: ToolRegistry
+    ctx: ToolContext
+    store: SessionStore
+    session_id: str
+    system_prompt: str
+    name: str = "general"
+    max_steps: int = 25
+    tool_output_limit: int = 32_000
+    #: applied to every request before it reaches the provider (the privacy filter)
+    outbound_filter: MessageFilter | None = None
+    #: notified of tool calls and results (CLI display, audit)
+    on_event: EventHook | None = None
+    on_text: Callable[[str], None] | None = None
+    messages: list[Message] = field(default_factory=list)
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, data)
+
+    def _append(self, message: Message) -> None:
+        self.messages.append(message)
+        self.store.add_message(
+            self.session_id, message["role"], message.get("content") or "",
+            tool_calls=message.get("tool_calls"), tool_call_id=message.get("tool_call_id"),
+            agent=self.name)
+
+    def run(self, task: str) -> AgentResult:
+        if not self.messages:
+            self._append({"role": "system", "content": self.system_prompt})
+        self._append({"role": "user", "content": task})
+        self.store.set_status(self.session_id, "running")
+        try:
+            for step in range(1, self.max_steps + 1):
+                reply = self._ask()
+                assistant: Message = {"role": "assistant", "content": reply.content}
+                if reply.tool_calls:
+                    assistant["tool_calls"] = [c.openai_format() for c in reply.tool_calls]
+                self._append(assistant)
+                if not reply.tool_calls:
+                    self.store.set_status(self.session_id, "completed")
+                    return AgentResult(self.session_id, reply.content, "completed", step)
+                for call in reply.tool_calls:
+                    self._execute(call)
+        except KeyboardInterrupt:
+            self.store.set_status(self.session_id, "interrupted")
+            self.store.add_event(self.session_id, "state", {"status": "interrupted"})
+            raise
+        except BaseException:
+            self.store.set_status(self.session_id, "failed")
+            raise
+        answer = f"Stopped after {self.max_steps} steps without a final answer."
+        self.store.set_status(self.session_id, "step_limit")
+        self.store.add_event(self.session_id, "state", {"status": "step_limit"})
+        return AgentResult(self.session_id, answer, "step_limit", self.max_steps)
+
+    def _ask(self) -> ModelReply:
+        outgoing = [dict(m) for m in self.messages]
+        if self.outbound_filter is not None:
+            outgoing = self.outbound_filter(outgoing)
+        request = ModelRequest(messages=outgoing, tools=self.tools.specs())
+        return self.provider.complete(request, self.on_text)
+
+    def _execute(self, call: ToolCall) -> None:
+        self.store.start_tool_call(self.session_id, call.id, call.name, call.arguments, self.name)
+        self._emit("tool_call", {"id": call.id, "name": call.name, "arguments": call.arguments})
+        result = self._dispatch(call)
+        content = result.content
+        if len(content) > self.tool_output_limit:
+            dropped = len(content) - self.tool_output_limit
+            content = content[: self.tool_output_limit] + f"\n[output truncated: {dropped} more characters]"
+        status = "error" if result.is_error else "ok"
+        if result.details.get("denied"):
+            status = "denied"
+        self.store.finish_tool_call(self.session_id, call.id, status, content)
+        self._emit("tool_result", {"id": call.id, "name": call.name, "status": status,
+                                   "content": content, "details": result.details})
+        self._append({"role": "tool", "tool_call_id": call.id, "content": content})
+
+    def _dispatch(self, call: ToolCall) -> ToolResult:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            available = ", ".join(self.tools.names())
+            return ToolResult(f"unknown tool {call.name!r}; available tools: {available}",
+                              is_error=True)
+        if call.invalid_arguments is not None:
+            return ToolResult(f"arguments for {call.name} are not a JSON object: "
+                              f"{call.invalid_arguments[:200]!r}", is_error=True)
+        try:
+            args = tool.parse(call.arguments)
+        except ValidationError as exc:
+            return ToolResult(describe_validation_error(call.name, exc), is_error=True)
+        self.ctx.tool_call_id = call.id
+        try:
+            return tool.run(args, self.ctx)
+        except Exception as exc:  # a tool bug must not kill the session; report it to the model
+            return ToolResult(f"{call.name} failed: {type(exc).__name__}: {exc}", is_error=True)
+
+
+def tool_call_summary(arguments: dict[str, Any]) -> str:
+    text = json.dumps(arguments, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,81 @@
+"""The ``bastion`` command: a Typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+
+from bastion import __version__
+from bastion.errors import BastionError
+
+from . import config_cmd, doctor, keys, run, sessions
+from .output import err
+
+app = typer.Typer(
+    name="bastion",
+    help="A local-first AI agent that cannot leak, break or exceed what you granted it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bastion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    _state["debug"] = debug
+
+
+app.command("run")(run.run)
+app.command("chat")(run.chat)
+app.command("doctor")(doctor.doctor)
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(keys.app, name="keys")
+app.add_typer(config_cmd.app, name="config")
+
+
+def main() -> None:
+    """Entry point: every BastionError becomes one clear line and a non-zero exit."""
+    try:
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except BastionError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        err.print(f"[red]error:[/red] {exc.message}", markup=True, highlight=False)
+        if exc.hint:
+            err.print(f"  hint: {exc.hint}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted", markup=False)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and genuine bugs
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+                  "(run with --debug for the traceback)", markup=True, highlight=False)
+        sys.exit(70)

@@ -1,0 +1,124 @@
+"""Loading, validating and saving ``settings.json`` with errors that name file, key and type."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bastion.errors import BastionError
+from bastion.home import bastion_home
+
+from .models import Settings
+
+
+class SettingsError(BastionError):
+    """A settings file is unreadable, not JSON, or does not match the schema."""
+
+
+def settings_path() -> Path:
+    return bastion_home() / "settings.json"
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"key '{key}': unknown setting"
+    expected = err.get("msg", kind)
+    return f"key '{key}': {expected} (got {json.dumps(err.get('input'), default=str)[:80]})"
+
+
+def parse_settings(data: Any, source: Path | str) -> Settings:
+    """Validate already-decoded JSON; ``source`` is named in every error."""
+    if not isinstance(data, dict):
+        raise SettingsError(f"{source}: expected a JSON object at the top level")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        raise SettingsError(f"{source}: {problems}") from None
+
+
+def read_settings_json(path: Path) -> dict[str, Any]:
+    """The raw JSON object in ``path`` ({} when the file does not exist)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read settings ({exc.strerror})") from None
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """The user's settings (defaults where the file is silent)."""
+    path = path or settings_path()
+    return parse_settings(read_settings_json(path), path)
+
+
+def dump_settings(settings: Settings) -> dict[str, Any]:
+    return settings.model_dump(mode="json", by_alias=True, exclude={"schema_"})
+
+
+def write_settings_json(path: Path, data: dict[str, Any]) -> None:
+    """Validate, then replace ``path`` atomically so a crash never leaves half a file."""
+    parse_settings(data, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_MISSING = object()
+
+
+def get_key(data: dict[str, Any], dotted: str) -> Any:
+    """Look up ``a.b.c`` in a settings dict (camelCase keys); KeyError when absent."""
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(dotted)
+        node = node[part]
+    return node
+
+
+def set_key(data: dict[str, Any], dotted: str, value: Any) -> Any:
+    """Set ``a.b.c`` in place, creating objects along the way; returns the old value or None."""
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    old = node.get(parts[-1], None)
+    node[parts[-1]] = value
+    return old
+
+
+def effective_settings_dict(path: Path | None = None) -> dict[str, Any]:
+    """The full settings (file merged over defaults) as a camelCase dict."""
+    return dump_settings(load_settings(path))

@@ -1,0 +1,104 @@
+"""The encrypted database: SQLCipher 4 opened with a raw 256-bit key, WAL, and migrations.
+
+The key is HKDF-derived from the master key, so opening costs no passphrase KDF. Temporary
+tables and sorts stay in memory so no plaintext spills into temp files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from bastion.errors import BastionError
+
+from .schema import MIGRATIONS
+
+FILENAME = "bastion.db"
+Row = sqlcipher3.Row
+
+
+class DatabaseError(BastionError):
+    """The database cannot be opened (wrong key, corruption) or a statement failed."""
+
+
+class Database:
+    """One SQLCipher connection. Use :meth:`transaction` for every multi-statement change."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self.path = path
+        # SQLite gives the -wal and -shm files the main file's mode, so owner-only here covers all.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600))
+        self.conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlcipher3.Row
+        self.conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        try:
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError:
+            self.conn.close()
+            raise DatabaseError(
+                f"{path}: cannot open the database (wrong master key or corrupted file); "
+                "nothing was changed"
+            ) from None
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA temp_store = MEMORY")
+        self.conn.execute("PRAGMA secure_delete = ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise DatabaseError(
+                f"{self.path}: database schema v{version} is newer than this Bastion "
+                f"(v{len(MIGRATIONS)}); upgrade Bastion"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in _split(script):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlcipher3.Connection]:
+        if self.conn.in_transaction:  # nested: join the outer transaction
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: Any = ()) -> sqlcipher3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def query(self, sql: str, params: Any = ()) -> list[sqlcipher3.Row]:
+        return list(self.conn.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlcipher3.Error:
+            pass
+        self.conn.close()
+
+
+def _split(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";\n") if s.strip()]
+
+
+def now() -> float:
+    return time.time()
+
+
+def open_database(home: Path, key: bytes) -> Database:
+    return Database(home / FILENAME, key)

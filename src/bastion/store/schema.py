@@ -1,0 +1,60 @@
+"""Schema migrations, applied in order; ``PRAGMA user_version`` is the number applied.
+
+Append new migrations; never edit a released one.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: conversation history and API keys
+    """
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    workspace TEXT NOT NULL,
+    agent TEXT,
+    provider TEXT,
+    model TEXT,
+    status TEXT NOT NULL DEFAULT 'running'
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    tool_calls TEXT,
+    tool_call_id TEXT,
+    agent TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX messages_session ON messages(session_id, id);
+CREATE TABLE tool_calls (
+    id TEXT NOT NULL,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT,
+    agent TEXT,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    PRIMARY KEY (session_id, id)
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX events_session ON events(session_id, id);
+CREATE TABLE api_keys (
+    provider TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    masked TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (provider, key_id)
+)
+""",
+]

@@ -1,0 +1,195 @@
+"""Read-only file tools: ``read_file``, ``list_dir``, ``glob``, ``grep``.
+
+Every path goes through :meth:`Policy.resolve_read`; directory walks never follow symlinks
+and check each file they report, so a link or a denied file never leaks through a listing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import re2
+from pydantic import Field
+
+from bastion.policy import PolicyDenied
+
+from .base import Tool, ToolArgs, ToolContext, ToolResult
+
+MAX_READ_BYTES = 2_000_000
+MAX_LIST_ENTRIES = 1_000
+MAX_MATCHES = 500
+SKIP_DIRS = {".git", "node_modules", ".venv", "__pycache__", ".mypy_cache", ".pytest_cache"}
+
+
+def _denied(exc: PolicyDenied) -> ToolResult:
+    return ToolResult(str(exc), is_error=True, details={"denied": True, "rule": exc.rule})
+
+
+def _looks_binary(sample: bytes) -> bool:
+    return b"\x00" in sample[:8192]
+
+
+def walk_files(ctx: ToolContext, root: Path) -> Iterator[Path]:
+    """Regular files under ``root`` that the policy lets the agent read, without following links."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            try:
+                yield ctx.policy.resolve_read(str(path))
+            except PolicyDenied:
+                continue
+
+
+class ReadFileArgs(ToolArgs):
+    path: str = Field(description="File to read, relative to the workspace or absolute")
+    offset: int | None = Field(default=None, ge=1, description="First line to return (1-based)")
+    limit: int | None = Field(default=None, ge=1, description="Number of lines to return")
+
+
+class ReadFile(Tool[ReadFileArgs]):
+    name: ClassVar[str] = "read_file"
+    description: ClassVar[str] = "Read a text file. Returns numbered lines."
+    Args = ReadFileArgs
+
+    def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
+        try:
+            path = ctx.policy.resolve_read(args.path)
+        except PolicyDenied as exc:
+            return _denied(exc)
+        if path.is_dir():
+            return ToolResult(f"{args.path} is a directory; use list_dir", is_error=True)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read(MAX_READ_BYTES + 1)
+        except FileNotFoundError:
+            return ToolResult(f"{args.path}: no such file", is_error=True)
+        except OSError as exc:
+            return ToolResult(f"{args.path}: cannot read ({exc.strerror})", is_error=True)
+        if _looks_binary(data):
+            return ToolResult(f"{args.path} is a binary file; not shown", is_error=True)
+        truncated = len(data) > MAX_READ_BYTES
+        lines = data[:MAX_READ_BYTES].decode("utf-8", errors="replace").splitlines()
+        start = (args.offset or 1) - 1
+        end = start + args.limit if args.limit else len(lines)
+        body = "\n".join(f"{n:>6}\t{line}" for n, line in enumerate(lines[start:end], start + 1))
+        if truncated:
+            body += f"\n[file larger than {MAX_READ_BYTES} bytes; read with offset/limit]"
+        if not lines:
+            body = "(empty file)"
+        return ToolResult(body, details={"path": ctx.policy.show(path), "access": "read"})
+
+
+class ListDirArgs(ToolArgs):
+    path: str = Field(default=".", description="Directory to list (default: the workspace)")
+
+
+class ListDir(Tool[ListDirArgs]):
+    name: ClassVar[str] = "list_dir"
+    description: ClassVar[str] = "List a directory. Directories end with '/', symlinks with '@'."
+    Args = ListDirArgs
+
+    def run(self, args: ListDirArgs, ctx: ToolContext) -> ToolResult:
+        try:
+            path = ctx.policy.resolve_read(args.path)
+        except PolicyDenied as exc:
+            return _denied(exc)
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except FileNotFoundError:
+            return ToolResult(f"{args.path}: no such directory", is_error=True)
+        except NotADirectoryError:
+            return ToolResult(f"{args.path} is a file; use read_file", is_error=True)
+        except OSError as exc:
+            return ToolResult(f"{args.path}: cannot list ({exc.strerror})", is_error=True)
+        lines = []
+        for entry in entries[:MAX_LIST_ENTRIES]:
+            if entry.is_symlink():
+                lines.append(entry.name + "@")
+            elif entry.is_dir(follow_symlinks=False):
+                lines.append(entry.name + "/")
+            else:
+                lines.append(entry.name)
+        if len(entries) > MAX_LIST_ENTRIES:
+            lines.append(f"[{len(entries) - MAX_LIST_ENTRIES} more entries not shown]")
+        return ToolResult("\n".join(lines) or "(empty directory)",
+                          details={"path": ctx.policy.show(path), "access": "list"})
+
+
+class GlobArgs(ToolArgs):
+    pattern: str = Field(description="Glob relative to the workspace, e.g. 'src/**/*.py'")
+
+
+class Glob(Tool[GlobArgs]):
+    name: ClassVar[str] = "glob"
+    description: ClassVar[str] = "Find files in the workspace matching a glob pattern."
+    Args = GlobArgs
+
+    def run(self, args: GlobArgs, ctx: ToolContext) -> ToolResult:
+        pattern = args.pattern
+        if os.path.isabs(pattern) or ".." in Path(pattern).parts:
+            return ToolResult("glob patterns must be relative to the workspace and contain no '..'",
+                              is_error=True, details={"denied": True, "rule": "workspace-confinement"})
+        found = []
+        for match in sorted(ctx.workspace.glob(pattern)):
+            if any(part in SKIP_DIRS for part in match.relative_to(ctx.workspace).parts):
+                continue
+            try:
+                path = ctx.policy.resolve_read(str(match))
+            except PolicyDenied:
+                continue
+            found.append(ctx.policy.show(path) + ("/" if path.is_dir() else ""))
+            if len(found) >= MAX_LIST_ENTRIES:
+                found.append("[more matches not shown]")
+                break
+        return ToolResult("\n".join(found) or "(no matches)")
+
+
+class GrepArgs(ToolArgs):
+    pattern: str = Field(description="Regular expression (RE2 syntax)")
+    path: str = Field(default=".", description="File or directory to search")
+    glob: str | None = Field(default=None, description="Only files whose name matches this glob")
+
+
+class Grep(Tool[GrepArgs]):
+    name: ClassVar[str] = "grep"
+    description: ClassVar[str] = "Search file contents with a regular expression; prints file:line: text."
+    Args = GrepArgs
+
+    def run(self, args: GrepArgs, ctx: ToolContext) -> ToolResult:
+        try:
+            regex = re2.compile(args.pattern)
+        except re2.error as exc:
+            return ToolResult(f"invalid pattern: {exc}", is_error=True)
+        try:
+            root = ctx.policy.resolve_read(args.path)
+        except PolicyDenied as exc:
+            return _denied(exc)
+        files = [root] if root.is_file() else walk_files(ctx, root)
+        out: list[str] = []
+        for file in files:
+            if args.glob and not file.match(args.glob):
+                continue
+            try:
+                data = file.read_bytes()[:MAX_READ_BYTES]
+            except OSError:
+                continue
+            if _looks_binary(data):
+                continue
+            for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+                if regex.search(line):
+                    out.append(f"{ctx.policy.show(file)}:{number}: {line[:300]}")
+                    if len(out) >= MAX_MATCHES:
+                        out.append("[more matches not shown]")
+                        return ToolResult("\n".join(out))
+        return ToolResult("\n".join(out) or "(no matches)")
+
+
+def read_only_tools() -> list[Tool]:  # type: ignore[type-arg]
+    return [ReadFile(), ListDir(), Glob(), Grep()]

@@ -1,0 +1,116 @@
+"""Master-key custody: find or create the 256-bit master key in the keychain or the key slot.
+
+Order of preference: an existing key slot file; an existing keychain entry; on first run the
+keychain if it is a real one, otherwise a passphrase slot. If neither can be used Bastion stops
+with instructions — it never writes the master key anywhere in plaintext.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bastion.errors import BastionError
+
+from . import keychain
+from .crypto import KEY_BYTES, derive_subkey
+from .keyslot import FILENAME, unlock_keyslot, write_keyslot
+
+PASSPHRASE_ENV = "BASTION_PASSPHRASE"
+
+
+class VaultError(BastionError):
+    """The master key cannot be found, created or unlocked."""
+
+
+@dataclass
+class Vault:
+    """The unlocked master key and where it lives. Hand out sub-keys, never the master key."""
+
+    home: Path
+    master_key: bytes = field(repr=False)
+    slot: str  # "keychain" or "passphrase"
+
+    def subkey(self, purpose: str) -> bytes:
+        return derive_subkey(self.master_key, purpose)
+
+    @property
+    def keyslot_path(self) -> Path:
+        return self.home / FILENAME
+
+
+def _passphrase(*, confirm: bool) -> str | None:
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass("Bastion passphrase: ")
+    if confirm:
+        if len(first) < 8:
+            raise VaultError("passphrase too short (at least 8 characters)")
+        if getpass.getpass("Repeat passphrase: ") != first:
+            raise VaultError("the passphrases do not match; nothing was created")
+    return first
+
+
+_NO_PASSPHRASE_HINT = (
+    f"set {PASSPHRASE_ENV} (for headless use) or run Bastion in a terminal to type it"
+)
+
+
+def open_vault(home: Path, slot: str = "auto") -> Vault:
+    """Unlock (or on first run create) the master key for the data directory ``home``."""
+    slot_file = home / FILENAME
+    if slot_file.exists() and slot != "keychain":
+        passphrase = _passphrase(confirm=False)
+        if passphrase is None:
+            raise VaultError(f"{slot_file} needs a passphrase", hint=_NO_PASSPHRASE_HINT)
+        return Vault(home, unlock_keyslot(slot_file, passphrase), "passphrase")
+
+    backend, reason = keychain.secure_backend() if slot != "passphrase" else (None, "disabled")
+    if backend is not None:
+        existing = keychain.load_master_key(backend, home)
+        if existing is not None:
+            return Vault(home, existing, "keychain")
+    if slot == "keychain" and backend is None:
+        raise VaultError(f"cannot use the OS keychain: {reason}",
+                         hint='install a keychain (e.g. gnome-keyring) or set "vault.slot" '
+                              'to "passphrase"')
+
+    if _has_data(home):
+        raise VaultError(
+            f"the master key for {home} is missing (no key slot file, no keychain entry)",
+            hint="restore keyslot.json or the keychain entry; data cannot be opened without it",
+        )
+    master = os.urandom(KEY_BYTES)
+    if backend is not None:
+        keychain.store_master_key(backend, home, master)
+        if keychain.load_master_key(backend, home) != master:
+            raise VaultError(f"the keychain backend {reason} did not keep the master key")
+        return Vault(home, master, "keychain")
+    passphrase = _passphrase(confirm=True)
+    if passphrase is None:
+        raise VaultError(
+            f"no secure place for the master key: {reason}, and no passphrase was given",
+            hint=_NO_PASSPHRASE_HINT,
+        )
+    write_keyslot(slot_file, master, passphrase)
+    return Vault(home, master, "passphrase")
+
+
+def _has_data(home: Path) -> bool:
+    return (home / "bastion.db").exists()
+
+
+def describe_custody(home: Path) -> str:
+    """One line for ``bastion doctor`` about where the master key is or would be kept."""
+    if (home / FILENAME).exists():
+        return f"passphrase key slot ({home / FILENAME})"
+    backend, reason = keychain.secure_backend()
+    if backend is not None:
+        return f"OS keychain ({reason})"
+    return f"passphrase key slot (keychain not usable: {reason})"
