@@ -53,17 +53,32 @@ class Database:
         self._migrate()
 
     def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
+        with self.transaction():
+            self.conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                              "component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+        self.ensure_schema("core", MIGRATIONS)
+
+    def ensure_schema(self, component: str, migrations: list[str]) -> None:
+        """Apply the not-yet-applied ``migrations`` of one component (e.g. "journal", "audit").
+
+        Each package owns its tables and its migration list; append to a list, never edit a
+        released entry. A database newer than this code is refused rather than misread.
+        """
+        row = self.conn.execute("SELECT version FROM schema_migrations WHERE component = ?",
+                                (component,)).fetchone()
+        version = row[0] if row else 0
+        if version > len(migrations):
             raise DatabaseError(
-                f"{self.path}: database schema v{version} is newer than this Bastion "
-                f"(v{len(MIGRATIONS)}); upgrade Bastion"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                f"{self.path}: the {component} schema is v{version}, newer than this Bastion "
+                f"(v{len(migrations)}); upgrade Bastion")
+        for number, script in enumerate(migrations[version:], start=version + 1):
             with self.transaction():
                 for statement in _split(script):
                     self.conn.execute(statement)
-                self.conn.execute(f"PRAGMA user_version = {number}")
+                self.conn.execute(
+                    "INSERT INTO schema_migrations (component, version) VALUES (?, ?) "
+                    "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                    (component, number))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlcipher3.Connection]:

@@ -1,6 +1,7 @@
-"""Schema migrations, applied in order; ``PRAGMA user_version`` is the number applied.
+"""The core schema (component "core"): conversation history and API keys.
 
-Append new migrations; never edit a released one.
+Other packages keep their own migration lists and apply them with
+``Database.ensure_schema(component, migrations)``. Append new migrations; never edit one.
 """
 
 MIGRATIONS: list[str] = [
