@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -65,6 +65,30 @@ class AuditSettings(_Model):
     include_file_access: bool = True
 
 
+_HEX = set("0123456789abcdefABCDEF")
+
+
+def _valid_pin(pin: str) -> bool:
+    """An SPKI SHA-256 pin: 64 hex digits or 44 base64 characters (optional ``sha256/``)."""
+    import base64
+    import binascii
+
+    body = pin.removeprefix("sha256/")
+    if len(body) == 64 and set(body) <= _HEX:
+        return True
+    try:
+        return len(base64.b64decode(body, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _valid_domain_pattern(pattern: str) -> bool:
+    # Only a leading "*." wildcard: "*.example.com" (any subdomain). Anything fancier would
+    # make it too easy to allow more than intended.
+    body = pattern.removeprefix("*.")
+    return bool(body) and "*" not in body and "/" not in body and " " not in body
+
+
 class NetworkSettings(_Model):
     allowed_domains: list[str] = Field(default_factory=list)
     denied_domains: list[str] = Field(default_factory=list)
@@ -74,11 +98,49 @@ class NetworkSettings(_Model):
     min_tls_version: Literal["1.2", "1.3"] = "1.3"
     pins: dict[str, list[str]] = Field(default_factory=dict)
     allow_private_addresses: list[str] = Field(default_factory=list)
+    #: extra PEM bundle of trusted CAs, added to certifi's (a corporate CA, or tests)
+    ca_bundle: str | None = None
+    #: plain http:// to a public address sends everything readable to every hop on the way
+    allow_cleartext_http: bool = False
+
+    @field_validator("allowed_domains", "denied_domains", "allow_private_addresses")
+    @classmethod
+    def _check_domains(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not _valid_domain_pattern(pattern):
+                raise ValueError(
+                    f"{pattern!r} is not a host name, IP address or '*.domain' wildcard"
+                )
+        return value
+
+    @field_validator("pins")
+    @classmethod
+    def _check_pins(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for host, pins in value.items():
+            if not pins:
+                raise ValueError(f"pins for {host!r}: empty list (remove the host instead)")
+            for pin in pins:
+                if not _valid_pin(pin):
+                    raise ValueError(
+                        f"pin {pin!r} for {host!r} is not an SPKI SHA-256 digest "
+                        "(64 hex digits or base64)"
+                    )
+        return value
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _check_proxy(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("proxyUrl must start with http:// or https://")
+        return value
 
 
 class DataResidencySettings(_Model):
     region: str | None = None
     enforce_region: bool = False
+    #: regions of hosts that are not provider endpoints (e.g. {"docs.example.eu": "eu"}),
+    #: exact names or "*.domain" wildcards; a provider's own ``region`` covers its endpoint
+    endpoint_regions: dict[str, str] = Field(default_factory=dict)
 
 
 class FolderGrant(_Model):

@@ -79,15 +79,17 @@ class SessionStore:
         """Sessions whose title or messages contain ``query`` (case-insensitive), with a snippet."""
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self.db.query(
-            "SELECT s.*, m.content AS hit FROM sessions s JOIN messages m ON m.session_id = s.id "
-            "WHERE m.content LIKE ? ESCAPE '\\' OR s.title LIKE ? ESCAPE '\\' "
-            "GROUP BY s.id ORDER BY s.created_at DESC LIMIT ?",
-            (pattern, pattern, limit),
+            "SELECT s.*, (SELECT m.content FROM messages m WHERE m.session_id = s.id AND "
+            "m.role != 'system' AND m.content LIKE ? ESCAPE '\\' ORDER BY m.id LIMIT 1) AS hit "
+            "FROM sessions s WHERE s.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
+            "WHERE m.session_id = s.id AND m.role != 'system' AND m.content LIKE ? ESCAPE '\\') "
+            "ORDER BY s.created_at DESC LIMIT ?",
+            (pattern, pattern, pattern, limit),
         )
         out = []
         for r in rows:
             data = dict(r)
-            hit = data.pop("hit") or ""
+            hit = data.pop("hit") or data["title"]
             pos = hit.lower().find(query.lower())
             snippet = hit[max(0, pos - 40): pos + len(query) + 40] if pos >= 0 else hit[:80]
             out.append((SessionInfo(**data), snippet.replace("\n", " ")))

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install Bastion into ./.venv on a fresh Linux machine.
+#   scripts/install.sh         runtime (embedded model included)
+#   scripts/install.sh --dev   runtime + test and lint tools + test servers
+# Idempotent: a second run only checks what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0
+[[ "${1:-}" == "--dev" ]] && DEV=1
+
+# System packages: bubblewrap for the command sandbox. Only attempted as root; otherwise say how.
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+    else
+        echo "note: bubblewrap is missing; install it (sudo apt-get install bubblewrap) to run commands" >&2
+    fi
+fi
+
+PYTHON="${PYTHON:-python3}"
+[[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip wheel 2>&1 | grep -v "is ignored" || true
+
+# llama.cpp: the default native build segfaults on some CPUs (AVX-512/AMX detection), so build
+# a portable one. pip caches the wheel; later installs take seconds.
+if ! .venv/bin/python -c "import llama_cpp" >/dev/null 2>&1; then
+    echo "building llama-cpp-python (portable CPU build, several minutes the first time)..." >&2
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" \
+        .venv/bin/python -m pip install -q "llama-cpp-python[server]>=0.3.7" 2>&1 | grep -v "is ignored" || true
+fi
+
+if [[ $DEV == 1 ]]; then
+    .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+else
+    .venv/bin/python -m pip install -q -e . 2>&1 | grep -v "is ignored" || true
+fi
+.venv/bin/python -c "import llama_cpp, bastion" || { echo "install failed" >&2; exit 1; }

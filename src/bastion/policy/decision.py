@@ -1,0 +1,65 @@
+"""Decisions and the records every decision leaves behind (for the audit log and the session)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bastion.errors import BastionError
+
+from .rules import Verdict
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy says about one request, and which rule said it.
+
+    ``rule`` is a stable identifier: a user rule's text (``deny Write(./secrets/**)``) or a
+    built-in one (``grant:write``, ``protected:.git/hooks/``, ``deny-read:*.pem``,
+    ``outside-grants``, ``mode:strict``, ``symlink-escape``...).
+    """
+
+    verdict: Verdict
+    rule: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"verdict": self.verdict, "rule": self.rule, "reason": self.reason}
+
+
+@dataclass
+class DecisionRecord:
+    """One decision as it happened: the policy's verdict and, for "ask", how it was settled.
+
+    ``outcome`` is the final "allow" or "deny"; ``settled_by`` says who settled it:
+    ``policy`` (no question needed), ``user:once|session|always|deny``, ``approve:auto``,
+    ``approve:never``, ``no-tty`` or ``approval:session`` (an earlier "this session" answer).
+    """
+
+    tool: str
+    target: str
+    access: str
+    verdict: Verdict
+    rule: str
+    reason: str
+    outcome: Verdict
+    settled_by: str
+    session_id: str | None = None
+    tool_call_id: str | None = None
+    at: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+DecisionHook = Callable[[DecisionRecord], None]
+
+
+class PolicyDenied(BastionError):
+    """A request the policy refuses; the message is shown to the model and the user."""
+
+    def __init__(self, message: str, rule: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.rule = rule

@@ -1,0 +1,306 @@
+"""Two-stage secret scanner: an Aho-Corasick keyword prefilter, then RE2 confirmation.
+
+Stage 1 lowercases the text (ASCII only, so offsets never shift) and runs one Aho-Corasick
+automaton holding every rule's keywords. Each keyword hit marks a window around it for the
+rules that own the keyword. Stage 2 runs only those rules' RE2 regexes, only over their merged
+windows. Rules without keywords run over the whole text (keep them rare: they cost a full pass).
+A candidate becomes a :class:`Finding` after the placeholder, entropy, character-class, stopword
+and allowlist checks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+
+from bastion.privacy.rules import CONFIDENCES, Rule, compile_re2, default_rules
+
+_CONF_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
+
+# Substrings (lowercase) that mark an example / placeholder value rather than a real secret.
+_PLACEHOLDER_MARKERS = (
+    "example", "xxxx", "****", "....", "your_", "your-", "yourkey", "yourtoken", "yourpass",
+    "your.", "<your", "placeholder", "changeme", "change_me", "change-me", "changeit",
+    "dummy", "redacted", "${", "{{", "}}", "%(", "$(", "[[", "]]", "<%", "insert_", "insert-",
+    "replace_me", "replaceme", "replace-me", "_here", "-here", "notasecret", "not_a_secret",
+    "not-a-secret", "fake_", "fake-", "sample_", "sample-", "placeholder", "0000000000",
+    "1234567890", "abcdefghij", "12345678", "abcdefgh", "password123", "secret123",
+    "passw0rd", "p@ssw0rd", "hunter2", "foobar", "lorem", "ipsum",
+)
+_PLACEHOLDER_EXACT = frozenset(
+    {
+        "password", "passwd", "secret", "token", "apikey", "api_key", "changeme", "none", "null",
+        "undefined", "true", "false", "test", "testing", "admin", "root", "user", "username",
+        "guest", "default", "empty", "string", "required", "optional", "value", "mysecret",
+        "mypassword", "secretkey", "secret_key", "letmein", "qwerty", "welcome", "pass",
+        "pwd", "xxx", "todo", "tbd", "n/a", "na",
+    }
+)
+
+
+_VAR_REF = re.compile(r"^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%)$")
+
+
+def shannon_entropy(value: str) -> float:
+    """Shannon entropy of ``value`` in bits per character (0.0 for the empty string)."""
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum((c / n) * math.log2(c / n) for c in Counter(value).values())
+
+
+def char_classes(value: str) -> int:
+    """How many of lowercase / uppercase / digit / other characters ``value`` contains."""
+    lower = upper = digit = other = 0
+    for ch in value:
+        if ch.islower():
+            lower = 1
+        elif ch.isupper():
+            upper = 1
+        elif ch.isdigit():
+            digit = 1
+        else:
+            other = 1
+    return lower + upper + digit + other
+
+
+def looks_like_placeholder(value: str) -> bool:
+    """True for example/template values: ``EXAMPLE``, ``xxxx``, ``<token>``, ``${VAR}``, …"""
+    v = value.strip().strip("\"'`")
+    low = v.lower()
+    if low in _PLACEHOLDER_EXACT:
+        return True
+    if low.startswith(("<", "{", "process.env", "os.environ", "env.", "env[")):
+        return True
+    if _VAR_REF.match(v):
+        return True
+    if low.endswith((">", "}")):
+        return True
+    if any(m in low for m in _PLACEHOLDER_MARKERS):
+        return True
+    # very low variety: "aaaaaaaa", "abababab", "0000-0000"
+    return len(v) >= 4 and len(set(low)) < 4
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A secret found in a text: ``start``/``end`` are character offsets of the secret itself."""
+
+    rule_id: str
+    start: int
+    end: int
+    line: int
+    confidence: str
+    secret: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's JSON shape (never includes the secret)."""
+        return {
+            "rule_id": self.rule_id,
+            "start": self.start,
+            "end": self.end,
+            "line": self.line,
+            "confidence": self.confidence,
+        }
+
+
+class _Compiled:
+    __slots__ = ("allow", "back", "fwd", "groups", "pattern", "rule")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.pattern = compile_re2(rule.regex, rule_id=rule.id)
+        self.groups = self.pattern.groups
+        self.allow = [
+            compile_re2(p, rule_id=rule.id, what="allowlist regex") for p in rule.allowlist
+        ]
+        self.back = 96
+        self.fwd = max(64, rule.window)
+
+    def secret_span(self, m: Any) -> tuple[int, int] | None:
+        group = self.rule.secret_group
+        if group is None:
+            group = 1 if self.groups >= 1 else 0
+            if group and m.start(1) < 0:
+                group = 0
+        s, e = m.span(group)
+        if s < 0 or e <= s:
+            return None
+        return s, e
+
+    def accepts(self, secret: str) -> bool:
+        rule = self.rule
+        if looks_like_placeholder(secret):
+            return False
+        if rule.entropy and shannon_entropy(secret) < rule.entropy:
+            return False
+        if rule.min_classes and char_classes(secret) < rule.min_classes:
+            return False
+        if rule.stopwords:
+            low = secret.lower()
+            if any(w in low for w in rule.stopwords):
+                return False
+        return not any(a.search(secret) for a in self.allow)
+
+
+def ascii_lower(text: str) -> str:
+    """Lowercase ASCII letters only, so every offset stays valid."""
+    if text.isascii():
+        return text.lower()
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+class SecretScanner:
+    """Scans text with a fixed set of rules. Thread-safe once built (it holds no scan state)."""
+
+    def __init__(self, rules: Iterable[Rule] | None = None) -> None:
+        self.rules: tuple[Rule, ...] = tuple(default_rules() if rules is None else rules)
+        self._compiled = [_Compiled(r) for r in self.rules]
+        self._always: list[int] = []
+        self._automaton: Any = None
+        table: dict[str, list[int]] = {}
+        for idx, rule in enumerate(self.rules):
+            if not rule.keywords:
+                self._always.append(idx)
+            for kw in rule.keywords:
+                table.setdefault(kw.lower(), []).append(idx)
+        if table:
+            automaton = ahocorasick.Automaton()
+            for kw, idxs in table.items():
+                automaton.add_word(kw, (len(kw), tuple(idxs)))
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    def rule_ids(self) -> list[str]:
+        return [r.id for r in self.rules]
+
+    # ------------------------------------------------------------------------------ scan
+
+    def scan(self, text: str) -> list[Finding]:
+        """Every secret in ``text``, sorted by position, overlapping findings de-duplicated."""
+        if not text:
+            return []
+        n = len(text)
+        hits: dict[int, list[int]] = {}
+        if self._automaton is not None:
+            lowered = ascii_lower(text)
+            for end, (klen, idxs) in self._automaton.iter(lowered):
+                start = end - klen + 1
+                for idx in idxs:
+                    lst = hits.get(idx)
+                    if lst is None:
+                        hits[idx] = [start]
+                    else:
+                        lst.append(start)
+        candidates: list[Finding] = []
+        for idx in self._always:
+            self._run(idx, text, 0, n, candidates)
+        for idx, positions in hits.items():
+            comp = self._compiled[idx]
+            back, fwd = comp.back, comp.fwd
+            lo = max(0, positions[0] - back)
+            hi = min(n, positions[0] + fwd)
+            for pos in positions[1:]:
+                plo = pos - back
+                if plo <= hi:
+                    hi = min(n, max(hi, pos + fwd))
+                else:
+                    self._run(idx, text, lo, hi, candidates)
+                    lo, hi = max(0, plo), min(n, pos + fwd)
+            self._run(idx, text, lo, hi, candidates)
+        if not candidates:
+            return []
+        return _dedupe(candidates, text)
+
+    def _run(self, idx: int, text: str, lo: int, hi: int, out: list[Finding]) -> None:
+        comp = self._compiled[idx]
+        window = text[lo:hi] if (lo or hi != len(text)) else text
+        n = len(text)
+        for m in comp.pattern.finditer(window):
+            ms, me = m.span()
+            if (ms == 0 and lo > 0) or (me == len(window) and hi < n):
+                # the match touches a window edge: confirm on a wider window
+                self._run_wide(idx, text, lo + ms, lo + me, out)
+                continue
+            span = comp.secret_span(m)
+            if span is None:
+                continue
+            s, e = span
+            secret = window[s:e]
+            if comp.accepts(secret):
+                out.append(Finding(comp.rule.id, lo + s, lo + e, 0, comp.rule.confidence, secret))
+
+    def _run_wide(self, idx: int, text: str, ms: int, me: int, out: list[Finding]) -> None:
+        comp = self._compiled[idx]
+        lo = max(0, ms - 4096)
+        hi = min(len(text), me + 65536)
+        window = text[lo:hi]
+        for m in comp.pattern.finditer(window):
+            a, b = m.span()
+            if lo + b <= ms or lo + a >= me:
+                continue  # not the match we were asked about
+            span = comp.secret_span(m)
+            if span is None:
+                continue
+            s, e = span
+            secret = window[s:e]
+            if comp.accepts(secret):
+                out.append(Finding(comp.rule.id, lo + s, lo + e, 0, comp.rule.confidence, secret))
+
+
+def _dedupe(candidates: list[Finding], text: str) -> list[Finding]:
+    """Keep one finding per overlapping group: the widest, then most confident, then first rule."""
+    candidates.sort(key=lambda f: (f.start, -(f.end - f.start), -_CONF_RANK[f.confidence]))
+    kept: list[Finding] = []
+    for f in candidates:
+        if kept and f.start < kept[-1].end:
+            prev = kept[-1]
+            if f.end <= prev.end:
+                if f.start == prev.start and f.end == prev.end and (
+                    _CONF_RANK[f.confidence] > _CONF_RANK[prev.confidence]
+                ):
+                    kept[-1] = f
+                continue
+        kept.append(f)
+    newlines = _newline_index(text) if len(kept) > 4 else None
+    out: list[Finding] = []
+    for f in kept:
+        if newlines is not None:
+            line = bisect.bisect_right(newlines, f.start - 1) + 1
+        else:
+            line = text.count("\n", 0, f.start) + 1
+        out.append(Finding(f.rule_id, f.start, f.end, line, f.confidence, f.secret))
+    return out
+
+
+def _newline_index(text: str) -> list[int]:
+    idx: list[int] = []
+    pos = text.find("\n")
+    while pos != -1:
+        idx.append(pos)
+        pos = text.find("\n", pos + 1)
+    return idx
+
+
+_DEFAULT: SecretScanner | None = None
+
+
+def default_scanner() -> SecretScanner:
+    """A process-wide scanner with the built-in rules (built on first use)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = SecretScanner()
+    return _DEFAULT
+
+
+def scan_text(text: str, rules: Sequence[Rule] | None = None) -> list[Finding]:
+    """Convenience: scan ``text`` with ``rules`` (default: the built-in rules)."""
+    scanner = default_scanner() if rules is None else SecretScanner(rules)
+    return scanner.scan(text)

@@ -1,0 +1,186 @@
+"""``fetch_url``: GET a web page through the egress gateway and return it as readable text.
+
+The model picks the URL, so everything about the request is policed by the gateway client in
+``ctx.extras["http_client"]`` (built with :func:`bastion.net.build_fetch_client`): allowlist,
+offline mode, address checks, TLS, audit. Redirects are followed here, one hop at a time, so
+each hop is a separate request the gateway checks and records. The text passes the privacy
+filter (``ctx.extras["privacy_filter"]``) before the model sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any, ClassVar
+from urllib.parse import urljoin
+
+import httpx
+from pydantic import Field
+
+from bastion.net import EgressDenied
+
+from .base import Tool, ToolArgs, ToolContext, ToolResult
+
+MAX_FETCH_BYTES = 2_000_000
+MAX_REDIRECTS = 5
+_REDIRECTS = {301, 302, 303, 307, 308}
+_TEXTUAL = ("text/", "application/json", "application/xml", "application/xhtml+xml",
+            "application/javascript", "application/ld+json", "application/rss+xml",
+            "application/atom+xml")
+
+_SKIP = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object"}
+_BLOCK = {"p", "div", "section", "article", "main", "header", "footer", "nav", "aside",
+          "br", "hr", "tr", "table", "ul", "ol", "dl", "dt", "dd", "pre", "blockquote",
+          "form", "figure", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "li", "title"}
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to plain text: drops scripts and styles, keeps headings, list items and links."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self._base = base_url
+        self._out: list[str] = []
+        self._skip_depth = 0
+        self._href: str | None = None
+        self._title: list[str] = []
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        if tag in _SKIP:
+            self._skip_depth += 1
+            return
+        if tag in _BLOCK:
+            self._out.append("\n")
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self._out.append("#" * int(tag[1]) + " ")
+        elif tag == "li":
+            self._out.append("- ")
+        elif tag == "a":
+            href = dict(attrs).get("href")
+            if href and not href.startswith(("#", "javascript:", "mailto:")):
+                self._href = urljoin(self._base, href)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK:
+            self._out.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in _SKIP:
+            self._skip_depth = max(0, self._skip_depth - 1)
+            return
+        if tag == "a" and self._href:
+            self._out.append(f" <{self._href}>")
+            self._href = None
+        if tag in _BLOCK:
+            self._out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self._title.append(data)
+        if self._skip_depth:
+            return
+        self._out.append(data)
+
+    def text(self) -> str:
+        raw = "".join(self._out)
+        lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in raw.split("\n")]
+        body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        title = " ".join("".join(self._title).split())
+        return f"Title: {title}\n\n{body}" if title else body
+
+
+def html_to_text(html: str, base_url: str = "") -> str:
+    parser = _TextExtractor(base_url)
+    parser.feed(html)
+    parser.close()
+    return parser.text()
+
+
+class FetchUrlArgs(ToolArgs):
+    url: str = Field(description="The http(s) URL to fetch")
+
+
+class FetchUrl(Tool[FetchUrlArgs]):
+    name: ClassVar[str] = "fetch_url"
+    description: ClassVar[str] = (
+        "Fetch a web page (GET) through Bastion's network policy and return it as text. "
+        "Only allowed domains are reachable."
+    )
+    Args = FetchUrlArgs
+    # Not a pure read: the URL itself (path, query) carries whatever the model put in it to
+    # a third party, so fetching can leak data. Restricted mode must not offer it.
+    read_only: ClassVar[bool] = False
+
+    def run(self, args: FetchUrlArgs, ctx: ToolContext) -> ToolResult:
+        client = ctx.extras.get("http_client")
+        if not isinstance(client, httpx.Client):
+            return ToolResult("fetch_url is unavailable: no network gateway is configured",
+                              is_error=True)
+        url = args.url.strip()
+        hops: list[str] = []
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                hops.append(url)
+                result = self._get(client, url)
+                if isinstance(result, str):
+                    url = result
+                    continue
+                return self._finish(result, ctx, hops)
+        except EgressDenied as exc:
+            where = f" (redirect hop {len(hops) - 1} from {hops[0]})" if len(hops) > 1 else ""
+            return ToolResult(f"fetch_url refused by the network policy{where}: {exc.message}",
+                              is_error=True, details={"denied": True, "rule": exc.rule,
+                                                      "url": url})
+        except httpx.HTTPError as exc:
+            return ToolResult(f"fetch_url failed for {url}: {type(exc).__name__}: {exc}",
+                              is_error=True, details={"url": url})
+        except ValueError as exc:  # malformed URL
+            return ToolResult(f"fetch_url: invalid URL {url!r}: {exc}", is_error=True)
+        return ToolResult(f"fetch_url: more than {MAX_REDIRECTS} redirects from {hops[0]}",
+                          is_error=True, details={"hops": len(hops)})
+
+    @staticmethod
+    def _get(client: httpx.Client, url: str) -> str | tuple[httpx.Response, bytes, bool]:
+        """The next URL for a redirect, else (response, body up to the cap, truncated)."""
+        with client.stream("GET", url, follow_redirects=False) as response:
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                return urljoin(str(response.url), response.headers["location"])
+            body = bytearray()
+            truncated = False
+            for chunk in response.iter_bytes():
+                body.extend(chunk)
+                if len(body) > MAX_FETCH_BYTES:
+                    truncated = True
+                    del body[MAX_FETCH_BYTES:]
+                    break
+            return response, bytes(body), truncated
+
+    @staticmethod
+    def _finish(result: tuple[httpx.Response, bytes, bool], ctx: ToolContext,
+                hops: list[str]) -> ToolResult:
+        response, body, truncated = result
+        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        details: dict[str, Any] = {"url": str(response.url), "status": response.status_code,
+                                   "content_type": ctype, "bytes": len(body),
+                                   "truncated": truncated, "redirects": len(hops) - 1}
+        if ctype and not ctype.startswith(_TEXTUAL):
+            return ToolResult(f"{response.url} returned {ctype} content ({len(body)} bytes); "
+                              "only text and HTML are shown", is_error=True, details=details)
+        text = body.decode(response.encoding or "utf-8", errors="replace")
+        if ctype in ("text/html", "application/xhtml+xml") or (
+                not ctype and "<html" in text[:1000].lower()):
+            text = html_to_text(text, str(response.url))
+        header = f"URL: {response.url}\nStatus: {response.status_code}\n"
+        if truncated:
+            header += f"(truncated at {MAX_FETCH_BYTES} bytes)\n"
+        content = header + "\n" + text
+        # The final URL too: a redirect target chosen by the server may carry a token.
+        privacy = ctx.extras.get("privacy_filter")
+        if privacy is not None:
+            content = privacy.redact(content)
+        return ToolResult(content, is_error=response.status_code >= 400, details=details)

@@ -1,0 +1,58 @@
+"""Helpers for tests: run the real CLI, write replay scripts, read records."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip locally when a component is missing, but fail in CI where it must be installed."""
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"{what} is required in CI but missing")
+    pytest.skip(f"{what} not available")
+
+
+def run_bastion(*args: str | os.PathLike[str], input: str | None = None,
+                env: dict[str, str] | None = None, cwd: Path | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess with the test's environment."""
+    full_env = dict(os.environ)
+    full_env.pop("COLUMNS", None)
+    full_env["COLUMNS"] = "200"
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "bastion", *map(str, args)], input=input,
+                          capture_output=True, text=True, env=full_env, cwd=cwd,
+                          timeout=timeout)
+
+
+def write_script(path: Path, turns: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(t) + "\n" for t in turns))
+    return path
+
+
+def read_record(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def all_bytes_under(folder: Path) -> bytes:
+    chunks = []
+    for p in folder.rglob("*"):
+        if p.is_file():
+            chunks.append(p.read_bytes())
+    return b"\n".join(chunks)
