@@ -137,7 +137,7 @@ def _walk(raw: Iterator[Entry], keys: ChainKeys, ctx: CheckpointContext, report:
     for entry in entries:
         here = entry.where or f"record {entry.seq}"
         if keys.mac(entry.header()) != entry.mac:
-            raise _classify_bad_mac(entry, keys, prev_mac, _peek(raw, buffer), here)
+            raise _classify_bad_mac(entry, keys, prev_mac, _peek(raw, buffer), here, seen)
         if entry.payload is None:
             blanked.append(entry)
         elif keys.payload_hash(entry.payload) != entry.payload_hash:
@@ -199,17 +199,31 @@ def _walk(raw: Iterator[Entry], keys: ChainKeys, ctx: CheckpointContext, report:
     _check_checkpoint(ctx, report, mac_at_checkpoint)
 
 
-def _classify_bad_mac(entry: Entry, keys: ChainKeys, prev_mac: str | None, nxt: Entry | None,
-                      here: str) -> _Bad:
-    # A database row holding a record that was MACed under another sequence number: moved.
+def _written_as(entry: Entry, keys: ChainKeys) -> int | None:
+    """The sequence number ``entry`` was MACed under, searched near its claimed one."""
+    if keys.mac(entry.header()) == entry.mac:
+        return entry.seq
     for delta in range(1, _REORDER_SEARCH + 1):
         for other in (entry.seq + delta, entry.seq - delta):
             if other > 0 and keys.mac(entry.header(other)) == entry.mac:
-                return _Bad(entry.seq, "reordered",
-                            f"{here}: holds record {other} (records were swapped or moved)")
-    # The following record links straight over this one: this one was slipped in.
+                return other
+    return None
+
+
+def _classify_bad_mac(entry: Entry, keys: ChainKeys, prev_mac: str | None, nxt: Entry | None,
+                      here: str, seen: set[int]) -> _Bad:
+    # A database row holding a record that was MACed under another sequence number: a copy
+    # of an earlier record, or a record moved from elsewhere.
+    other = _written_as(entry, keys)
+    if other is not None and other in seen:
+        return _Bad(entry.seq, "inserted", f"{here}: a copy of record {other} was inserted")
+    if other is not None:
+        return _Bad(entry.seq, "reordered",
+                    f"{here}: holds record {other} (records were swapped or moved)")
+    # The following record (perhaps renumbered to make room) links straight over this one:
+    # this one was slipped in.
     if (nxt is not None and prev_mac is not None and nxt.prev_mac == prev_mac
-            and keys.mac(nxt.header()) == nxt.mac):
+            and _written_as(nxt, keys) is not None):
         return _Bad(entry.seq, "inserted",
                     f"{here}: not part of the chain (a record was inserted)")
     return _Bad(entry.seq, "modified",

@@ -82,7 +82,8 @@ class GuardedStream(httpcore.NetworkStream):
             raise
         if server_hostname and self._pins.for_host(server_hostname):
             sslobj = tls.get_extra_info("ssl_object")
-            der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
+            # positional: httpcore hands out the C-level _SSLSocket, which takes no keywords
+            der = sslobj.getpeercert(True) if sslobj is not None else None
             try:
                 self._pins.check(server_hostname, der)
             except EgressDenied:

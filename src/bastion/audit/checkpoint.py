@@ -1,0 +1,94 @@
+"""Signed checkpoints kept outside the database.
+
+The HMAC chain proves that no record in the middle was changed, but not that the tail is
+still there: whoever can edit the database can cut records off the end, or put back an older
+copy of the whole file, and the shorter chain still verifies. So every N records, at the end
+of every session and when the log is closed, Bastion signs ``(seq, head mac, time)`` with an
+Ed25519 key derived from the master key and writes it to ``audit-checkpoint.json`` beside the
+key slot. Verification then insists that the log reaches that sequence number and that the
+record there is the one that was signed.
+
+A checkpoint only ever moves forward, and is never overwritten by one that contradicts it,
+so the evidence of a rollback survives later runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from bastion.vault.keyslot import atomic_write_json
+
+from .canonical import canonical
+
+FILENAME = "audit-checkpoint.json"
+_DOMAIN = b"bastion-audit-checkpoint-v1\n"
+
+
+class CheckpointInvalid(Exception):
+    """The checkpoint file is unreadable, or not signed by this home's key."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    mac: str
+    time: str
+
+    def message(self) -> bytes:
+        return _DOMAIN + canonical({"seq": self.seq, "mac": self.mac, "time": self.time})
+
+
+class CheckpointSigner:
+    """Signs and checks checkpoints with the Ed25519 key derived from the master key."""
+
+    def __init__(self, seed: bytes, path: Path) -> None:
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_key: Ed25519PublicKey = self._key.public_key()
+        self.path = path
+
+    def public_key_b64(self) -> str:
+        raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return base64.b64encode(raw).decode()
+
+    def write(self, checkpoint: Checkpoint) -> None:
+        doc: dict[str, Any] = {
+            "version": 1,
+            "seq": checkpoint.seq,
+            "mac": checkpoint.mac,
+            "time": checkpoint.time,
+            "publicKey": self.public_key_b64(),
+            "signature": base64.b64encode(self._key.sign(checkpoint.message())).decode(),
+        }
+        atomic_write_json(self.path, doc)
+
+    def read(self) -> Checkpoint | None:
+        """The stored checkpoint, None if there is none; raises if it does not verify."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CheckpointInvalid(f"{self.path}: unreadable ({exc.strerror})") from None
+        try:
+            doc = json.loads(text)
+            checkpoint = Checkpoint(int(doc["seq"]), str(doc["mac"]), str(doc["time"]))
+            signature = base64.b64decode(doc["signature"])
+            public = str(doc.get("publicKey", ""))
+        except (ValueError, KeyError, TypeError):
+            raise CheckpointInvalid(f"{self.path}: not a valid checkpoint file") from None
+        if public != self.public_key_b64():
+            raise CheckpointInvalid(f"{self.path}: signed by a different key (not this home's)")
+        try:
+            self.public_key.verify(signature, checkpoint.message())
+        except InvalidSignature:
+            raise CheckpointInvalid(f"{self.path}: signature does not verify (the checkpoint "
+                                    "was modified)") from None
+        return checkpoint

@@ -1,0 +1,54 @@
+"""What goes into a payload: every string through the secret redactor, secret-named keys masked.
+
+The redactor is one seam: ``bastion.privacy.PrivacyFilter().redact`` once the privacy package
+provides it, the identity function until then. Masking by key name works either way, so a
+value stored under ``apiKey``, ``password``, ``token``… is never recorded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Redactor = Callable[[str], str]
+
+MASK = "***"
+_SECRET_KEY = re.compile(
+    r"pass(word|phrase|wd)?|secret|token|api[_-]?key|credential|private[_-]?key|"
+    r"authorization|cookie|session[_-]?key", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@",
+                           re.IGNORECASE)
+
+
+def identity(text: str) -> str:
+    return text
+
+
+def default_redactor() -> Redactor:
+    """The privacy package's redactor if it is there, else the identity function."""
+    try:
+        from bastion.privacy import PrivacyFilter  # type: ignore[attr-defined]
+    except ImportError:
+        return identity
+    try:
+        return PrivacyFilter().redact  # type: ignore[no-any-return]
+    except TypeError:  # its constructor grew required arguments: the caller must pass one
+        return identity
+
+
+def is_secret_key(name: str) -> bool:
+    return bool(_SECRET_KEY.search(name))
+
+
+def scrub(value: Any, redact: Redactor, key: str = "") -> Any:
+    """A copy of JSON-able ``value`` safe to store: secrets redacted or masked."""
+    if isinstance(value, str):
+        if value and key and is_secret_key(key):
+            return MASK
+        return _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", redact(value))
+    if isinstance(value, Mapping):
+        return {k: scrub(v, redact, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, redact, key) for v in value]
+    return value

@@ -1,0 +1,93 @@
+"""Landlock, the second layer: inside the sandbox, writes are allowed only beneath the writable
+roots (plus the private /tmp and /dev), whatever the mounts say.
+
+Landlock forbids mounting once a process is restricted, so it cannot be applied before bwrap
+builds the mount namespace. bwrap therefore runs a small helper (:data:`HELPER`, executed by
+the Python interpreter with ``-I -S``) that restricts itself and then ``exec``s the command.
+If bwrap were misconfigured to bind something read-write by mistake, Landlock still refuses
+the write. With ABI >= 6 it also scopes abstract Unix sockets and signals to the sandbox.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import sys
+
+_SYS_CREATE_RULESET = 444  # same number on x86_64 and aarch64 (asm-generic table)
+_CREATE_RULESET_VERSION = 1
+
+#: the helper program; argv: ROOT... -- COMMAND [ARG...]
+HELPER = r"""
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def die(msg):
+    sys.stderr.write("bastion sandbox: landlock: " + msg + "\n"); os._exit(126)
+sep = sys.argv.index("--")
+roots, argv = sys.argv[1:sep], sys.argv[sep + 1:]
+abi = libc.syscall(444, None, 0, 1)
+if abi < 1:
+    die("not supported by this kernel")
+FILE_W = (1 << 1) | ((1 << 14) if abi >= 3 else 0)
+DIR_W = FILE_W | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) \
+    | (1 << 11) | (1 << 12) | ((1 << 13) if abi >= 2 else 0)
+scoped = 3 if abi >= 6 else 0
+if abi >= 6:
+    attr = struct.pack("<QQQ", DIR_W, 0, scoped)
+elif abi >= 4:
+    attr = struct.pack("<QQ", DIR_W, 0)
+else:
+    attr = struct.pack("<Q", DIR_W)
+buf = ctypes.create_string_buffer(attr, len(attr))
+rs = libc.syscall(444, buf, len(attr), 0)
+if rs < 0:
+    die("create_ruleset failed (errno %d)" % ctypes.get_errno())
+for root in roots:
+    try:
+        fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        continue
+    access = DIR_W if os.path.isdir(root) else FILE_W
+    rule = ctypes.create_string_buffer(struct.pack("<Qi", access, fd), 12)
+    if libc.syscall(445, rs, 1, rule, 0) < 0:
+        die("add_rule %s failed (errno %d)" % (root, ctypes.get_errno()))
+    os.close(fd)
+if libc.prctl(38, 1, 0, 0, 0) != 0:
+    die("no_new_privs failed")
+if libc.syscall(446, rs, 0) < 0:
+    die("restrict_self failed (errno %d)" % ctypes.get_errno())
+os.close(rs)
+try:
+    os.execvp(argv[0], argv)
+except OSError as exc:
+    sys.stderr.write("%s: %s\n" % (argv[0], exc.strerror)); os._exit(127)
+"""
+
+
+@functools.cache
+def abi_version() -> int:
+    """The kernel's Landlock ABI (0: unavailable). Querying restricts nothing."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        version = int(libc.syscall(_SYS_CREATE_RULESET, None, 0, _CREATE_RULESET_VERSION))
+    except (OSError, AttributeError):
+        return 0
+    return max(version, 0)
+
+
+def interpreter() -> str:
+    """The real interpreter binary (not a venv symlink), so the helper needs no venv."""
+    return os.path.realpath(sys.executable)
+
+
+def interpreter_prefixes() -> list[str]:
+    """Directories the interpreter needs to start (binary and standard library)."""
+    return sorted({os.path.realpath(sys.base_prefix),
+                   os.path.dirname(os.path.dirname(interpreter()))})
+
+
+def wrap(roots: list[str], argv: list[str]) -> list[str]:
+    return [interpreter(), "-I", "-S", "-c", HELPER, *roots, "--", *argv]
