@@ -57,7 +57,7 @@ def test_resolved_path_is_allowed_iff_really_inside(layout: tuple[Path, Path, Pa
     "sub/rel-link-out/secret.txt", "sub/../../outside/secret.txt", "/etc/passwd",
 ])
 def test_read_tools_deny_escapes(layout: tuple[Path, Path, Path], raw: str) -> None:
-    ws, sibling, _ = layout
+    ws, _, _ = layout
     absolute = raw.replace("..", str(ws.parent), 1) if raw.startswith("../") else raw
     ctx = ToolContext(workspace=ws, policy=Policy(ws))
     read_file = read_only_tools()[0]

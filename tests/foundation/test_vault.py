@@ -106,7 +106,7 @@ def test_missing_master_key_with_existing_data_refuses(bastion_home: Path) -> No
     with Runtime.open():
         pass
     (bastion_home / "keyslot.json").unlink()
-    with pytest.raises(VaultError, match="master key .* is missing"):
+    with pytest.raises(VaultError, match=r"master key .* is missing"):
         open_vault(bastion_home)
 
 

@@ -85,8 +85,8 @@ def chat(
     """Interactive session with streaming output. Empty line or Ctrl-D ends it."""
     _check_choice(mode, ("standard", "strict", "restricted"), "--mode")
     _check_choice(approve, ("ask", "auto", "never"), "--approve")
-    opts = RunOptions(task="", workspace=workspace, provider=provider, model=model, mode=mode,
-                      offline=offline, approve=approve,  # type: ignore[arg-type]
+    opts = RunOptions(task="", workspace=workspace, provider=provider, model=model,
+                      mode=mode, offline=offline, approve=approve,  # type: ignore[arg-type]
                       script=script, record=record)
 
     def stream(text: str) -> None:

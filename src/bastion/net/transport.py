@@ -230,7 +230,9 @@ class GatewayTransport(httpx.BaseTransport):
                 proxy_url=httpcore.URL(scheme=proxy.url.raw_scheme, host=proxy.url.raw_host,
                                        port=proxy.url.port, target=proxy.url.raw_path),
                 proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw,
-                ssl_context=ssl_context, proxy_ssl_context=ssl_context,
+                ssl_context=ssl_context,
+                # TLS to an https:// proxy follows the same rules; http:// proxies take none
+                proxy_ssl_context=ssl_context if proxy.url.scheme == "https" else None,
                 network_backend=proxy_backend, **limits)  # type: ignore[arg-type]
             self._proxy = _pool_transport(pool, ssl_context)
 

@@ -1,6 +1,77 @@
-"""The one policy decision point: path confinement and (later) grants, rules and approvals."""
+"""The one policy decision point: grants, rules, modes, approvals, path safety, trust.
 
+Public API
+----------
+``Policy(workspace, *, grants=None, rules=[], mode="standard", approve="ask", deny_read=[],
+home=None, bastion_home=None, approver=None, interactive=None, on_decision=None,
+session_id=None, user_settings_path=None)`` — ``Policy(workspace)`` grants the workspace for
+writing with the built-in protections. Usually built with
+``build_policy(settings, workspace, *, bastion_home, mode=None, approve="ask", session_id=None,
+approver=None, interactive=None, on_decision=None, user_settings_path=None)``, which merges
+user settings, the project's ``.bastion/settings.json`` (tightening only until trusted) and flags.
+
+- ``policy.decide(tool, target, *, access=None, fallback=None) -> Decision`` — pure:
+  ``Decision(verdict: "allow"|"ask"|"deny", rule: str, reason: str)``. ``target`` is a path for
+  file tools, else the tool's target string (command line, URL); ``fallback`` is the verdict for
+  a non-file tool that no rule matches.
+- ``policy.check(tool, target, *, access=None, preview=None, fallback=None) -> DecisionRecord``
+  — decides, settles "ask" (session approvals, ``--approve``, terminal prompt; no terminal →
+  deny), calls every hook, never raises. ``record.outcome`` is "allow" or "deny".
+- ``policy.resolve_read(raw) -> Path`` / ``policy.resolve_write(raw, tool="write_file",
+  preview=None) -> Path`` — canonical path or :class:`PolicyDenied` (message for the model).
+- ``policy.add_hook(fn)`` / ``Policy(on_decision=fn)`` — ``fn(DecisionRecord)`` for every
+  settled decision (tool, target, access, verdict, rule, reason, outcome, settled_by,
+  session_id, tool_call_id, at).
+- ``policy.begin_call(call_id, tool, arguments)`` — the loop names the current tool call.
+- ``policy.sandbox_view(scan_limit=50000) -> SandboxView`` — unpacks as
+  ``(read_only_roots, writable_roots, protected_paths, hidden_paths)`` (tuples of absolute
+  Paths); also ``.complete`` (False → the nested scan hit its limit: fail closed),
+  ``.protected_names`` and ``.protected_sequences`` (names matched at any depth).
+- ``protected_paths(root) -> list[Path]``, ``protected_match(path) -> str | None``,
+  ``deny_read_paths(home, bastion_home) -> list[Path]``, ``policy.is_hidden(path) -> bool``.
+- ``TrustStore(bastion_home).state(dir) / trust(dir) / untrust(dir) / is_trusted(dir)``.
+- :mod:`bastion.policy.safefs` — ``open_dir``/``parent_dir`` (``O_NOFOLLOW`` per component),
+  ``entry_at``, ``read_at``, ``write_atomic_at``.
+"""
+
+from .approval import Answer, ApprovalRequest, Approver, terminal_approver, terminal_available
+from .build import build_policy, project_settings
+from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied
+from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
-from .policy import Policy, PolicyDenied
+from .patterns import PathPattern, PatternError
+from .policy import ApproveMode, Grant, Mode, Policy, SandboxView
+from .rules import Rule, RuleError, Verdict
+from .trust import TrustStore, project_digest
 
-__all__ = ["Policy", "PolicyDenied", "canonical", "display_path", "is_within"]
+__all__ = [
+    "Answer",
+    "ApprovalRequest",
+    "ApproveMode",
+    "Approver",
+    "Decision",
+    "DecisionHook",
+    "DecisionRecord",
+    "Grant",
+    "Mode",
+    "PathPattern",
+    "PatternError",
+    "Policy",
+    "PolicyDenied",
+    "Rule",
+    "RuleError",
+    "SandboxView",
+    "TrustStore",
+    "Verdict",
+    "build_policy",
+    "canonical",
+    "deny_read_paths",
+    "display_path",
+    "is_within",
+    "project_digest",
+    "project_settings",
+    "protected_match",
+    "protected_paths",
+    "terminal_approver",
+    "terminal_available",
+]

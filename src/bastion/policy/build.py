@@ -22,9 +22,6 @@ from .rules import Rule, RuleError, Verdict
 from .trust import PROJECT_DIR, TrustStore
 
 
-class PolicyConfigError(Exception):
-    """A rule or grant in a settings file that cannot be used."""
-
 
 def _grant_path(raw: str, base: Path) -> Path:
     text = os.path.expanduser(raw)

@@ -104,7 +104,9 @@ def protected_paths(root: Path) -> list[Path]:
     :data:`PROTECTED_SEQUENCES` describe them for other enforcers.
     """
     paths = [root.joinpath(*seq) for seq in PROTECTED_SEQUENCES]
-    paths += [root / name for name in sorted(PROTECTED_NAMES)]
+    # a .git *directory* stays writable (commits); only a .git file (or its creation) is guarded
+    paths += [root / name for name in sorted(PROTECTED_NAMES)
+              if name != ".git" or not (root / name).is_dir()]
     for gitdir in git_dirs_of(root):
         paths += [gitdir, gitdir / "hooks", gitdir / "config"]
     # dict.fromkeys keeps order and drops duplicates

@@ -6,6 +6,7 @@ tables and sorts stay in memory so no plaintext spills into temp files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -100,10 +101,8 @@ class Database:
         return list(self.conn.execute(sql, params).fetchall())
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(sqlcipher3.Error):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlcipher3.Error:
-            pass
         self.conn.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ class SessionStore:
             raise SessionNotFound(f"'{id_or_prefix}' matches more than one session; give more of the id")
         return SessionInfo(**dict(rows[0]))
 
-    def list(self, limit: int = 100) -> list[SessionInfo]:
+    def list(self, limit: int = 100) -> builtins.list[SessionInfo]:
         rows = self.db.query("SELECT * FROM sessions ORDER BY created_at DESC LIMIT ?", (limit,))
         return [SessionInfo(**dict(r)) for r in rows]
 
@@ -75,7 +76,7 @@ class SessionStore:
         with self.db.transaction():
             self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
-    def search(self, query: str, limit: int = 50) -> list[tuple[SessionInfo, str]]:
+    def search(self, query: str, limit: int = 50) -> builtins.list[tuple[SessionInfo, str]]:
         """Sessions whose title or messages contain ``query`` (case-insensitive), with a snippet."""
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self.db.query(
@@ -97,7 +98,7 @@ class SessionStore:
 
     # messages, tool calls, events -------------------------------------------------------------
     def add_message(self, session_id: str, role: str, content: str, *,
-                    tool_calls: list[dict[str, Any]] | None = None,
+                    tool_calls: builtins.list[dict[str, Any]] | None = None,
                     tool_call_id: str | None = None, agent: str | None = None) -> int:
         cur = self.db.execute(
             "INSERT INTO messages (session_id, role, content, tool_calls, tool_call_id, agent, "
@@ -108,7 +109,7 @@ class SessionStore:
         self.db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now(), session_id))
         return int(cur.lastrowid or 0)
 
-    def messages(self, session_id: str) -> list[dict[str, Any]]:
+    def messages(self, session_id: str) -> builtins.list[dict[str, Any]]:
         rows = self.db.query("SELECT * FROM messages WHERE session_id = ? ORDER BY id",
                              (session_id,))
         out = []
@@ -133,7 +134,7 @@ class SessionStore:
             (status, result, now(), session_id, call_id),
         )
 
-    def tool_calls(self, session_id: str) -> list[dict[str, Any]]:
+    def tool_calls(self, session_id: str) -> builtins.list[dict[str, Any]]:
         rows = self.db.query(
             "SELECT * FROM tool_calls WHERE session_id = ? ORDER BY started_at", (session_id,))
         return [{**dict(r), "arguments": json.loads(r["arguments"])} for r in rows]
@@ -144,7 +145,7 @@ class SessionStore:
             (session_id, kind, json.dumps(data), now()),
         )
 
-    def events(self, session_id: str) -> list[dict[str, Any]]:
+    def events(self, session_id: str) -> builtins.list[dict[str, Any]]:
         rows = self.db.query("SELECT * FROM events WHERE session_id = ? ORDER BY id",
                              (session_id,))
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]

@@ -6,6 +6,7 @@ row does not decrypt.
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
 from typing import TYPE_CHECKING
@@ -51,7 +52,7 @@ class ApiKeyStore:
         env = ENV_VARS.get(provider)
         return os.environ.get(env) if env else None
 
-    def list(self) -> list[dict[str, str]]:
+    def list(self) -> builtins.list[dict[str, str]]:
         rows = self.db.query("SELECT provider, key_id, masked, created_at FROM api_keys "
                              "ORDER BY provider, key_id")
         return [dict(r) for r in rows]
@@ -61,7 +62,7 @@ class ApiKeyStore:
                               (provider, key_id))
         return cur.rowcount > 0
 
-    def all_values(self) -> list[str]:
+    def all_values(self) -> builtins.list[str]:
         """Every stored key in clear — for the privacy filter's known-value redaction only."""
         out = []
         for r in self.db.query("SELECT provider, key_id, sealed FROM api_keys"):

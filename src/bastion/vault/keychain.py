@@ -7,6 +7,7 @@ backends store nothing; accepting any of them would silently weaken key custody.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -64,7 +65,5 @@ def store_master_key(backend: KeyringBackend, home: Path, key: bytes) -> None:
 
 
 def delete_master_key(backend: KeyringBackend, home: Path) -> None:
-    try:
+    with contextlib.suppress(keyring.errors.PasswordDeleteError):
         backend.delete_password(SERVICE, account_for(home))
-    except keyring.errors.PasswordDeleteError:
-        pass
