@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,13 @@ from bastion.config.models import EndpointProviderSettings
 from bastion.providers import ModelRequest, ProviderError, ToolSpec
 from bastion.providers.openai_compat import OpenAICompatibleProvider
 
-from .conftest import free_port
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
 
 LIST_DIR = ToolSpec("list_dir", "List the files in a directory", {
     "type": "object",
