@@ -5,10 +5,12 @@ Everything with state lives here so commands open it once and close it cleanly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from bastion import audit as audit_api
+from bastion.audit import AuditLog
 from bastion.config import Settings, load_settings
 from bastion.home import bastion_home
 from bastion.store import Database, SessionStore, open_database
@@ -23,6 +25,14 @@ class Runtime:
     db: Database
     sessions: SessionStore
     api_keys: ApiKeyStore
+    _audit: AuditLog | None = field(default=None, repr=False)
+
+    @property
+    def audit(self) -> AuditLog:
+        """The tamper-evident audit log, opened on first use (also by ``bastion.audit.record``)."""
+        if self._audit is None:
+            self._audit = AuditLog(self.db, self.vault, self.settings)
+        return self._audit
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Runtime:
@@ -30,10 +40,15 @@ class Runtime:
         settings = settings or load_settings()
         vault = open_vault(home, settings.vault.slot)
         db = open_database(home, vault.subkey("database"))
-        return cls(home, settings, vault, db, SessionStore(db),
-                   ApiKeyStore(db, vault.subkey("api-keys")))
+        rt = cls(home, settings, vault, db, SessionStore(db),
+                 ApiKeyStore(db, vault.subkey("api-keys")))
+        audit_api.install(lambda: rt.audit, owner=rt)
+        return rt
 
     def close(self) -> None:
+        audit_api.uninstall(owner=self)
+        if self._audit is not None:
+            self._audit.close()  # signs a final checkpoint
         self.db.close()
 
     def __enter__(self) -> Runtime:

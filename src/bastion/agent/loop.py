@@ -80,8 +80,13 @@ class Agent:
             self.store.set_status(self.session_id, "interrupted")
             self.store.add_event(self.session_id, "state", {"status": "interrupted"})
             raise
-        except BaseException:
-            self.store.set_status(self.session_id, "failed")
+        except BaseException as exc:
+            # an exception may say how the session ended ("stopped" by anomaly detection)
+            status = getattr(exc, "session_status", "failed")
+            self.store.set_status(self.session_id, status)
+            if status != "failed":
+                self.store.add_event(self.session_id, "state", {"status": status,
+                                                                "reason": str(exc)})
             raise
         answer = f"Stopped after {self.max_steps} steps without a final answer."
         self.store.set_status(self.session_id, "step_limit")
@@ -125,6 +130,7 @@ class Agent:
         except ValidationError as exc:
             return ToolResult(describe_validation_error(call.name, exc), is_error=True)
         self.ctx.tool_call_id = call.id
+        self.ctx.policy.begin_call(call.id, call.name, call.arguments)
         try:
             return tool.run(args, self.ctx)
         except Exception as exc:  # a tool bug must not kill the session; report it to the model

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bastion.audit import SessionRecorder
+from bastion.config import settings_path
 from bastion.errors import BastionError
-from bastion.policy import Policy
+from bastion.journal import open_journal
+from bastion.policy import build_policy, session_event_hook
 from bastion.providers import ProviderOptions, create_provider
 from bastion.runtime import Runtime
 from bastion.tools import ToolContext, ToolRegistry, read_only_tools
+from bastion.tools.edit import mutating_tools
 
 from .loop import Agent, AgentResult
 from .prompts import GENERAL
@@ -61,21 +65,53 @@ class AgentSession:
         self.session_id = rt.sessions.create(title=title, workspace=str(workspace),
                                              agent="general", provider=provider_name,
                                              model=self.provider.model)
-        ctx = ToolContext(workspace=workspace, policy=Policy(workspace),
-                          session_id=self.session_id)
+        # audit: session start now, every tool event through the recorder, end in close()
+        self._display = on_event
+        self.recorder = SessionRecorder(rt.audit, self.session_id,
+                                        pause=settings.anomaly.on_anomaly == "pause")
+        self.recorder.start(workspace=str(workspace), provider=provider_name,
+                            model=self.provider.model, task=title, mode=opts.mode,
+                            offline=offline, approve=opts.approve)
+        # one policy per session (user + project settings + flags); decisions go to the events
+        self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=opts.mode,
+                                   approve=opts.approve, session_id=self.session_id,
+                                   user_settings_path=settings_path())
+        self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
+        ctx = ToolContext(workspace=workspace, policy=self.policy, session_id=self.session_id,
+                          extras={"journal": open_journal(rt)})
+        tools = read_only_tools()
+        if self.policy.mode != "restricted":  # restricted: only read-only tools exist
+            tools += mutating_tools()
         self.agent = Agent(
-            provider=self.provider, tools=ToolRegistry(read_only_tools()), ctx=ctx,
+            provider=self.provider, tools=ToolRegistry(tools), ctx=ctx,
             store=rt.sessions, session_id=self.session_id, system_prompt=GENERAL,
             max_steps=opts.max_steps or settings.agent.max_steps,
             tool_output_limit=settings.agent.tool_output_limit, on_text=on_text,
-            on_event=on_event,
+            on_event=self._on_event,
         )
 
+    def _on_event(self, kind: str, data: dict[str, Any]) -> None:
+        if self._display is not None:  # show first, so the user sees what set off an anomaly
+            self._display(kind, data)
+        self.recorder(kind, data)
+
     def run(self, task: str) -> AgentResult:
-        return self.agent.run(task)
+        try:
+            result = self.agent.run(task)
+        except KeyboardInterrupt:
+            self.recorder.status = "interrupted"
+            raise
+        except BaseException as exc:
+            self.recorder.status = getattr(exc, "session_status", "failed")
+            raise
+        self.recorder.status = result.status
+        return result
 
     def close(self) -> None:
-        self.provider.close()
+        try:
+            self.recorder.end()
+        finally:
+            self.provider.close()
 
     def __enter__(self) -> AgentSession:
         return self

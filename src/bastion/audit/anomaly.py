@@ -57,6 +57,14 @@ class Anomaly:
                 "threshold": self.threshold, "examples": self.examples[:10]}
 
 
+DEFAULT_SENSITIVE: tuple[str, ...] = (
+    ".env", ".env.*", "*.env", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "*.pem",
+    "*.key", "*.p12", "*.pfx", "*.jks", "*.kdbx", "credentials", "credentials.*",
+    "*secret*", "*.keystore", ".netrc", ".pgpass", ".npmrc", ".pypirc", ".git-credentials",
+    "*token*", "*.ovpn", "shadow", "htpasswd", ".htpasswd",
+)
+
+
 @dataclass
 class AnomalyThresholds:
     """Mirror of the ``anomaly`` settings section (kept here so the monitor has no config deps)."""
@@ -80,15 +88,9 @@ class AnomalyThresholds:
             return cls()
         known = cls.__dataclass_fields__
         return cls(**{name: getattr(settings, name) for name in known
-                      if hasattr(settings, name)})
+                      if getattr(settings, name, None) is not None})
 
 
-DEFAULT_SENSITIVE = (
-    ".env", ".env.*", "*.env", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "*.pem",
-    "*.key", "*.p12", "*.pfx", "*.jks", "*.kdbx", "credentials", "credentials.*",
-    "*secret*", "*.keystore", ".netrc", ".pgpass", ".npmrc", ".pypirc", ".git-credentials",
-    "*token*", "*.ovpn", "shadow", "htpasswd", ".htpasswd",
-)
 
 
 def is_sensitive(path: str, patterns: list[str]) -> bool:

@@ -75,10 +75,10 @@ def read_records(path: Path) -> Iterator[Entry]:
                     continue
                 where = f"line {number}"
                 try:
-                    doc = json.loads(line)
+                    parsed = json.loads(line)
                 except json.JSONDecodeError:
                     raise MalformedRecord(where, None, "not valid JSON") from None
-                yield _entry(doc, where)
+                yield _entry(parsed, where)
             return
         for number, row in enumerate(csv.DictReader(fh), start=2):
             where = f"line {number}"

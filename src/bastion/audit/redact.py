@@ -52,3 +52,23 @@ def scrub(value: Any, redact: Redactor, key: str = "") -> Any:
     if isinstance(value, list):
         return [scrub(v, redact, key) for v in value]
     return value
+
+
+def mask_setting(key: str, value: Any) -> Any:
+    """A settings value as the audit log may show it: secrets under that key masked.
+
+    Everything below a secret-looking key segment or an ``env`` map (MCP server environments
+    carry tokens) becomes ``***``; other values are kept so the change stays reviewable.
+    """
+    segments = key.split(".")
+    if any(is_secret_key(s) or s == "env" for s in segments):
+        return _mask_all(value)
+    return value
+
+
+def _mask_all(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _mask_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_all(v) for v in value]
+    return MASK if isinstance(value, str) and value else value

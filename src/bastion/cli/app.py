@@ -10,7 +10,10 @@ import typer
 from bastion import __version__
 from bastion.errors import BastionError
 
-from . import config_cmd, doctor, keys, run, sessions
+from . import audit_cmd, config_cmd, doctor, keys, run, sessions
+from . import changes as changes_cmd
+from . import policy_cmd
+from . import trust as trust_cmd
 from .output import err
 
 app = typer.Typer(
@@ -45,6 +48,13 @@ app.command("doctor")(doctor.doctor)
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(keys.app, name="keys")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(policy_cmd.app, name="policy")
+app.command("changes")(changes_cmd.changes)
+app.command("undo")(changes_cmd.undo)
+app.command("redo")(changes_cmd.redo)
+app.command("trust")(trust_cmd.trust)
+app.command("untrust")(trust_cmd.untrust)
 
 
 def main() -> None:

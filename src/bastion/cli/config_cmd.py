@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from bastion.audit import mask_setting
 from bastion.config import (
     SettingsError,
     dump_settings,
@@ -18,6 +19,7 @@ from bastion.config import (
     settings_path,
     write_settings_json,
 )
+from bastion.runtime import Runtime
 
 from .output import err, out, print_json
 
@@ -62,8 +64,13 @@ def set_(key: str = typer.Argument(...),
     p = settings_path()
     data = read_settings_json(p)
     parse_settings(data, p)  # refuse to edit a file that is already invalid
-    old = set_key(data, key, _parse_value(value))
-    write_settings_json(p, data)
+    new = _parse_value(value)
+    old = set_key(data, key, new)
+    parse_settings(data, p)  # validate before anything is unlocked
+    with Runtime.open() as rt:  # a change that cannot be audited is not made
+        write_settings_json(p, data)
+        rt.audit.record("config", "set", {"key": key, "old": mask_setting(key, old),
+                                          "new": mask_setting(key, new), "file": str(p)})
     err.print(f"{key}: {json.dumps(old)} → {value}", markup=False)
 
 

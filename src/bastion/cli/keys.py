@@ -28,6 +28,7 @@ def set_(provider: str = typer.Argument(..., help="openai, anthropic, local, …
         raise typer.BadParameter("empty key")
     with Runtime.open() as rt:
         rt.api_keys.set(provider, value, key_id)
+        rt.audit.record("user", "key-set", {"provider": provider, "key_id": key_id})
     err.print(f"stored key {provider}/{key_id}", markup=False)
 
 
@@ -51,6 +52,8 @@ def delete(provider: str = typer.Argument(...),
     """Delete a stored key."""
     with Runtime.open() as rt:
         found = rt.api_keys.delete(provider, key_id)
+        if found:
+            rt.audit.record("user", "key-delete", {"provider": provider, "key_id": key_id})
     if not found:
         err.print(f"no stored key {provider}/{key_id}", markup=False)
         raise typer.Exit(1)

@@ -65,6 +65,26 @@ class AuditSettings(_Model):
     include_file_access: bool = True
 
 
+class AnomalySettings(_Model):
+    """Thresholds of the anomaly detectors (docs/audit.md); a detector fires, the agent pauses."""
+
+    enabled: bool = True
+    #: "pause": ask the user (no terminal: stop the run); "record": only write the audit record
+    on_anomaly: Literal["pause", "record"] = "pause"
+    mass_change_files: int = Field(default=25, ge=1)
+    mass_change_window_s: float = Field(default=60.0, gt=0)
+    denied_attempts: int = Field(default=10, ge=1)
+    denied_window_s: float = Field(default=300.0, gt=0)
+    sensitive_reads: int = Field(default=5, ge=1)
+    sensitive_window_s: float = Field(default=600.0, gt=0)
+    egress_burst: int = Field(default=30, ge=1)
+    egress_window_s: float = Field(default=10.0, gt=0)
+    command_files_touched: int = Field(default=100, ge=1)
+    #: file-name patterns (fnmatch, case-insensitive) that count as secret-looking; replaces
+    #: the built-in list when set
+    sensitive_patterns: list[str] | None = None
+
+
 _HEX = set("0123456789abcdefABCDEF")
 
 
@@ -187,6 +207,9 @@ class SandboxSettings(_Model):
     max_file_size_mb: int = Field(default=1024, ge=1)
     cpu_seconds: int = Field(default=300, ge=1)
     max_open_files: int = Field(default=1024, ge=32)
+    #: second layer inside bubblewrap (writes only beneath write grants); costs one
+    #: interpreter start per command
+    landlock: bool = True
 
 
 class Settings(_Model):
@@ -199,6 +222,7 @@ class Settings(_Model):
     offline_mode: bool = False
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data_residency: DataResidencySettings = Field(default_factory=DataResidencySettings)
     permissions: PermissionsSettings = Field(default_factory=PermissionsSettings)

@@ -36,7 +36,7 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
 
 from .approval import Answer, ApprovalRequest, Approver, terminal_approver, terminal_available
 from .build import build_policy, project_settings
-from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied
+from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied, session_event_hook
 from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
 from .patterns import PathPattern, PatternError
@@ -72,6 +72,7 @@ __all__ = [
     "project_settings",
     "protected_match",
     "protected_paths",
+    "session_event_hook",
     "terminal_approver",
     "terminal_available",
 ]

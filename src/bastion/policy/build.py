@@ -22,7 +22,6 @@ from .rules import Rule, RuleError, Verdict
 from .trust import PROJECT_DIR, TrustStore
 
 
-
 def _grant_path(raw: str, base: Path) -> Path:
     text = os.path.expanduser(raw)
     return Path(os.path.realpath(text if os.path.isabs(text) else base / text))

@@ -63,3 +63,19 @@ class PolicyDenied(BastionError):
     def __init__(self, message: str, rule: str, hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.rule = rule
+
+
+def session_event_hook(add_event: Callable[[str, str, dict[str, Any]], None],
+                       session_id: str) -> DecisionHook:
+    """A hook writing decisions to the session's events (``SessionStore.add_event``).
+
+    Plain allowed reads are left out: a grep over a tree would otherwise add one event per
+    file. Every write decision and every ask or deny is kept.
+    """
+
+    def hook(record: DecisionRecord) -> None:
+        if record.verdict == "allow" and record.access == "read":
+            return
+        add_event(session_id, "policy", record.to_json())
+
+    return hook

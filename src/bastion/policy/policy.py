@@ -36,8 +36,8 @@ from .defaults import (
     protected_match,
     protected_paths,
 )
-from .patterns import PathPattern
 from .paths import canonical, display_path, is_within
+from .patterns import PathPattern
 from .rules import FILE_TOOLS, WRITE_TOOLS, Rule, Verdict, access_of
 
 Mode = Literal["standard", "strict", "restricted"]

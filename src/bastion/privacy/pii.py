@@ -96,7 +96,7 @@ def find_pii(text: str) -> list[PiiMatch]:
         digits = raw.replace(" ", "").replace("-", "")
         if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits) and len(
             set(digits)
-        ) > 2:
+        ) > 1:
             out.append(PiiMatch("card", m.start(1), m.end(1), raw))
     for m in _IBAN.finditer(text):
         if iban_valid(m.group(1)):

@@ -50,7 +50,7 @@ MD_REFDEF = re.compile(r"(?m)^[ \t]{0,3}\[([^\]\n]{1,200})\]:[ \t]*<?(\S{1,8000}
 # <img src="url">
 HTML_IMG = re.compile(r"<img\b[^>]{0,2000}?\bsrc\s*=\s*[\"']?([^\"'\s>]{1,8000})[^>]{0,2000}>",
                       re.IGNORECASE)
-URL_RE = re.compile(r"\b(?:https?|ftp|wss?)://[^\s<>\"'`)\]]{1,8000}", re.IGNORECASE)
+URL_RE = re.compile(r"\b(?:https?|ftp|wss?)://[^\s<>\"'`)]{1,8000}", re.IGNORECASE)
 _B64ISH = re.compile(r"[A-Za-z0-9+/_=-]{24,}")
 _HEXISH = re.compile(r"\b[0-9a-fA-F]{32,}\b")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import openai
 
@@ -136,7 +136,9 @@ class OpenAICompatibleProvider(Provider):
         self._http = build_http_client(settings, offline=offline or None,
                                        timeout=endpoint.timeout_s, purpose=f"provider:{name}",
                                        region=endpoint.region, endpoints=[base_url])
-        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, http_client=self._http,
+        # The SDK is typed for httpx2 clients but documents and checks for httpx ones too.
+        self._client = openai.OpenAI(api_key=api_key, base_url=base_url,
+                                     http_client=cast(Any, self._http),
                                      max_retries=MAX_RETRIES, timeout=endpoint.timeout_s)
         self.base_url = base_url
         self._key_hint = ("`bastion keys set openai` or OPENAI_API_KEY" if name == "openai"

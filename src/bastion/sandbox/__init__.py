@@ -1,5 +1,6 @@
 """OS sandbox for commands: bubblewrap + seccomp + Landlock, limits, clean environment."""
 
+from .compile import compile_spec, limits_from
 from .launcher import (
     CommandResult,
     SandboxUnavailable,
@@ -17,7 +18,9 @@ __all__ = [
     "SandboxUnavailable",
     "build_args",
     "build_env",
+    "compile_spec",
     "is_credential_name",
+    "limits_from",
     "probe_sandbox",
     "run_sandboxed",
     "run_unsandboxed",

@@ -6,6 +6,7 @@ and check each file they report, so a link or a denied file never leaks through 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,8 @@ class ReadFile(Tool[ReadFileArgs]):
         if _looks_binary(data):
             return ToolResult(f"{args.path} is a binary file; not shown", is_error=True)
         truncated = len(data) > MAX_READ_BYTES
+        if not truncated:  # edit_file refuses to edit a file that changed since this read
+            ctx.extras.setdefault("read_hashes", {})[str(path)] = hashlib.sha256(data).hexdigest()
         lines = data[:MAX_READ_BYTES].decode("utf-8", errors="replace").splitlines()
         start = (args.offset or 1) - 1
         end = start + args.limit if args.limit else len(lines)

@@ -1,0 +1,109 @@
+"""``bastion changes``, ``bastion undo`` and ``bastion redo`` (the change journal)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.table import Table
+
+from bastion.errors import BastionError
+from bastion.journal import Journal, Operation, UndoResult, open_journal
+from bastion.runtime import Runtime
+from bastion.store import SessionNotFound
+
+from .output import err, out, print_json
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _session(rt: Runtime, session: str | None) -> str | None:
+    if session is None:
+        return None
+    try:
+        return rt.sessions.resolve(session).id
+    except SessionNotFound:
+        return session  # the journal outlives deleted sessions; match the id as given
+
+
+def changes(
+    session: str | None = typer.Option(None, "--session", help="Only this session."),
+    limit: int = typer.Option(100, "--limit", help="At most this many operations."),
+    json_output: bool = typer.Option(False, "--json", help="Print a JSON list."),
+) -> None:
+    """List journaled operations, newest first."""
+    with Runtime.open() as rt:
+        ops = open_journal(rt).operations(_session(rt, session), limit)
+    if json_output:
+        print_json([op.to_json() for op in ops])
+        return
+    if not ops:
+        err.print("no changes recorded", markup=False)
+        return
+    table = Table("id", "when", "session", "tool", "status", "paths")
+    for op in ops:
+        paths = ", ".join(str(c.path) for c in op.changes[:3])
+        if len(op.changes) > 3:
+            paths += f" +{len(op.changes) - 3}"
+        table.add_row(op.id, _when(op.created_at), op.session_id or "", op.tool,
+                      op.status if op.kind == "change" else f"{op.kind} ({op.status})", paths)
+    out.print(table)
+
+
+def _report(result: UndoResult, verb: str, json_output: bool) -> None:
+    if json_output:
+        print_json({"operation": result.op.id, verb: result.reverted, "kept": result.kept,
+                    "forced": result.forced, "paths": [str(c.path) for c in result.op.changes]})
+        return
+    err.print(f"{verb} {len(result.reverted)} operation(s): {', '.join(result.reverted)} "
+              f"(recorded as {result.op.id}; `bastion redo` or `bastion undo {result.op.id}` "
+              "reverses it)", markup=False)
+    for path in result.kept:
+        err.print(f"  kept folder {path}: it holds files the operation did not create",
+                  markup=False)
+    for path in result.forced:
+        err.print(f"  overwrote changed {path} (--force; its state was saved)", markup=False)
+
+
+def _targets(journal: Journal, op: str | None, last: int | None,
+             session: str | None) -> list[Operation]:
+    if op is not None:
+        if last is not None or session is not None:
+            raise BastionError("give an operation id, or --last/--session, not both")
+        return [journal.get(op)]
+    if session is not None:
+        ops = journal.last_applied(last or 1_000_000, session)
+        if not ops:
+            raise BastionError(f"session {session} has no changes left to undo")
+        return ops
+    ops = journal.last_applied(last or 1)
+    if not ops:
+        raise BastionError("nothing to undo", hint="`bastion changes` lists the journal")
+    return ops
+
+
+def undo(
+    op: str | None = typer.Argument(None, help="Operation id (or prefix) to undo."),
+    last: int | None = typer.Option(None, "--last", min=1, help="Undo the last N operations."),
+    session: str | None = typer.Option(None, "--session", help="Undo a whole session."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files changed since."),
+    json_output: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Restore files to their state before the operation(s); undoable with `bastion redo`."""
+    with Runtime.open() as rt:
+        journal = open_journal(rt)
+        targets = _targets(journal, op, last, _session(rt, session))
+        result = journal.undo(targets, force=force)
+    _report(result, "undone", json_output)
+
+
+def redo(
+    force: bool = typer.Option(False, "--force", help="Overwrite files changed since."),
+    json_output: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Re-apply what the most recent undo reverted."""
+    with Runtime.open() as rt:
+        result = open_journal(rt).redo(force=force)
+    _report(result, "redone", json_output)

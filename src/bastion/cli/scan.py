@@ -1,0 +1,258 @@
+"""`bastion scan` and `bastion redact`: the secret scanner on files, directories and stdin.
+
+Contract (ARCHITECTURE §3.3): ``bastion scan [PATH|-] [--format text|json] [--batch]`` prints
+findings (JSON: a list of ``{"rule_id", "start", "end", "line", "confidence"}``, plus ``"path"``
+for directory scans; offsets are characters into the decoded text) and exits 1 when something
+is found, 0 otherwise. ``--batch`` reads JSON lines ``{"id", "text"}`` on stdin and writes one
+line ``{"id", "findings": [...]}`` per input. ``bastion redact [PATH|-]`` prints the text with
+every secret replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bastion.errors import BastionError
+from bastion.privacy import (
+    Finding,
+    PrivacyFilter,
+    Rule,
+    SecretScanner,
+    default_rules,
+    load_gitleaks_toml,
+    load_rules,
+)
+
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache",
+                        ".pytest_cache", ".tox", ".venv", "venv"})
+_BINARY_PROBE = 8192
+_MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class ScanInputError(BastionError):
+    """The input to scan/redact cannot be read (exit status 2, distinct from "found")."""
+
+    exit_code = 2
+
+
+def _load_user_rules(path: Path) -> list[Rule]:
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise ScanInputError(f"cannot read rule file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScanInputError(f"rule file {path} is not valid TOML: {exc}") from None
+    tables = doc.get("rules", [])
+    bastion_keys = {"positive", "negative", "confidence", "window", "minClasses", "stopwords"}
+    is_bastion = any(isinstance(t, dict) and bastion_keys & set(t) for t in tables)
+    return load_rules(path) if is_bastion else load_gitleaks_toml(path)
+
+
+def _scanner(rules_file: Path | None) -> SecretScanner:
+    if rules_file is None:
+        from bastion.privacy import default_scanner
+
+        return default_scanner()
+    return SecretScanner([*default_rules(), *_load_user_rules(rules_file)])
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def _read_stdin() -> str:
+    buf = getattr(sys.stdin, "buffer", None)
+    if buf is not None:
+        return _decode(buf.read())
+    return sys.stdin.read()
+
+
+def _is_binary(data: bytes) -> bool:
+    return b"\0" in data[:_BINARY_PROBE]
+
+
+def _read_file(path: Path) -> str | None:
+    """The decoded text of ``path``, or None for a binary file."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScanInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if _is_binary(data):
+        return None
+    return _decode(data)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if p.is_symlink() or not p.is_file():
+                continue
+            yield p
+
+
+def _mask(secret: str) -> str:
+    if len(secret) >= 16:
+        return secret[:4] + "…"
+    return "…"
+
+
+def _text_line(label: str, f: Finding) -> str:
+    return f"{label}:{f.line}: {f.rule_id} ({f.confidence}) [{f.start}:{f.end}] {_mask(f.secret)}"
+
+
+def _scan_directory(root: Path, scanner: SecretScanner, fmt: str) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    files = list(_walk(root))
+    results: list[dict[str, Any]] = []
+    count = 0
+    skipped = 0
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[name]}"),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("scan", total=len(files), name="")
+        for path in files:
+            shown = str(path)
+            progress.update(task, name=path.name)
+            try:
+                text = _read_file(path)
+            except ScanInputError as exc:
+                console.print(f"warning: {exc.message}", markup=False, style="yellow")
+                text = None
+            if text is None:
+                skipped += 1
+                progress.advance(task)
+                continue
+            for f in scanner.scan(text):
+                count += 1
+                if fmt == "json":
+                    results.append({**f.to_dict(), "path": shown})
+                else:
+                    sys.stdout.write(_text_line(shown, f) + "\n")
+            progress.advance(task)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(results) + "\n")
+    else:
+        console.print(
+            f"{count} secret(s) in {len(files) - skipped} file(s); {skipped} binary file(s) "
+            "skipped", markup=False, style="dim",
+        )
+    sys.stdout.flush()
+    return 1 if count else 0
+
+
+def _scan_batch(scanner: SecretScanner) -> int:
+    found = False
+    stdin = sys.stdin
+    for raw in stdin:
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError("expected an object with a string 'text'")
+        except ValueError as exc:
+            sys.stdout.write(json.dumps({"id": None, "error": f"invalid input line: {exc}"}) + "\n")
+            sys.stdout.flush()
+            continue
+        findings = [f.to_dict() for f in scanner.scan(item["text"])]
+        found = found or bool(findings)
+        sys.stdout.write(json.dumps({"id": item.get("id"), "findings": findings}) + "\n")
+        sys.stdout.flush()
+    return 1 if found else 0
+
+
+def scan(
+    path: str = typer.Argument("-", help="File or directory to scan; '-' reads stdin."),
+    format: str = typer.Option("text", "--format", help="Output format: text or json."),
+    batch: bool = typer.Option(
+        False, "--batch", help='Read JSON lines {"id","text"} on stdin; one result line each.'
+    ),
+    rules: Path | None = typer.Option(
+        None, "--rules", help="Extra rules: a Bastion rule file or a gitleaks TOML config."
+    ),
+) -> None:
+    """Find secrets (API keys, tokens, private keys, passwords). Exit 1 when any is found."""
+    fmt = format.lower()
+    if fmt not in ("text", "json"):
+        raise ScanInputError(f"unknown format {format!r}", hint="use --format text or json")
+    scanner = _scanner(rules)
+    if batch:
+        if path != "-":
+            raise ScanInputError("--batch reads stdin; do not give a PATH")
+        raise typer.Exit(_scan_batch(scanner))
+    if path == "-":
+        text: str | None = _read_stdin()
+        label = "-"
+    else:
+        p = Path(path)
+        if p.is_dir():
+            raise typer.Exit(_scan_directory(p, scanner, fmt))
+        if not p.exists():
+            raise ScanInputError(f"no such file or directory: {path}")
+        text = _read_file(p)
+        label = path
+        if text is None:
+            if fmt == "json":
+                sys.stdout.write("[]\n")
+            else:
+                sys.stderr.write(f"{path}: binary file skipped\n")
+            raise typer.Exit(0)
+    findings = scanner.scan(text or "")
+    if fmt == "json":
+        sys.stdout.write(json.dumps([f.to_dict() for f in findings]) + "\n")
+    else:
+        for f in findings:
+            sys.stdout.write(_text_line(label, f) + "\n")
+        sys.stderr.write(f"{len(findings)} secret(s) found\n")
+    sys.stdout.flush()
+    raise typer.Exit(1 if findings else 0)
+
+
+def redact(
+    path: str = typer.Argument("-", help="File to redact; '-' reads stdin."),
+    rules: Path | None = typer.Option(
+        None, "--rules", help="Extra rules: a Bastion rule file or a gitleaks TOML config."
+    ),
+    include_env: bool = typer.Option(
+        False, "--env", help="Also redact values of credential-named environment variables."
+    ),
+) -> None:
+    """Print the text with every secret replaced by a placeholder."""
+    if path == "-":
+        text = _read_stdin()
+    else:
+        p = Path(path)
+        if p.is_dir():
+            raise ScanInputError(f"{path} is a directory", hint="redact one file at a time")
+        if not p.exists():
+            raise ScanInputError(f"no such file: {path}")
+        content = _read_file(p)
+        if content is None:
+            raise ScanInputError(f"{path} is a binary file")
+        text = content
+    extra = None if rules is None else [*default_rules(), *_load_user_rules(rules)]
+    pf = PrivacyFilter(rules=extra, include_env=include_env)
+    sys.stdout.write(pf.redact(text))
+    sys.stdout.flush()

@@ -1,0 +1,45 @@
+"""``bastion trust [DIR]`` and ``bastion untrust [DIR]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bastion.errors import BastionError
+from bastion.home import bastion_home
+from bastion.policy import TrustStore
+from bastion.policy.trust import project_files
+
+from .output import err, out
+
+
+def _dir(directory: Path) -> Path:
+    resolved = directory.expanduser().resolve()
+    if not resolved.is_dir():
+        raise BastionError(f"{directory} is not a directory")
+    return resolved
+
+
+def trust(directory: Path = typer.Argument(Path("."), help="Project folder (default: cwd).")
+          ) -> None:
+    """Trust a project's own .bastion/ settings, agents and MCP servers (pinned by hash)."""
+    root = _dir(directory)
+    files = project_files(root)
+    if not files:
+        raise BastionError(f"{root} has no .bastion/settings.json, agents or taskforces to trust")
+    digest = TrustStore(bastion_home()).trust(root)
+    for f in files:
+        out.print(f"  {f.relative_to(root)}", markup=False)
+    err.print(f"trusted {root} (digest {str(digest)[:16]}…); any change to these files makes "
+              "it untrusted again", markup=False)
+
+
+def untrust(directory: Path = typer.Argument(Path("."), help="Project folder (default: cwd).")
+            ) -> None:
+    """Withdraw trust: the project's settings can only tighten again."""
+    root = _dir(directory)
+    if TrustStore(bastion_home()).untrust(root):
+        err.print(f"{root} is no longer trusted", markup=False)
+    else:
+        err.print(f"{root} was not trusted", markup=False)

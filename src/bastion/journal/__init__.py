@@ -1,0 +1,66 @@
+"""The change journal: encrypted pre-images, change sets per tool call, undo and redo.
+
+Public API
+----------
+``Journal(db: Database, home: Path, key: bytes)`` — ``key`` is ``vault.subkey("journal")``;
+``open_journal(rt)`` builds it from a :class:`~bastion.runtime.Runtime`.
+
+- ``journal.store_blob(data: bytes) -> str`` — store a pre-image (encrypted, fsynced) and
+  return its SHA-256; ``journal.load_blob(sha256) -> bytes`` verifies it (``CorruptBlobError``).
+- ``journal.record_change_set(session_id, tool_call_id, tool, changes: Sequence[FileChange],
+  *, summary="") -> str`` — records one operation and returns its id. For a shell command
+  the sandbox stores pre-images with ``store_blob`` before the command runs (or passes the
+  bytes), then records one ``FileChange`` per path that changed:
+
+  ``FileChange(path, before=bytes | None, before_mode=int | None, after_hash=str | None,
+  after_mode=int | None, before_kind=None, after_kind=None, before_hash=None)``
+
+  ``before=None`` (and no ``before_hash``) means the path was created; ``after_hash=None``
+  (with no ``after_kind``) means it was deleted. Kinds are "missing", "file", "dir",
+  "symlink" (for a symlink, ``before`` is the link target and ``after_hash`` the SHA-256 of
+  the new target); directories carry only a mode.
+- ``journal.mark_failed(op_id)`` — the recorded mutation did not happen.
+- ``journal.operations(session_id=None, limit=200) -> list[Operation]`` (newest first),
+  ``journal.get(op_id_or_prefix)``, ``journal.last_applied(n, session_id=None)``.
+- ``journal.undo(ops, *, force=False) -> UndoResult`` and ``journal.redo(*, force=False)``.
+- ``current_side(path) -> Side`` — the state of a path (kind, content hash, mode), read
+  without following symlinks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .blobs import BlobStore, CorruptBlobError
+from .journal import (
+    Change,
+    FileChange,
+    Journal,
+    JournalError,
+    Operation,
+    Side,
+    UndoResult,
+    current_side,
+)
+
+if TYPE_CHECKING:
+    from bastion.runtime import Runtime
+
+
+def open_journal(rt: Runtime) -> Journal:
+    return Journal(rt.db, rt.home, rt.vault.subkey("journal"))
+
+
+__all__ = [
+    "BlobStore",
+    "Change",
+    "CorruptBlobError",
+    "FileChange",
+    "Journal",
+    "JournalError",
+    "Operation",
+    "Side",
+    "UndoResult",
+    "current_side",
+    "open_journal",
+]

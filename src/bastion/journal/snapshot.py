@@ -1,0 +1,337 @@
+"""Tree snapshots of the write grants, taken around a shell command, and the diff between them.
+
+Before a command: walk the writable roots, ``lstat`` everything, and put the content of every
+regular file into the blob store — unless the file's stat key (size, mtime, ctime, inode,
+mode) equals the one cached from an earlier snapshot, in which case its blob is already
+stored and it is not re-read. Pre-images therefore exist *before* the command can touch a file.
+After the command: walk again, hash only what changed, and diff: created / modified / deleted /
+mode-changed files, directories and symlinks. The change records are plain data the journal
+stores; :func:`revert` undoes them.
+
+Skipped trees (``.venv``, ``node_modules``, caches, ``.git``) and files over the size limit
+are listed in :attr:`Snapshot.skipped` and in the change set — never silently ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+#: directories whose contents are not journaled (rebuilt by tools, or git's own history:
+#: undo never moves refs); each skipped directory is reported
+SKIP_DIRS: frozenset[str] = frozenset({
+    ".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache",
+    ".ruff_cache", ".tox", ".nox", ".cache", ".gradle", ".hypothesis",
+})
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+Kind = Literal["file", "dir", "symlink"]
+Action = Literal["created", "modified", "deleted", "mode_changed"]
+
+
+class BlobStore(Protocol):
+    """Content-addressed storage: ``put`` returns the SHA-256 hex digest."""
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, digest: str) -> bytes: ...
+
+    def has(self, digest: str) -> bool: ...
+
+
+class MemoryBlobStore:
+    """Process-local store, used when no journal store is given (nothing reaches the disk)."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self._blobs.setdefault(digest, data)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        return self._blobs[digest]
+
+    def has(self, digest: str) -> bool:
+        return digest in self._blobs
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: Kind
+    mode: int
+    size: int = 0
+    sha256: str | None = None
+    target: str | None = None  # symlinks
+    #: stat key (size, mtime_ns, ctime_ns, ino, mode) — equal keys mean unchanged content
+    key: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class Snapshot:
+    roots: list[str]
+    entries: dict[str, Entry] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    #: regular files with more than one name: a write through them may reach another folder
+    hardlinks: list[str] = field(default_factory=list)
+    files_hashed: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class ChangeRecord:
+    path: str
+    action: Action
+    kind: Kind
+    before_sha: str | None = None
+    after_sha: str | None = None
+    before_mode: int | None = None
+    after_mode: int | None = None
+    before_target: str | None = None
+    after_target: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SnapshotCache:
+    """Stat key -> digest, so unchanged files are not re-read between snapshots."""
+
+    def __init__(self) -> None:
+        self._digests: dict[str, tuple[tuple[int, int, int, int, int], str]] = {}
+
+    def lookup(self, path: str, key: tuple[int, int, int, int, int]) -> str | None:
+        hit = self._digests.get(path)
+        return hit[1] if hit is not None and hit[0] == key else None
+
+    def store(self, path: str, key: tuple[int, int, int, int, int], digest: str) -> None:
+        self._digests[path] = (key, digest)
+
+
+def _key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
+
+
+def _read_nofollow(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def take_snapshot(roots: Iterable[Path | str], blobs: BlobStore, *,
+                  cache: SnapshotCache | None = None, skip_dirs: frozenset[str] = SKIP_DIRS,
+                  max_file_bytes: int = MAX_FILE_BYTES) -> Snapshot:
+    """Walk ``roots`` (never following links) and store every file's content in ``blobs``."""
+    start = time.perf_counter()
+    cache = cache if cache is not None else SnapshotCache()
+    root_list = [os.fspath(r) for r in roots]
+    snap = Snapshot(roots=root_list)
+    for root in root_list:
+        stack = [root]
+        while stack:
+            current = stack.pop()
+            try:
+                it = os.scandir(current)
+            except OSError as exc:
+                snap.skipped.append(Skipped(current, f"unreadable ({exc.strerror})"))
+                continue
+            with it:
+                for de in it:
+                    path = de.path
+                    try:
+                        st = de.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        if de.name in skip_dirs:
+                            snap.skipped.append(Skipped(path, f"{de.name}/ is not journaled"))
+                            _collect_hardlinks(path, snap)
+                            continue
+                        snap.entries[path] = Entry("dir", stat.S_IMODE(st.st_mode))
+                        stack.append(path)
+                    elif stat.S_ISLNK(st.st_mode):
+                        with contextlib.suppress(OSError):
+                            snap.entries[path] = Entry("symlink", 0, target=os.readlink(path))
+                    elif stat.S_ISREG(st.st_mode):
+                        if st.st_nlink > 1:
+                            snap.hardlinks.append(path)
+                        if st.st_size > max_file_bytes:
+                            snap.skipped.append(Skipped(
+                                path, f"larger than {max_file_bytes} bytes: not journaled"))
+                            continue
+                        key = _key(st)
+                        digest = cache.lookup(path, key)
+                        if digest is None or not blobs.has(digest):
+                            try:
+                                digest = blobs.put(_read_nofollow(path))
+                            except OSError as exc:
+                                snap.skipped.append(Skipped(path, f"unreadable ({exc.strerror})"))
+                                continue
+                            snap.files_hashed += 1
+                            cache.store(path, key, digest)
+                        snap.entries[path] = Entry("file", stat.S_IMODE(st.st_mode),
+                                                   st.st_size, digest, key=key)
+                    else:
+                        snap.skipped.append(Skipped(path, "special file: not journaled"))
+    snap.seconds = time.perf_counter() - start
+    return snap
+
+
+def _collect_hardlinks(top: str, snap: Snapshot) -> None:
+    """Skipped trees are not journaled, but hard links inside them must still be found."""
+    for dirpath, _dirs, files in os.walk(top, followlinks=False):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with contextlib.suppress(OSError):
+                st = os.lstat(path)
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                    snap.hardlinks.append(path)
+
+
+def diff_snapshots(before: Snapshot, after: Snapshot) -> list[ChangeRecord]:
+    """What changed between two snapshots of the same roots, parents before children."""
+    changes: list[ChangeRecord] = []
+    for path in sorted(set(before.entries) | set(after.entries)):
+        old, new = before.entries.get(path), after.entries.get(path)
+        if old == new:
+            continue
+        if old is None and new is not None:
+            changes.append(ChangeRecord(path, "created", new.kind, after_sha=new.sha256,
+                                        after_mode=new.mode, after_target=new.target))
+        elif new is None and old is not None:
+            changes.append(ChangeRecord(path, "deleted", old.kind, before_sha=old.sha256,
+                                        before_mode=old.mode, before_target=old.target))
+        elif old is not None and new is not None:
+            if old.kind != new.kind:
+                changes.append(ChangeRecord(path, "deleted", old.kind, before_sha=old.sha256,
+                                            before_mode=old.mode, before_target=old.target))
+                changes.append(ChangeRecord(path, "created", new.kind, after_sha=new.sha256,
+                                            after_mode=new.mode, after_target=new.target))
+            elif old.sha256 != new.sha256 or old.target != new.target:
+                changes.append(ChangeRecord(
+                    path, "modified", new.kind, before_sha=old.sha256, after_sha=new.sha256,
+                    before_mode=old.mode, after_mode=new.mode, before_target=old.target,
+                    after_target=new.target))
+            elif old.mode != new.mode:
+                changes.append(ChangeRecord(path, "mode_changed", new.kind,
+                                            before_sha=old.sha256, after_sha=new.sha256,
+                                            before_mode=old.mode, after_mode=new.mode))
+    return changes
+
+
+def _current_sha(path: str) -> str | None:
+    try:
+        return hashlib.sha256(_read_nofollow(path)).hexdigest()
+    except OSError:
+        return None
+
+
+def _write_atomic(path: str, data: bytes, mode: int) -> None:
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bastion-restore-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def revert(changes: list[ChangeRecord], blobs: BlobStore) -> list[str]:
+    """Undo ``changes``; returns conflicts (paths changed since, left untouched).
+
+    A created file is removed only while it still holds what the command wrote, so undo never
+    deletes something the user wrote afterwards; restored files are written atomically.
+    """
+    conflicts: list[str] = []
+    # children before parents for removals, parents before children for restores
+    for ch in sorted(changes, key=lambda c: c.path, reverse=True):
+        if ch.action != "created":
+            continue
+        if ch.kind == "file":
+            if _current_sha(ch.path) != ch.after_sha:
+                conflicts.append(f"{ch.path}: changed since the command; not removed")
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(ch.path)
+        elif ch.kind == "symlink":
+            if os.path.islink(ch.path) and os.readlink(ch.path) == ch.after_target:
+                os.unlink(ch.path)
+        elif ch.kind == "dir":
+            try:
+                os.rmdir(ch.path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                conflicts.append(f"{ch.path}: directory not empty; not removed")
+    for ch in sorted(changes, key=lambda c: c.path):
+        if ch.action == "created":
+            continue
+        if ch.kind == "dir":
+            if ch.action == "deleted":
+                os.makedirs(ch.path, exist_ok=True)
+            if ch.before_mode is not None:
+                os.chmod(ch.path, ch.before_mode)
+        elif ch.kind == "symlink":
+            if ch.action in ("deleted", "modified") and ch.before_target is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(ch.path)
+                os.symlink(ch.before_target, ch.path)
+        elif ch.kind == "file":
+            if ch.action in ("modified", "mode_changed") and \
+                    _current_sha(ch.path) not in (ch.after_sha, ch.before_sha):
+                conflicts.append(f"{ch.path}: changed since the command; not restored")
+                continue
+            if ch.action == "deleted" and os.path.lexists(ch.path) and \
+                    _current_sha(ch.path) != ch.before_sha:
+                conflicts.append(f"{ch.path}: re-created since the command; not restored")
+                continue
+            assert ch.before_sha is not None and ch.before_mode is not None
+            os.makedirs(os.path.dirname(ch.path), exist_ok=True)
+            _write_atomic(ch.path, blobs.get(ch.before_sha), ch.before_mode)
+    return conflicts
+
+
+def to_file_changes(changes: list[ChangeRecord]) -> list[Any]:
+    """The records as the journal's ``FileChange`` (pre-images already in its blob store)."""
+    from bastion.journal import FileChange
+
+    out: list[Any] = []
+    for ch in changes:
+        before_kind = "missing" if ch.action == "created" else ch.kind
+        after_kind = "missing" if ch.action == "deleted" else ch.kind
+        if ch.kind == "symlink":
+            after_hash = hashlib.sha256(ch.after_target.encode()).hexdigest() \
+                if ch.after_target is not None and after_kind != "missing" else None
+            out.append(FileChange(
+                Path(ch.path),
+                before=ch.before_target.encode() if ch.before_target is not None
+                and before_kind != "missing" else None,
+                after_hash=after_hash, before_kind=before_kind, after_kind=after_kind))
+        else:
+            out.append(FileChange(
+                Path(ch.path),
+                before_hash=ch.before_sha if before_kind == "file" else None,
+                before_mode=ch.before_mode if before_kind != "missing" else None,
+                after_hash=ch.after_sha if after_kind == "file" else None,
+                after_mode=ch.after_mode if after_kind != "missing" else None,
+                before_kind=before_kind, after_kind=after_kind))
+    return out

@@ -1,0 +1,45 @@
+"""Privacy filter: secrets never reach the model, the logs or the disk.
+
+Public surface (other packages import only these names)::
+
+    PrivacyFilter(known_values=None, *, security_mode=False, workspace=None,
+                  allowed_domains=(), rules=None, include_env=False)
+        .redact(text) -> str
+        .redact_data(obj) -> obj                      # JSON-like values (audit records, crashes)
+        .filter_messages(messages) -> list[dict]      # OpenAI chat format, input never mutated
+        .restore_placeholders(text) -> str            # ONLY for write_file/edit_file content
+        .scan_response(text) -> ResponseScan          # .text (sanitised), .findings, .blocked
+        .check_outbound_arguments(args) -> list[LeakFinding]
+        .add_known_value(value, label="known")
+        .export_mapping() -> dict / .import_mapping(dict)
+    SecretScanner(rules=None).scan(text) -> list[Finding]
+    scan_text(text) -> list[Finding]
+    Finding(rule_id, start, end, line, confidence, secret)
+    Rule, load_rules(path), load_gitleaks_toml(path), default_rules(), RuleError
+    credential_env_values(environ=None) -> {name: value}
+"""
+
+from bastion.privacy.detector import Finding, SecretScanner, default_scanner, scan_text
+from bastion.privacy.filter import PrivacyFilter
+from bastion.privacy.known import credential_env_values
+from bastion.privacy.pii import iban_valid, luhn_valid
+from bastion.privacy.response import LeakFinding, ResponseScan
+from bastion.privacy.rules import Rule, RuleError, default_rules, load_gitleaks_toml, load_rules
+
+__all__ = [
+    "Finding",
+    "LeakFinding",
+    "PrivacyFilter",
+    "ResponseScan",
+    "Rule",
+    "RuleError",
+    "SecretScanner",
+    "credential_env_values",
+    "default_rules",
+    "default_scanner",
+    "iban_valid",
+    "load_gitleaks_toml",
+    "load_rules",
+    "luhn_valid",
+    "scan_text",
+]

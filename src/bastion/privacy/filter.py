@@ -1,0 +1,354 @@
+"""The session-level privacy facade: everything bound for a provider goes through one of these."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from bastion.privacy.detector import Finding, SecretScanner, default_scanner
+from bastion.privacy.known import KnownValues, credential_env_values
+from bastion.privacy.paths import PathScrubber
+from bastion.privacy.pii import find_pii
+from bastion.privacy.placeholders import (
+    KINDS,
+    PLACEHOLDER_LOOSE_RE,
+    PLACEHOLDER_RE,
+    PlaceholderMap,
+)
+from bastion.privacy.response import (
+    HTML_IMG,
+    MD_INLINE,
+    MD_REFDEF,
+    URL_RE,
+    LeakFinding,
+    ResponseScan,
+    domain_allowed,
+    url_carries_data,
+    url_host,
+)
+from bastion.privacy.rules import Rule
+
+_PRIORITY = {"SECRET": 2, "PII": 1}
+
+
+class PrivacyFilter:
+    """Redaction state for one session.
+
+    ``known_values``: values to always redact — a mapping ``{name: value}`` (the name becomes the
+    placeholder label, e.g. ``OPENAI_API_KEY`` → ``[[SECRET:openai-api-key:1]]``) or an iterable of
+    values. ``include_env=True`` also registers credential-named environment variables.
+    ``security_mode`` adds path scrubbing and PII redaction. ``allowed_domains`` is the network
+    allowlist used by :meth:`scan_response`.
+    """
+
+    def __init__(
+        self,
+        known_values: Mapping[str, str] | Iterable[str] | None = None,
+        *,
+        security_mode: bool = False,
+        workspace: Path | str | None = None,
+        allowed_domains: Sequence[str] = (),
+        rules: Sequence[Rule] | None = None,
+        include_env: bool = False,
+        home: Path | None = None,
+        user: str | None = None,
+    ) -> None:
+        self.security_mode = security_mode
+        self.workspace = Path(workspace) if workspace is not None else None
+        self.allowed_domains = tuple(allowed_domains)
+        self._scanner = default_scanner() if rules is None else SecretScanner(rules)
+        self._known = KnownValues()
+        self._map = PlaceholderMap()
+        if known_values is not None:
+            self._known.add_many(known_values)
+        if include_env:
+            self._known.add_many(credential_env_values())
+        self._paths = PathScrubber(
+            self._placeholder_path, workspace=self.workspace, home=home, user=user
+        )
+
+    # ---------------------------------------------------------------------------- registry
+
+    def add_known_value(self, value: str, label: str = "known") -> None:
+        """Redact ``value`` (and its encodings) from now on."""
+        self._known.add(value, label)
+
+    def _placeholder_path(self, value: str, kind: str) -> str:
+        return self._map.placeholder_for(value, kind)
+
+    # ------------------------------------------------------------------------------ redact
+
+    def find_secrets(self, text: str) -> list[Finding]:
+        """Rule findings in ``text`` (does not register them)."""
+        return self._scanner.scan(text)
+
+    def _spans(self, text: str, *, pii: bool) -> list[tuple[int, int, str, str]]:
+        spans: list[tuple[int, int, str, str]] = []
+        for f in self._scanner.scan(text):
+            self._known.add(f.secret, f.rule_id)
+            spans.append((f.start, f.end, "SECRET", f.rule_id))
+        for m in self._known.find(text):
+            label = m.label if m.encoding == "raw" else f"{m.label}-{m.encoding}"
+            spans.append((m.start, m.end, "SECRET", label))
+        if pii:
+            for p in find_pii(text):
+                spans.append((p.start, p.end, "PII", p.kind))
+        return spans
+
+    def _apply(self, text: str, spans: list[tuple[int, int, str, str]]) -> str:
+        if not spans:
+            return text
+        spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+        merged: list[list[Any]] = []
+        for start, end, kind, label in spans:
+            if merged and start < merged[-1][1]:
+                cur = merged[-1]
+                if end > cur[1]:
+                    cur[1] = end
+                if _PRIORITY[kind] > _PRIORITY[cur[2]]:
+                    cur[2], cur[3] = kind, label
+                continue
+            merged.append([start, end, kind, label])
+        out: list[str] = []
+        pos = 0
+        for start, end, kind, label in merged:
+            out.append(text[pos:start])
+            out.append(self._map.placeholder_for(text[start:end], kind, label))
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret (and, in security mode, path and PII) replaced."""
+        if not text:
+            return text
+        result = self._apply(text, self._spans(text, pii=self.security_mode))
+        if self.security_mode:
+            result = self._scrub_paths(result)
+        return result
+
+    def _scrub_paths(self, text: str) -> str:
+        # never touch the placeholders already inserted
+        parts: list[str] = []
+        pos = 0
+        for m in PLACEHOLDER_RE.finditer(text):
+            parts.append(self._paths.scrub(text[pos : m.start()]))
+            parts.append(m.group(0))
+            pos = m.end()
+        parts.append(self._paths.scrub(text[pos:]))
+        return "".join(parts)
+
+    def redact_data(self, obj: Any) -> Any:
+        """A deep copy of a JSON-like value with every string (and dict key) redacted."""
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, Mapping):
+            return {
+                (self.redact(k) if isinstance(k, str) else k): self.redact_data(v)
+                for k, v in obj.items()
+            }
+        if isinstance(obj, list | tuple):
+            return [self.redact_data(v) for v in obj]
+        return copy.deepcopy(obj)
+
+    def filter_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Redacted deep copies of OpenAI chat-format messages (the input is never mutated)."""
+        out: list[dict[str, Any]] = []
+        for message in messages:
+            msg = copy.deepcopy(dict(message))
+            content = msg.get("content")
+            if isinstance(content, str):
+                msg["content"] = self.redact(content)
+            elif isinstance(content, list):
+                parts = []
+                for part in content:
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        part = {**part, "text": self.redact(part["text"])}
+                    elif isinstance(part, str):
+                        part = self.redact(part)
+                    parts.append(part)
+                msg["content"] = parts
+            tool_calls = msg.get("tool_calls")
+            if isinstance(tool_calls, list):
+                for call in tool_calls:
+                    fn = call.get("function") if isinstance(call, dict) else None
+                    if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                        fn["arguments"] = self._redact_arguments(fn["arguments"])
+                    elif isinstance(fn, dict) and isinstance(fn.get("arguments"), dict):
+                        fn["arguments"] = self.redact_data(fn["arguments"])
+            out.append(msg)
+        return out
+
+    def _redact_arguments(self, arguments: str) -> str:
+        try:
+            parsed = json.loads(arguments)
+        except (ValueError, RecursionError):
+            return self.redact(arguments)
+        redacted = self.redact_data(parsed)
+        if redacted == parsed:
+            # nothing found in the decoded form; still check the raw text (escapes)
+            raw = self.redact(arguments)
+            return raw if raw != arguments else arguments
+        return json.dumps(redacted, ensure_ascii=False)
+
+    # ----------------------------------------------------------------------------- restore
+
+    def restore_placeholders(self, text: str, kinds: Sequence[str] = KINDS) -> str:
+        """Put back the original values of this session's placeholders.
+
+        Call this ONLY for ``write_file``/``edit_file`` content inside the workspace — never for
+        commands, URLs, MCP arguments or anything else that could carry a secret out.
+        """
+        return self._map.restore(text, tuple(kinds))
+
+    def export_mapping(self) -> dict[str, Any]:
+        """JSON-serialisable placeholder mapping (holds the secrets: store it encrypted)."""
+        return self._map.export()
+
+    def import_mapping(self, data: Mapping[str, Any]) -> None:
+        """Restore a mapping from :meth:`export_mapping`; its secrets are redacted again."""
+        self._map.load(dict(data))
+        for value, placeholder in self._map.secret_values():
+            label = placeholder[len("[[SECRET:") :].rsplit(":", 1)[0]
+            self._known.add(value, label)
+
+    # ---------------------------------------------------------------------------- response
+
+    def scan_response(self, text: str) -> ResponseScan:
+        """Check model output for secrets and exfiltration; return the sanitised text."""
+        if not text:
+            return ResponseScan(text)
+        edits: list[tuple[int, int, str, LeakFinding]] = []
+
+        for f in self._scanner.scan(text):
+            self._known.add(f.secret, f.rule_id)
+            ph = self._map.placeholder_for(f.secret, "SECRET", f.rule_id)
+            edits.append((f.start, f.end, ph, LeakFinding("secret", f.rule_id, f.start, f.end)))
+        for m in self._known.find(text):
+            label = m.label if m.encoding == "raw" else f"{m.label}-{m.encoding}"
+            ph = self._map.placeholder_for(m.text, "SECRET", label)
+            edits.append((m.start, m.end, ph, LeakFinding("known-secret", m.label, m.start, m.end)))
+
+        ref_urls: dict[str, str] = {}
+        for m in MD_REFDEF.finditer(text):
+            ref_urls[m.group(1).lower()] = m.group(2)
+        image_refs = {
+            r.lower() for r in _image_ref_names(text)
+        }
+        for m in MD_INLINE.finditer(text):
+            is_image, label, url = m.group(1) == "!", m.group(2), m.group(3)
+            reason = self._url_problem(url, image=is_image)
+            if reason:
+                kind = "exfil-image" if is_image else "exfil-link"
+                repl = "[image removed]" if is_image else f"{label} [link removed]"
+                edits.append((m.start(), m.end(), repl,
+                              LeakFinding(kind, f"{url_host(url) or url[:40]}: {reason}",
+                                          m.start(), m.end())))
+        for m in MD_REFDEF.finditer(text):
+            url = m.group(2)
+            reason = self._url_problem(url, image=m.group(1).lower() in image_refs)
+            if reason:
+                edits.append((m.start(), m.end(), "[link removed]",
+                              LeakFinding("exfil-link", f"{url_host(url) or url[:40]}: {reason}",
+                                          m.start(), m.end())))
+        for m in HTML_IMG.finditer(text):
+            url = m.group(1)
+            reason = self._url_problem(url, image=True)
+            if reason:
+                edits.append((m.start(), m.end(), "[image removed]",
+                              LeakFinding("exfil-image", f"{url_host(url) or url[:40]}: {reason}",
+                                          m.start(), m.end())))
+        for m in URL_RE.finditer(text):
+            url = m.group(0)
+            reason = self._url_secret_problem(url)
+            if reason:
+                edits.append((m.start(), m.end(), "[url removed]",
+                              LeakFinding("url-data", f"{url_host(url) or url[:40]}: {reason}",
+                                          m.start(), m.end())))
+        if not edits:
+            return ResponseScan(text)
+        edits.sort(key=lambda e: (e[0], -(e[1] - e[0])))
+        out: list[str] = []
+        findings: list[LeakFinding] = []
+        pos = 0
+        for start, end, repl, finding in edits:
+            findings.append(finding)
+            if start < pos:
+                continue  # inside a region already replaced
+            out.append(text[pos:start])
+            out.append(repl)
+            pos = end
+        out.append(text[pos:])
+        return ResponseScan("".join(out), findings)
+
+    def _url_secret_problem(self, url: str) -> str | None:
+        decoded = unquote(unquote(url))
+        if _has_secret_placeholder(url):
+            return "contains a placeholder"
+        if self._known.find(url) or (decoded != url and self._known.find(decoded)):
+            return "contains a known secret"
+        if self._scanner.scan(decoded):
+            return "contains a secret"
+        return None
+
+    def _url_problem(self, url: str, *, image: bool) -> str | None:
+        secret = self._url_secret_problem(url)
+        if secret:
+            return secret
+        if not url.lower().startswith(("http://", "https://", "//", "ftp://")):
+            return None  # relative / anchor / mailto
+        host = url_host(url if not url.startswith("//") else "https:" + url)
+        if domain_allowed(host, self.allowed_domains):
+            return None
+        if image:
+            return "image from a domain that is not allowlisted"
+        return url_carries_data(url)
+
+    def check_outbound_arguments(self, args: Mapping[str, Any]) -> list[LeakFinding]:
+        """Placeholders, known secrets or detected secrets in a tool call's arguments.
+
+        The result is empty when the arguments are clean; otherwise each finding names the
+        argument (``location`` is a JSON-pointer-like path such as ``/command``).
+        """
+        findings: list[LeakFinding] = []
+        for location, value in _walk_strings(args, ""):
+            if _has_secret_placeholder(value):
+                findings.append(LeakFinding("placeholder", "placeholder in argument",
+                                            location=location))
+            for m in self._known.find(value):
+                findings.append(LeakFinding("known-secret", m.label, m.start, m.end, location))
+            for f in self._scanner.scan(value):
+                findings.append(LeakFinding("secret", f.rule_id, f.start, f.end, location))
+        return findings
+
+
+def _has_secret_placeholder(value: str) -> bool:
+    """A SECRET/PII placeholder, literal or URL-encoded (PATH/USER placeholders are not secret)."""
+    for candidate in (value, unquote(value), unquote(unquote(value))):
+        for m in PLACEHOLDER_LOOSE_RE.finditer(candidate):
+            if m.group(1).upper() in ("SECRET", "PII"):
+                return True
+    return False
+
+
+def _image_ref_names(text: str) -> list[str]:
+    return re.findall(r"!\[[^\]\n]*\]\[([^\]\n]+)\]", text)
+
+
+def _walk_strings(obj: Any, path: str) -> Iterable[tuple[str, str]]:
+    if isinstance(obj, str):
+        yield path or "/", obj
+    elif isinstance(obj, Mapping):
+        for k, v in obj.items():
+            key = str(k).replace("~", "~0").replace("/", "~1")
+            if isinstance(k, str):
+                yield f"{path}/{key}#key", k
+            yield from _walk_strings(v, f"{path}/{key}")
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            yield from _walk_strings(v, f"{path}/{i}")

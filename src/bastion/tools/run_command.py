@@ -1,0 +1,290 @@
+"""``run_command(command, timeout_s?)``: a shell command, decided, sandboxed and journaled.
+
+The same :class:`CommandRunner` serves ``bastion exec``, so the agent and the user's own
+commands run under exactly the same sandbox. Steps: analyse the command (segments and
+redirections) → policy decision per segment → snapshot the write grants (pre-images) →
+run under bubblewrap → snapshot again and diff → undo anything the command created in a
+protected or secret location → record the change set in the journal → report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from bastion.config.models import SandboxSettings
+from bastion.errors import BastionError
+from bastion.journal.snapshot import (
+    ChangeRecord,
+    MemoryBlobStore,
+    Skipped,
+    Snapshot,
+    SnapshotCache,
+    diff_snapshots,
+    revert,
+    take_snapshot,
+    to_file_changes,
+)
+from bastion.policy.shell import Analysis, analyse
+from bastion.sandbox import (
+    CommandResult,
+    SandboxUnavailable,
+    build_env,
+    compile_spec,
+    run_sandboxed,
+    run_unsandboxed,
+)
+
+from .base import Tool, ToolArgs, ToolContext, ToolResult
+
+Verdict = Literal["allow", "ask", "deny"]
+
+
+@dataclass
+class CommandOutcome:
+    command: str
+    verdict: Verdict = "deny"
+    outcome: Verdict = "deny"
+    rule: str | None = None
+    reason: str = ""
+    result: CommandResult | None = None
+    changes: list[ChangeRecord] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    op_id: str | None = None
+    error: str | None = None
+
+    @property
+    def ran(self) -> bool:
+        return self.result is not None
+
+
+def _combine(verdicts: list[tuple[Verdict, str, str]]) -> tuple[Verdict, str, str]:
+    for wanted in ("deny", "ask"):
+        for v in verdicts:
+            if v[0] == wanted:
+                return v
+    return "allow", ", ".join(dict.fromkeys(v[1] for v in verdicts)), "every part is allowed"
+
+
+class CommandRunner:
+    """Runs commands for one session; keeps the snapshot cache between commands."""
+
+    def __init__(self, policy: Any, settings: SandboxSettings, *, journal: Any = None,
+                 session_id: str | None = None) -> None:
+        self.policy = policy
+        self.settings = settings
+        self.journal = journal
+        self.session_id = session_id
+        self.blobs: Any = journal.blobs if journal is not None else MemoryBlobStore()
+        self.cache = SnapshotCache()
+
+    # ------------------------------------------------------------ decision
+    def decide(self, command: str) -> tuple[Verdict, str, str, Analysis]:
+        """The policy's verdict for the whole command: every segment and redirection."""
+        analysis = analyse(command)
+        parts: list[tuple[Verdict, str, str]] = []
+        decide = getattr(self.policy, "decide", None)
+        for seg in analysis.segments:
+            if decide is None:
+                parts.append(("ask", "default", "no rule matched"))
+                continue
+            d = decide("run_command", " ".join(seg), fallback="ask")
+            parts.append((d.verdict, d.rule, f"{' '.join(seg)}: {d.reason}"))
+        for target, tool, access in ([(t, "write_file", "write")
+                                      for t in analysis.redirect_targets]
+                                     + [(t, "read_file", "read") for t in analysis.read_targets]):
+            if decide is None:
+                parts.append(("ask", "default", f"redirection to {target}"))
+                continue
+            d = decide(tool, target, access=access)
+            parts.append((d.verdict, d.rule, f"redirection {target}: {d.reason}"))
+        verdict, rule, reason = _combine(parts)
+        if analysis.unanalysable is not None and verdict != "deny":
+            verdict, rule = "ask", "unanalysable"
+            reason = f"the command cannot be fully analysed ({analysis.unanalysable})"
+        return verdict, rule, reason, analysis
+
+    def _settle(self, command: str, verdict: Verdict, rule: str, reason: str,
+                tool_call_id: str | None) -> tuple[Verdict, str]:
+        """Settle "ask" through the policy's approvals and record the decision (audit hooks)."""
+        outcome: Verdict = verdict
+        settled = "policy"
+        if verdict == "ask":
+            settle = getattr(self.policy, "_settle", None)
+            if settle is None:
+                outcome, settled = "deny", "no-approver"
+            else:
+                from bastion.policy import Decision
+
+                outcome, settled = settle("run_command", "other", command, command,
+                                          Decision("ask", rule, reason), command)
+        hooks = getattr(self.policy, "_hooks", None)
+        if hooks:
+            from bastion.policy import DecisionRecord
+
+            record = DecisionRecord(tool="run_command", target=command, access="other",
+                                    verdict=verdict, rule=rule, reason=reason, outcome=outcome,
+                                    settled_by=settled, session_id=self.session_id,
+                                    tool_call_id=tool_call_id)
+            for hook in hooks:
+                hook(record)
+        return outcome, settled
+
+    # ------------------------------------------------------------ running
+    def run(self, command: str | list[str], timeout_s: float | None = None, *,
+            tool_call_id: str | None = None, authorized: bool = False,
+            tool: str = "run_command") -> CommandOutcome:
+        """Decide (unless ``authorized`` — the user typed it), then run and journal."""
+        text = command if isinstance(command, str) else " ".join(command)
+        out = CommandOutcome(command=text)
+        if authorized:
+            out.verdict = out.outcome = "allow"
+            out.rule, out.reason = "user", "run by the user (bastion exec)"
+        else:
+            verdict, rule, reason, _ = self.decide(text)
+            out.verdict, out.rule, out.reason = verdict, rule, reason
+            out.outcome, settled = self._settle(text, verdict, rule, reason, tool_call_id)
+            if out.outcome != "allow":
+                why = {"no-tty": "; it needs approval and there is no terminal to ask",
+                       "approve:never": "; it needs approval and --approve never is set"}.get(
+                    settled, "")
+                out.error = f"command denied: {reason}{why}"
+                return out
+        limit = min(timeout_s or self.settings.default_timeout_s, self.settings.max_timeout_s)
+        try:
+            return self._execute(command, out, limit, tool_call_id, tool)
+        except SandboxUnavailable as exc:
+            out.error = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            return out
+
+    def _roots(self) -> list[Path]:
+        view = self.policy.sandbox_view() if hasattr(self.policy, "sandbox_view") else None
+        return list(view.writable_roots) if view is not None else [Path(self.policy.workspace)]
+
+    def _execute(self, command: str | list[str], out: CommandOutcome, timeout_s: float,
+                 tool_call_id: str | None, tool: str) -> CommandOutcome:
+        roots = self._roots()
+        before = take_snapshot(roots, self.blobs, cache=self.cache)
+        if self.settings.mode == "none":
+            env = build_env(os.environ, workspace=Path(self.policy.workspace))
+            out.result = run_unsandboxed(command, Path(self.policy.workspace), env, timeout_s,
+                                         self.settings.output_limit)
+        else:
+            spec = compile_spec(self.policy, self.settings, hardlinks=before.hardlinks)
+            out.result = run_sandboxed(command, spec, timeout_s, self.settings.output_limit)
+        after = take_snapshot(roots, self.blobs, cache=self.cache)
+        out.changes = diff_snapshots(before, after)
+        out.skipped = after.skipped
+        out.violations = self._undo_violations(out.changes, before, after)
+        if out.violations:
+            after = take_snapshot(roots, self.blobs, cache=self.cache)
+            out.changes = diff_snapshots(before, after)
+        if out.changes and self.journal is not None:
+            skipped_note = f"; not journaled: {len(after.skipped)}" if after.skipped else ""
+            out.op_id = self.journal.record_change_set(
+                self.session_id, tool_call_id, tool, to_file_changes(out.changes),
+                summary=f"{tool}: {out.command[:100]}{skipped_note}")
+        return out
+
+    def _undo_violations(self, changes: list[ChangeRecord], before: Snapshot,
+                         after: Snapshot) -> list[str]:
+        """Protected or secret paths the command created at a depth the sandbox could not
+        cover in advance (e.g. ``sub/.git/hooks``) are removed again: policy says no."""
+        from bastion.policy import protected_match
+
+        is_hidden = getattr(self.policy, "is_hidden", lambda p: False)
+        bad = [c for c in changes if c.action == "created"
+               and (protected_match(Path(c.path)) or is_hidden(Path(c.path)))]
+        revert(bad, self.blobs)
+        violations = [f"{c.path}: created in a protected location; removed" for c in bad]
+        old = {s.path for s in before.skipped}
+        for s in after.skipped:  # a new skipped tree such as a fresh .git directory
+            p = Path(s.path)
+            if s.path not in old and p.is_dir() and not p.is_symlink() and \
+                    protected_match(p / "config"):
+                shutil.rmtree(p, ignore_errors=True)
+                violations.append(f"{s.path}: created in a protected location; removed")
+        return violations
+
+
+def format_outcome(out: CommandOutcome, limit: int = 32_000) -> str:
+    if out.error and out.result is None:
+        return out.error
+    r = out.result
+    assert r is not None
+    lines = [f"exit code: {r.exit_code}"]
+    if r.timed_out:
+        lines.append(f"timed out after {r.duration:.1f}s; the command and all its processes "
+                     "were killed")
+    if not r.sandboxed:
+        lines.append("WARNING: ran without a sandbox (sandbox.mode = none)")
+    half = max(1000, limit // 2)
+    for name, text in (("stdout", r.stdout), ("stderr", r.stderr)):
+        if text:
+            shown = text if len(text) <= half else text[:half] + f"\n[... {len(text) - half} " \
+                "more characters cut]"
+            lines.append(f"{name}:\n{shown.rstrip()}")
+    if r.truncated:
+        lines.append("(output was cut at the output limit)")
+    if out.changes:
+        lines.append("changed: " + ", ".join(f"{c.action} {c.path}" for c in out.changes[:20])
+                     + (f" (+{len(out.changes) - 20} more)" if len(out.changes) > 20 else ""))
+    if out.skipped:
+        lines.append("not journaled: " + ", ".join(s.path for s in out.skipped[:5])
+                     + (f" (+{len(out.skipped) - 5} more)" if len(out.skipped) > 5 else ""))
+    lines += out.violations
+    return "\n".join(lines)
+
+
+class RunCommandArgs(ToolArgs):
+    command: str = Field(description="Shell command line to run in the workspace (sandboxed)")
+    timeout_s: float | None = Field(default=None, gt=0,
+                                    description="Wall-clock limit in seconds")
+
+
+class RunCommand(Tool[RunCommandArgs]):
+    name: ClassVar[str] = "run_command"
+    description: ClassVar[str] = (
+        "Run a shell command in the workspace inside a sandbox (no network, only the "
+        "granted folders writable). Returns exit code, stdout and stderr.")
+    Args = RunCommandArgs
+    read_only: ClassVar[bool] = False
+
+    def __init__(self, settings: SandboxSettings | None = None, journal: Any = None) -> None:
+        self.settings = settings or SandboxSettings()
+        self.journal = journal
+        self._runners: dict[int, CommandRunner] = {}
+
+    def runner(self, ctx: ToolContext) -> CommandRunner:
+        key = id(ctx.policy)
+        if key not in self._runners:
+            self._runners[key] = CommandRunner(ctx.policy, self.settings, journal=self.journal,
+                                               session_id=ctx.session_id)
+        return self._runners[key]
+
+    def run(self, args: RunCommandArgs, ctx: ToolContext) -> ToolResult:
+        try:
+            out = self.runner(ctx).run(args.command, args.timeout_s,
+                                       tool_call_id=ctx.tool_call_id)
+        except (BastionError, OSError) as exc:  # errors are results, never exceptions
+            return ToolResult(f"command failed to start: {exc}", is_error=True)
+        details: dict[str, Any] = {"verdict": out.verdict, "outcome": out.outcome,
+                                   "rule": out.rule}
+        if out.result is None:
+            details["denied"] = out.outcome != "allow"
+            return ToolResult(out.error or "command not run", is_error=True, details=details)
+        r = out.result
+        details.update(exit_code=r.exit_code, timed_out=r.timed_out, sandboxed=r.sandboxed,
+                       truncated=r.truncated, duration=round(r.duration, 3),
+                       op_id=out.op_id, changes=[c.to_dict() for c in out.changes],
+                       skipped=[s.path for s in out.skipped], violations=out.violations)
+        with contextlib.suppress(Exception):
+            details["notes"] = r.notes
+        return ToolResult(format_outcome(out), is_error=r.exit_code != 0, details=details)
