@@ -39,6 +39,20 @@ class Runtime:
         home = bastion_home()
         settings = settings or load_settings()
         vault = open_vault(home, settings.vault.slot)
+        rt = cls.attach(home, settings, vault)
+        if settings.retention.days:
+            from bastion.rights.retention import apply_retention
+
+            try:
+                apply_retention(rt)  # prints a notice and audits; never silent
+            except BaseException:
+                rt.close()
+                raise
+        return rt
+
+    @classmethod
+    def attach(cls, home: Path, settings: Settings, vault: Vault) -> Runtime:
+        """Open the database with an already-unlocked vault (e.g. after a key rotation)."""
         db = open_database(home, vault.subkey("database"))
         rt = cls(home, settings, vault, db, SessionStore(db),
                  ApiKeyStore(db, vault.subkey("api-keys")))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -15,7 +14,7 @@ import trustme
 # The shared server helpers live next to this file (no package, like tests/helpers.py).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from netgw_servers import LoopbackProxy, LoopbackServer, Route  # noqa: E402
+from netgw_servers import LoopbackProxy, LoopbackServer, Route
 
 #: made-up names used with the fake resolver; certificates cover them
 TEST_NAMES = ["localhost", "127.0.0.1", "service.test", "rebind.example.com",

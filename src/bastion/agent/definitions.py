@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from bastion.errors import BastionError
-from bastion.policy import Grant, Policy, Rule, RuleError, TrustStore, is_within
+from bastion.policy import Grant, Policy, Rule, RuleError, TrustStore
 
 #: tool names a definition may list (contract §3.4); MCP tools are ``mcp__<server>__<tool>``
 BUILTIN_TOOL_NAMES: tuple[str, ...] = (
@@ -144,7 +144,7 @@ def describe_errors(source: Path | str, exc: ValidationError) -> str:
         elif err["type"] == "missing":
             problems.append(f"field '{where}': required field is missing")
         else:
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = err["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
             got = repr(err.get("input"))[:60]
             problems.append(f"field '{where}': expected {msg[0].lower() + msg[1:]} (got {got})")
     return f"{source}: " + "; ".join(problems)

@@ -40,6 +40,9 @@ class Agent:
     system_prompt: str
     name: str = "general"
     max_steps: int = 25
+    #: per-agent sampling settings from an agent definition (None: the provider's default)
+    temperature: float | None = None
+    max_tokens: int | None = None
     tool_output_limit: int = 32_000
     #: applied to every request before it reaches the provider (the privacy filter)
     outbound_filter: MessageFilter | None = None
@@ -97,7 +100,8 @@ class Agent:
         outgoing = [dict(m) for m in self.messages]
         if self.outbound_filter is not None:
             outgoing = self.outbound_filter(outgoing)
-        request = ModelRequest(messages=outgoing, tools=self.tools.specs())
+        request = ModelRequest(messages=outgoing, tools=self.tools.specs(),
+                               temperature=self.temperature, max_tokens=self.max_tokens)
         return self.provider.complete(request, self.on_text)
 
     def _execute(self, call: ToolCall) -> None:

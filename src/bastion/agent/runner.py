@@ -13,9 +13,11 @@ from bastion.errors import BastionError
 from bastion.journal import open_journal
 from bastion.policy import build_policy, session_event_hook
 from bastion.providers import ProviderOptions, create_provider
+from bastion.rights.telemetry import Telemetry, instrument_provider
 from bastion.runtime import Runtime
 from bastion.tools import ToolContext, ToolRegistry, read_only_tools
 from bastion.tools.edit import mutating_tools
+from bastion.tools.run_command import RunCommand
 
 from .loop import Agent, AgentResult
 from .prompts import GENERAL
@@ -36,6 +38,9 @@ class RunOptions:
     script: Path | None = None
     record: Path | None = None
     max_steps: int | None = None
+    #: a named agent definition (agent/definitions.py) or taskforce (agent/taskforce.py)
+    agent: str | None = None
+    taskforce: str | None = None
 
 
 def check_workspace(path: Path) -> Path:
@@ -62,9 +67,14 @@ class AgentSession:
             settings,
         )
         title = opts.task.strip().splitlines()[0] if opts.task.strip() else "(interactive)"
+        agent_name = opts.agent or (f"taskforce:{opts.taskforce}" if opts.taskforce else "general")
         self.session_id = rt.sessions.create(title=title, workspace=str(workspace),
-                                             agent="general", provider=provider_name,
+                                             agent=agent_name, provider=provider_name,
                                              model=self.provider.model)
+        # local-only usage counts (rights/telemetry.py); a no-op when telemetry is disabled
+        self.telemetry = Telemetry.for_settings(rt.home, settings)
+        self.telemetry.session_started(agent_name)
+        instrument_provider(self.provider, self.telemetry)
         # audit: session start now, every tool event through the recorder, end in close()
         self._display = on_event
         self.recorder = SessionRecorder(rt.audit, self.session_id,
@@ -82,6 +92,7 @@ class AgentSession:
         tools = read_only_tools()
         if self.policy.mode != "restricted":  # restricted: only read-only tools exist
             tools += mutating_tools()
+            tools.append(RunCommand(settings.sandbox))
         self.agent = Agent(
             provider=self.provider, tools=ToolRegistry(tools), ctx=ctx,
             store=rt.sessions, session_id=self.session_id, system_prompt=GENERAL,
@@ -89,20 +100,38 @@ class AgentSession:
             tool_output_limit=settings.agent.tool_output_limit, on_text=on_text,
             on_event=self._on_event,
         )
+        # --agent / --taskforce specialise the agent built above (agent/taskforce.py)
+        # MCP servers' tools join the registry first, so agents and taskforces can pick them
+        from bastion.mcp_client import attach_to_session
+
+        self._mcp = attach_to_session(self, rt)
+        self._setup: Any = None
+        if opts.agent or opts.taskforce:
+            from .taskforce import configure_session
+
+            try:
+                self._setup = configure_session(self, rt, opts)
+            except BaseException:
+                self._mcp.close()
+                raise
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
         if self._display is not None:  # show first, so the user sees what set off an anomaly
             self._display(kind, data)
+        if kind == "tool_result":
+            self.telemetry.tool_called(str(data.get("name", "")), str(data.get("status", "")))
         self.recorder(kind, data)
 
     def run(self, task: str) -> AgentResult:
         try:
-            result = self.agent.run(task)
+            result = (self._setup.run(self.agent, task) if self._setup is not None
+                      else self.agent.run(task))
         except KeyboardInterrupt:
             self.recorder.status = "interrupted"
             raise
         except BaseException as exc:
             self.recorder.status = getattr(exc, "session_status", "failed")
+            self.telemetry.error(f"session_{self.recorder.status}")
             raise
         self.recorder.status = result.status
         return result
@@ -111,7 +140,11 @@ class AgentSession:
         try:
             self.recorder.end()
         finally:
+            if self._setup is not None:
+                self._setup.close()
+            self._mcp.close()
             self.provider.close()
+            self.telemetry.flush()
 
     def __enter__(self) -> AgentSession:
         return self

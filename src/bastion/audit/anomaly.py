@@ -5,10 +5,10 @@ to an :class:`AnomalyMonitor`. Detectors count within a sliding time window, per
 
 * ``mass_change`` — more than ``massChangeFiles`` distinct files written/edited/deleted/moved
   within ``massChangeWindowS`` (from ``file`` records and ``changed_files`` counts);
-* ``denied_attempts`` — ``deniedAttempts`` denied requests within ``deniedWindowS`` (the model
-  probing its boundaries);
-* ``sensitive_reads`` — attempts to read ``sensitiveReads`` distinct secret-looking files
-  (``.env``, ``id_rsa``, ``*.pem``, ``credentials``…) within ``sensitiveWindowS``;
+* ``denied_attempts`` — more than ``deniedAttempts`` denied requests within ``deniedWindowS``
+  (the model probing its boundaries);
+* ``sensitive_reads`` — attempts to read more than ``sensitiveReads`` distinct secret-looking
+  files (``.env``, ``id_rsa``, ``*.pem``, ``credentials``…) within ``sensitiveWindowS``;
 * ``egress_burst`` — more than ``egressBurst`` network requests within ``egressWindowS``;
 * ``command_files`` — one command touching more than ``commandFilesTouched`` files.
 
@@ -72,7 +72,7 @@ class AnomalyThresholds:
     enabled: bool = True
     mass_change_files: int = 25
     mass_change_window_s: float = 60.0
-    denied_attempts: int = 10
+    denied_attempts: int = 20
     denied_window_s: float = 300.0
     sensitive_reads: int = 5
     sensitive_window_s: float = 600.0
@@ -176,7 +176,7 @@ class AnomalyMonitor:
         if self._is_denied(category, action, data):
             state.denied.add(now, event_id)
             seen = state.denied.distinct()
-            if len(seen) >= self.t.denied_attempts:
+            if len(seen) > self.t.denied_attempts:
                 found.append(self._fire(state.denied, "denied_attempts", session_id, len(seen),
                                         self.t.denied_attempts,
                                         f"{len(seen)} denied requests within "
@@ -193,7 +193,7 @@ class AnomalyMonitor:
         if reading and path and is_sensitive(path, self.t.sensitive_patterns):
             state.sensitive.add(now, path)
             paths = state.sensitive.distinct()
-            if len(paths) >= self.t.sensitive_reads:
+            if len(paths) > self.t.sensitive_reads:
                 found.append(self._fire(state.sensitive, "sensitive_reads", session_id,
                                         len(paths), self.t.sensitive_reads,
                                         f"attempts to read {len(paths)} secret-looking files "
@@ -216,6 +216,8 @@ class AnomalyMonitor:
                                      f"{command[:80]} touched {count} files (more than "
                                      f"{self.t.command_files_touched})", count,
                                      self.t.command_files_touched, session_id, listed[:10]))
+        if found and found[-1].kind == "command_files":
+            changed = []  # one finding per event: the command anomaly already covers these
         for item in changed:
             state.changes.add(now, item)
         if changed:

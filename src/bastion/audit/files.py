@@ -113,17 +113,17 @@ def last_seq(path: Path) -> int | None:
 
 def append_lines(path: Path, lines: list[str]) -> None:
     """Append to the plaintext log file (created owner-only), completing a torn last line."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as fh:
-        if fh.tell() > 0 and not _ends_with_newline(path):
-            fh.write("\n")
-        fh.write("".join(lines))
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
+    data = "".join(lines).encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def rewrite_blanked(path: Path, session_id: str) -> int:

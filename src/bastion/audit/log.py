@@ -119,6 +119,7 @@ class AuditLog:
         self._lock = threading.RLock()
         self._pending: list[Anomaly] = []
         self._unsigned = 0  # records appended by this process since its last checkpoint
+        self._file_state: tuple[tuple[int, int, int], int | None] | None = None
         db.ensure_schema("audit", MIGRATIONS)
 
     # writing ------------------------------------------------------------------------------
@@ -177,28 +178,52 @@ class AuditLog:
             self.checkpoint()
         return entry.seq
 
-    def _sync_log_file(self, conn: Any, entry: Entry) -> None:
-        """Bring the ``logPath`` JSONL file up to ``entry`` (called under the write lock)."""
+    def _sync_log_file(self, conn: Any, entry: Entry, *, appended: bool = True) -> None:
+        """Bring the ``logPath`` JSONL file up to ``entry`` (called under the write lock).
+
+        ``appended``: ``entry`` was just written, so a file already past it means the database
+        went back in time — append anyway, a duplicate sequence number is the evidence.
+        """
         if self.log_path is None:
             return
-        file_seq = last_seq(self.log_path)
+        file_seq = self._file_seq()
         if file_seq is None:  # a new (or emptied) file starts with this record
             conn.execute("INSERT INTO audit_meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
                          "DO UPDATE SET value = excluded.value",
                          (self._log_start_key(), str(entry.seq)))
             lines = [jsonl_line(entry)]
         elif file_seq >= entry.seq:  # the file is ahead of the database: keep the evidence
+            lines = [jsonl_line(entry)] if appended else []
+        elif file_seq == entry.seq - 1:
             lines = [jsonl_line(entry)]
         else:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq",
                                 (file_seq,)).fetchall()
             lines = [jsonl_line(_row_entry(r)) for r in rows]
+        if not lines:
+            return
         try:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             append_lines(self.log_path, lines)
+            stat = self.log_path.stat()
+            self._file_state = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), entry.seq)
         except OSError as exc:
             raise AuditError(f"cannot append to audit.logPath {self.log_path}: {exc.strerror}",
                              hint="fix the path or unset audit.logPath") from None
+
+    def _file_seq(self) -> int | None:
+        """Last sequence number in the logPath file: remembered from our own last append while
+        the file is unchanged since (one stat), else read from its tail (another process, or
+        someone edited or rotated it)."""
+        assert self.log_path is not None
+        try:
+            stat = self.log_path.stat()
+        except FileNotFoundError:
+            return None
+        if self._file_state is not None and self._file_state[0] == (
+                stat.st_ino, stat.st_size, stat.st_mtime_ns):
+            return self._file_state[1]
+        return last_seq(self.log_path)
 
     def _log_start_key(self) -> str:
         assert self.log_path is not None
@@ -230,7 +255,7 @@ class AuditLog:
             if self.log_path is not None:
                 entry = _row_entry(conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq = ?",
                                                 (head[0],)).fetchone())
-                self._sync_log_file(conn, entry)
+                self._sync_log_file(conn, entry, appended=False)
         self._unsigned = 0
         return checkpoint
 

@@ -10,10 +10,13 @@ import typer
 from bastion import __version__
 from bastion.errors import BastionError
 
-from . import audit_cmd, config_cmd, doctor, keys, run, sessions
+from . import audit_cmd, config_cmd, doctor, exec_cmd, keys, policy_cmd, run, sessions
 from . import changes as changes_cmd
-from . import policy_cmd
+from . import rights as rights_cmd
+from . import telemetry_cmd
 from . import trust as trust_cmd
+from . import agents_cmd
+from . import mcp_cmd
 from .output import err
 
 app = typer.Typer(
@@ -45,16 +48,24 @@ def _root(
 app.command("run")(run.run)
 app.command("chat")(run.chat)
 app.command("doctor")(doctor.doctor)
+app.command("exec", context_settings={"allow_interspersed_args": False})(
+    exec_cmd.exec_command)
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(keys.app, name="keys")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(agents_cmd.app, name="agents")
+app.add_typer(agents_cmd.taskforces_app, name="taskforces")
+app.add_typer(mcp_cmd.app, name="mcp")
 app.command("changes")(changes_cmd.changes)
 app.command("undo")(changes_cmd.undo)
 app.command("redo")(changes_cmd.redo)
 app.command("trust")(trust_cmd.trust)
 app.command("untrust")(trust_cmd.untrust)
+app.command("export")(rights_cmd.export)
+app.command("delete")(rights_cmd.delete)
+app.add_typer(telemetry_cmd.app, name="telemetry")
 
 
 def main() -> None:
@@ -84,8 +95,23 @@ def main() -> None:
         if isinstance(exc, click.exceptions.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
+        _crash_report(exc)
         if _state["debug"]:
             raise
         err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
                   "(run with --debug for the traceback)", markup=True, highlight=False)
         sys.exit(70)
+
+
+def _crash_report(exc: BaseException) -> None:
+    """``telemetry.crashReports``: keep a redacted report locally (never sent anywhere)."""
+    try:
+        from bastion.config import load_settings
+        from bastion.home import bastion_home
+        from bastion.rights.telemetry import write_crash_report
+
+        path = write_crash_report(bastion_home(), exc, load_settings())
+    except Exception:  # a crash report must never hide the original error
+        return
+    if path is not None:
+        err.print(f"a redacted crash report was saved to {path}", markup=False)

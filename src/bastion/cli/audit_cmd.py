@@ -104,9 +104,12 @@ def _line(entry: Entry) -> tuple[str, str | None]:
 
 def _summarize(payload: dict[str, Any]) -> str:
     parts = []
-    for key in ("name", "status", "path", "decision", "rule", "command", "host", "key", "error"):
-        if payload.get(key) not in (None, "", {}):
-            parts.append(f"{key}={payload[key]}")
+    for key in ("name", "arguments", "status", "path", "decision", "rule", "command", "host",
+                "key", "error"):
+        value = payload.get(key)
+        if value not in (None, "", {}):
+            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+            parts.append(f"{key}={shown}")
     if not parts:
         parts.append(json.dumps(payload, ensure_ascii=False, sort_keys=True))
     text = " ".join(str(p) for p in parts)

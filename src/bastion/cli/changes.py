@@ -42,13 +42,10 @@ def changes(
     if not ops:
         err.print("no changes recorded", markup=False)
         return
-    table = Table("id", "when", "session", "tool", "status", "paths")
+    table = Table("id", "when", "session", "status", "change")
     for op in ops:
-        paths = ", ".join(str(c.path) for c in op.changes[:3])
-        if len(op.changes) > 3:
-            paths += f" +{len(op.changes) - 3}"
-        table.add_row(op.id, _when(op.created_at), op.session_id or "", op.tool,
-                      op.status if op.kind == "change" else f"{op.kind} ({op.status})", paths)
+        status = op.status if op.kind == "change" else f"{op.kind} ({op.status})"
+        table.add_row(op.id, _when(op.created_at), op.session_id or "", status, op.summary)
     out.print(table)
 
 
@@ -57,9 +54,9 @@ def _report(result: UndoResult, verb: str, json_output: bool) -> None:
         print_json({"operation": result.op.id, verb: result.reverted, "kept": result.kept,
                     "forced": result.forced, "paths": [str(c.path) for c in result.op.changes]})
         return
+    again = "`bastion redo` re-applies it" if verb == "undone" else "`bastion undo` reverts it"
     err.print(f"{verb} {len(result.reverted)} operation(s): {', '.join(result.reverted)} "
-              f"(recorded as {result.op.id}; `bastion redo` or `bastion undo {result.op.id}` "
-              "reverses it)", markup=False)
+              f"(recorded as {result.op.id}; {again})", markup=False)
     for path in result.kept:
         err.print(f"  kept folder {path}: it holds files the operation did not create",
                   markup=False)

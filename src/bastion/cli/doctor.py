@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import subprocess
 
 import typer
 
@@ -26,15 +24,11 @@ def _line(status: str, what: str, detail: str) -> None:
 
 
 def _sandbox() -> tuple[str, str]:
-    bwrap = shutil.which("bwrap")
-    if not bwrap:
-        return FAIL, "bubblewrap not found — install it: apt-get install -y bubblewrap"
-    probe = subprocess.run([bwrap, "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev",
-                            "--proc", "/proc", "true"], capture_output=True, text=True, timeout=10)
-    if probe.returncode != 0:
-        return FAIL, (f"{bwrap} cannot create namespaces ({probe.stderr.strip()[:120]}) — enable "
-                      "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)")
-    return OK, f"{bwrap} works (user, pid, net, ipc, uts namespaces)"
+    from bastion.sandbox import probe_sandbox
+    from bastion.sandbox.launcher import INSTALL_HINT
+
+    ok, detail = probe_sandbox()
+    return (OK, detail) if ok else (FAIL, f"{detail} — {INSTALL_HINT}")
 
 
 def _model(settings_path_model: str | None) -> tuple[str, str]:

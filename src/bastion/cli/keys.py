@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.table import Table
 
+from bastion.errors import BastionError
 from bastion.runtime import Runtime
 
 from .output import err, out, print_json
@@ -58,3 +59,34 @@ def delete(provider: str = typer.Argument(...),
         err.print(f"no stored key {provider}/{key_id}", markup=False)
         raise typer.Exit(1)
     err.print(f"deleted key {provider}/{key_id}", markup=False)
+
+
+@app.command("rotate")
+def rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+           ) -> None:
+    """Replace the master key and re-encrypt everything with it (crash-safe).
+
+    Run it while no other Bastion command is running.
+    """
+    from bastion.rights.rekey import rotate_master_key
+
+    with Runtime.open() as rt:
+        report = rt.audit.verify()  # never re-MAC (and so launder) a chain that is broken
+        if not report.ok:
+            raise BastionError(f"the audit log does not verify ({report.summary()}); "
+                               "key rotation refused",
+                               hint="run `bastion audit verify` and investigate first")
+        if not yes and sys.stdin.isatty() and not typer.confirm(
+                "Rotate the master key and re-encrypt all data?"):
+            raise typer.Abort()
+        home, settings, vault = rt.home, rt.settings, rt.vault
+    # the runtime is closed: nothing holds the old database open while it is replaced
+    result = rotate_master_key(home, vault, lambda msg: err.print(msg + " …", markup=False))
+    with Runtime.attach(home, settings, vault) as rt:
+        rt.audit.record("user", "rotate-key", {"new_key_id": result.new_key_id,
+                                               "api_keys": result.api_keys,
+                                               "audit_records": result.audit_records,
+                                               "journal_blobs": result.blobs})
+    err.print(f"master key rotated (new key id {result.new_key_id}): database, "
+              f"{result.api_keys} API key(s), {result.blobs} saved file version(s) and "
+              f"{result.audit_records} audit record(s) re-encrypted", markup=False)

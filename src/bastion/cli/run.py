@@ -54,13 +54,17 @@ def run(
     record: Path | None = RecordOpt,
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Step limit for this run."),
+    agent: str | None = typer.Option(None, "--agent", help="Run as this agent (bastion agents list)."),
+    taskforce: str | None = typer.Option(None, "--taskforce",
+                                         help="Run this taskforce (orchestrator + member agents)."),
 ) -> None:
     """Run one task to completion in a workspace and print the answer."""
     _check_choice(mode, ("standard", "strict", "restricted"), "--mode")
     _check_choice(approve, ("ask", "auto", "never"), "--approve")
     opts = RunOptions(task=task, workspace=workspace, provider=provider, model=model,
                       mode=mode, offline=offline, approve=approve,  # type: ignore[arg-type]
-                      script=script, record=record, max_steps=max_steps)
+                      script=script, record=record, max_steps=max_steps, agent=agent,
+                      taskforce=taskforce)
     with Runtime.open() as rt:
         result = run_task(rt, opts, on_event=_event_printer(not json_output))
     if json_output:

@@ -73,7 +73,7 @@ class AnomalySettings(_Model):
     on_anomaly: Literal["pause", "record"] = "pause"
     mass_change_files: int = Field(default=25, ge=1)
     mass_change_window_s: float = Field(default=60.0, gt=0)
-    denied_attempts: int = Field(default=10, ge=1)
+    denied_attempts: int = Field(default=20, ge=1)
     denied_window_s: float = Field(default=300.0, gt=0)
     sensitive_reads: int = Field(default=5, ge=1)
     sensitive_window_s: float = Field(default=600.0, gt=0)

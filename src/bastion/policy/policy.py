@@ -101,8 +101,9 @@ class Policy:
     home: Path | None = None
     bastion_home: Path | None = None
     approver: Approver | None = None
-    #: None: detect a terminal at ask time
-    interactive: bool | None = None
+    #: may an approver be asked? None: if there is a terminal (the CLI). Default False, so a
+    #: library user never gets a prompt it did not ask for.
+    interactive: bool | None = False
     on_decision: DecisionHook | None = None
     session_id: str | None = None
     #: where "always" answers are written (the user's settings.json)
@@ -194,8 +195,8 @@ class Policy:
                                 "read-only for the agent, even inside a writable folder")
         if lexical != path and self.grant_for(lexical) is not None and self.grant_for(path) is None:
             return Decision("deny", "symlink-escape",
-                            f"{self.show(lexical)} is a symlink that leads outside the granted "
-                            f"folders (to {path})")
+                            f"{self.show(lexical)} goes through a symlink that leads outside the "
+                            f"workspace and every granted folder (to {path})")
         if access == "write" and self.mode == "restricted":
             return Decision("deny", "mode:restricted", "restricted mode allows no changes")
         for verdict in ("deny", "ask", "allow"):
@@ -208,7 +209,7 @@ class Policy:
         grant = self.grant_for(path)
         if grant is None:
             return Decision("ask", "outside-grants",
-                            f"{shown} is outside the granted folders")
+                            f"{shown} is outside the workspace and every granted folder")
         if access == "read":
             return Decision("allow", f"grant:{grant.access}:{grant.path}",
                             f"inside the granted folder {grant.path}")

@@ -229,10 +229,12 @@ class PrivacyFilter:
             self._known.add(f.secret, f.rule_id)
             ph = self._map.placeholder_for(f.secret, "SECRET", f.rule_id)
             edits.append((f.start, f.end, ph, LeakFinding("secret", f.rule_id, f.start, f.end)))
-        for m in self._known.find(text):
-            label = m.label if m.encoding == "raw" else f"{m.label}-{m.encoding}"
-            ph = self._map.placeholder_for(m.text, "SECRET", label)
-            edits.append((m.start, m.end, ph, LeakFinding("known-secret", m.label, m.start, m.end)))
+        for km in self._known.find(text):
+            label = km.label if km.encoding == "raw" else f"{km.label}-{km.encoding}"
+            ph = self._map.placeholder_for(km.text, "SECRET", label)
+            edits.append(
+                (km.start, km.end, ph, LeakFinding("known-secret", km.label, km.start, km.end))
+            )
 
         ref_urls: dict[str, str] = {}
         for m in MD_REFDEF.finditer(text):
@@ -320,8 +322,8 @@ class PrivacyFilter:
             if _has_secret_placeholder(value):
                 findings.append(LeakFinding("placeholder", "placeholder in argument",
                                             location=location))
-            for m in self._known.find(value):
-                findings.append(LeakFinding("known-secret", m.label, m.start, m.end, location))
+            for km in self._known.find(value):
+                findings.append(LeakFinding("known-secret", km.label, km.start, km.end, location))
             for f in self._scanner.scan(value):
                 findings.append(LeakFinding("secret", f.rule_id, f.start, f.end, location))
         return findings

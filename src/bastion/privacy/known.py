@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import ahocorasick
+import re2
 
 # Environment variable names that carry credentials.
 _CRED_NAME = re.compile(
@@ -111,12 +111,22 @@ class KnownMatch:
 
 
 class KnownValues:
-    """A set of exact values to redact, with their encoded forms. Not thread-safe."""
+    """A set of exact values to redact, with their encoded forms. Not thread-safe.
+
+    Matching runs RE2's DFA over the literal set (UTF-8 bytes), restarting one byte after each
+    match start so overlapping values are all seen. New values go to a small "recent" matcher
+    that is folded into the main one when it grows, so registering secrets one at a time costs
+    amortised O(total) rather than a full rebuild per value.
+    """
 
     def __init__(self) -> None:
         self._labels: dict[str, str] = {}  # value -> label
-        self._automaton: Any = None
-        self._dirty = False
+        self._words: dict[bytes, tuple[str, str]] = {}  # variant bytes -> (label, encoding)
+        self._main: Any = None
+        self._main_words: list[bytes] = []
+        self._recent_words: list[bytes] = []
+        self._recent: Any = None
+        self._recent_dirty = False
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -134,7 +144,13 @@ class KnownValues:
         if value in self._labels:
             return True
         self._labels[value] = label
-        self._dirty = True
+        variants = [(value, "raw"), *encoded_variants(value)]
+        for variant, enc in variants:
+            key = variant.encode("utf-8", "surrogatepass")
+            if key not in self._words:
+                self._words[key] = (label, enc)
+                self._recent_words.append(key)
+                self._recent_dirty = True
         return True
 
     def add_many(self, values: Iterable[str] | Mapping[str, str], label: str = "known") -> None:
@@ -145,34 +161,59 @@ class KnownValues:
             for value in values:
                 self.add(value, label)
 
-    def _build(self) -> None:
-        automaton = ahocorasick.Automaton()
-        words: dict[str, tuple[int, str, str]] = {}
-        for value, label in self._labels.items():
-            words[value] = (len(value), label, "raw")
-            for variant, enc in encoded_variants(value):
-                words.setdefault(variant, (len(variant), label, enc))
-        for word, payload in words.items():
-            automaton.add_word(word, payload)
-        if words:
-            automaton.make_automaton()
-            self._automaton = automaton
-        else:
-            self._automaton = None
-        self._dirty = False
+    @staticmethod
+    def _compile(words: list[bytes]) -> Any:
+        opts = re2.Options()
+        opts.log_errors = False
+        opts.longest_match = True
+        opts.max_mem = 256 << 20
+        return re2.compile(b"|".join(re2.escape(w) for w in words), opts)
+
+    def _refresh(self) -> None:
+        if not self._recent_dirty:
+            return
+        if len(self._recent_words) > max(64, len(self._main_words) // 4):
+            self._main_words.extend(self._recent_words)
+            self._recent_words = []
+            self._main = self._compile(self._main_words)
+            self._recent = None
+        elif self._recent_words:
+            self._recent = self._compile(self._recent_words)
+        self._recent_dirty = False
 
     def find(self, text: str) -> list[KnownMatch]:
         """Every occurrence of every value / variant in ``text`` (overlaps included)."""
         if not self._labels or not text:
             return []
-        if self._dirty or self._automaton is None:
-            self._build()
-        if self._automaton is None:
+        self._refresh()
+        data = text.encode("utf-8", "surrogatepass")
+        spans: list[tuple[int, int]] = []
+        for matcher in (self._main, self._recent):
+            if matcher is None:
+                continue
+            pos, n = 0, len(data)
+            while pos < n:
+                m = matcher.search(data, pos)
+                if m is None:
+                    break
+                spans.append(m.span())
+                pos = m.start() + 1
+        if not spans:
             return []
+        spans.sort()
+        ascii_only = len(data) == len(text)
         out: list[KnownMatch] = []
-        for end, (length, label, enc) in self._automaton.iter(text):
-            start = end - length + 1
-            out.append(KnownMatch(start, end + 1, text[start : end + 1], label, enc))
+        last_b = last_c = 0
+        for bs, be in spans:
+            word = data[bs:be]
+            label, enc = self._words[word]
+            if ascii_only:
+                cs, ce = bs, be
+            else:
+                cs = last_c + len(data[last_b:bs].decode("utf-8", "surrogatepass"))
+                ce = cs + len(word.decode("utf-8", "surrogatepass"))
+                last_b, last_c = bs, cs
+            out.append(KnownMatch(cs, ce, text[cs:ce], label, enc))
         return out
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import re
@@ -50,19 +51,15 @@ class PathScrubber:
         if workspace is not None:
             ws = Path(workspace)
             cands = {str(ws.absolute())}
-            try:
+            with contextlib.suppress(OSError):
                 cands.add(str(ws.resolve()))
-            except OSError:
-                pass
             self._workspaces = sorted((c.rstrip("/") for c in cands if c != "/"), key=len,
                                       reverse=True)
         home_path = home if home is not None else Path(os.path.expanduser("~"))
         self._homes: list[str] = []
         hcands = {str(home_path)}
-        try:
+        with contextlib.suppress(OSError):
             hcands.add(str(Path(home_path).resolve()))
-        except OSError:
-            pass
         self._homes = sorted((h.rstrip("/") for h in hcands if h not in ("/", "")), key=len,
                              reverse=True)
         self._user = user if user is not None else _current_user()

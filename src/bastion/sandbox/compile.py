@@ -29,8 +29,12 @@ def compile_spec(policy: Any, settings: SandboxSettings, *,
     """
     workspace = Path(policy.workspace)
     view = policy.sandbox_view() if hasattr(policy, "sandbox_view") else None
+    read_only: tuple[Path, ...] = ()
+    writable: tuple[Path, ...] = (workspace,)
+    protected: tuple[Path, ...] = ()
+    hidden: tuple[Path, ...] = ()
     if view is None:  # a minimal policy: the workspace writable, nothing else granted
-        read_only, writable, protected, hidden = (), (workspace,), (), ()
+        pass
     else:
         if not view.complete:
             raise SandboxUnavailable(

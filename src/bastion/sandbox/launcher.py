@@ -134,13 +134,14 @@ def _first_missing(path: Path, roots: list[Path]) -> Path | None:
         current = current.parent
     if missing is None:
         return None
-    if any(r == missing or r in missing.parents for r in roots):
-        return missing
-    return None
+    return missing if _under_any(missing, roots) else None
 
 
 def _under_any(path: Path, roots: list[Path]) -> bool:
-    return any(r == path or r in path.parents for r in roots)
+    # whole-component comparison on strings ("/a/b" is under "/a", "/ab" is not); Path.parents
+    # is correct too but dominated the spawn cost
+    p = str(path).rstrip("/") + "/"
+    return any(p.startswith(str(r).rstrip("/") + "/") for r in roots)
 
 
 @dataclass
@@ -173,8 +174,15 @@ def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool)
     for f in spec.read_only_files:
         args += ["--ro-bind", str(f), str(f)]
     visible = [*system_roots, *spec.read_only, *spec.writable]
+    # A repository's .git directory stays writable (git must work) but becomes a mount point,
+    # which cannot be renamed or removed: the command cannot swap in a .git of its choosing.
+    # Pinned first, so the read-only .git/hooks and .git/config mounts land on top of it.
+    for root in spec.writable:
+        git = root / ".git"
+        if git.is_dir() and not git.is_symlink():
+            args += ["--bind", str(git), str(git)]
     placeholders: list[Path] = []
-    for p in spec.protected:
+    for p in sorted(spec.protected, key=lambda q: (_depth(q), str(q))):
         if not _under_any(p, spec.writable):
             continue  # outside the writable roots everything is read-only already
         if os.path.islink(p):
@@ -183,11 +191,8 @@ def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool)
                 "folder until it is replaced by a real file or folder", hint=None)
         if os.path.exists(p):
             if p.name == ".git" and p.is_dir():
-                # pin the entry (a mount point cannot be renamed or removed) but keep the
-                # repository writable; .git/hooks and .git/config are bound read-only apart
-                args += ["--bind", str(p), str(p)]
-            else:
-                args += ["--ro-bind", str(p), str(p)]
+                continue  # pinned above
+            args += ["--ro-bind", str(p), str(p)]
         else:
             missing = _first_missing(p, spec.writable)
             if missing is not None and missing not in placeholders:

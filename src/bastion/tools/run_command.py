@@ -186,6 +186,7 @@ class CommandRunner:
         if out.violations:
             after = take_snapshot(roots, self.blobs, cache=self.cache)
             out.changes = diff_snapshots(before, after)
+        _audit(out, tool)
         if out.changes and self.journal is not None:
             skipped_note = f"; not journaled: {len(after.skipped)}" if after.skipped else ""
             out.op_id = self.journal.record_change_set(
@@ -212,6 +213,21 @@ class CommandRunner:
                 shutil.rmtree(p, ignore_errors=True)
                 violations.append(f"{s.path}: created in a protected location; removed")
         return violations
+
+
+def _audit(out: CommandOutcome, tool: str) -> None:
+    try:
+        from bastion import audit
+    except ImportError:
+        return
+    r = out.result
+    assert r is not None
+    audit.record("command", "run", {
+        "tool": tool, "command": out.command[:2000], "exit_code": r.exit_code,
+        "sandboxed": r.sandboxed, "timed_out": r.timed_out,
+        "changed_files": [c.path for c in out.changes][:200],
+        "not_journaled": [s.path for s in out.skipped][:50], "violations": out.violations,
+    })
 
 
 def format_outcome(out: CommandOutcome, limit: int = 32_000) -> str:
@@ -265,7 +281,8 @@ class RunCommand(Tool[RunCommandArgs]):
     def runner(self, ctx: ToolContext) -> CommandRunner:
         key = id(ctx.policy)
         if key not in self._runners:
-            self._runners[key] = CommandRunner(ctx.policy, self.settings, journal=self.journal,
+            journal = self.journal if self.journal is not None else ctx.extras.get("journal")
+            self._runners[key] = CommandRunner(ctx.policy, self.settings, journal=journal,
                                                session_id=ctx.session_id)
         return self._runners[key]
 

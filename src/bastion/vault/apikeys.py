@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .crypto import open_sealed, seal
 
@@ -69,3 +69,17 @@ class ApiKeyStore:
             out.append(open_sealed(self._key, bytes(r["sealed"]),
                                    _aad(r["provider"], r["key_id"])).decode())
         return out
+
+
+def reseal_all(conn: Any, old_key: bytes, new_key: bytes) -> int:
+    """Re-seal every API key row under ``new_key`` (key rotation), keeping masks and dates.
+
+    ``conn`` is a DB-API connection to the database being rotated (a staged copy).
+    """
+    rows = conn.execute("SELECT provider, key_id, sealed FROM api_keys").fetchall()
+    for provider, key_id, sealed in rows:
+        aad = _aad(provider, key_id)
+        value = open_sealed(old_key, bytes(sealed), aad, what=f"API key {provider}/{key_id}")
+        conn.execute("UPDATE api_keys SET sealed = ? WHERE provider = ? AND key_id = ?",
+                     (seal(new_key, value, aad), provider, key_id))
+    return len(rows)

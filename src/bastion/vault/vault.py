@@ -10,12 +10,13 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bastion.errors import BastionError
 
-from . import keychain
+from . import keychain, rotation
 from .crypto import KEY_BYTES, derive_subkey
 from .keyslot import FILENAME, unlock_keyslot, write_keyslot
 
@@ -33,6 +34,9 @@ class Vault:
     home: Path
     master_key: bytes = field(repr=False)
     slot: str  # "keychain" or "passphrase"
+    #: writes a new master key into the same slot (keychain entry, or the key slot re-wrapped
+    #: with the passphrase that unlocked it) — used by key rotation
+    store_key: Callable[[bytes], None] | None = field(default=None, repr=False, compare=False)
 
     def subkey(self, purpose: str) -> bytes:
         return derive_subkey(self.master_key, purpose)
@@ -63,19 +67,45 @@ _NO_PASSPHRASE_HINT = (
 
 
 def open_vault(home: Path, slot: str = "auto") -> Vault:
-    """Unlock (or on first run create) the master key for the data directory ``home``."""
+    """Unlock (or on first run create) the master key for the data directory ``home``.
+
+    An interrupted key rotation (``rotation.json``) is completed or rolled back first, so the
+    key returned always opens the data on disk.
+    """
+    vault = _open_slot(home, slot)
+    if rotation.pending(home):
+        if vault.store_key is None:
+            raise VaultError("an interrupted key rotation cannot be completed (no writable slot)")
+        vault.master_key = rotation.recover(home, vault.master_key, vault.store_key)
+    return vault
+
+
+def _keychain_writer(backend: keychain.KeyringBackend, home: Path) -> Callable[[bytes], None]:
+    def store(key: bytes) -> None:
+        keychain.store_master_key(backend, home, key)
+        if keychain.load_master_key(backend, home) != key:
+            raise VaultError("the keychain did not keep the new master key")
+    return store
+
+
+def _keyslot_writer(slot_file: Path, passphrase: str) -> Callable[[bytes], None]:
+    return lambda key: write_keyslot(slot_file, key, passphrase)
+
+
+def _open_slot(home: Path, slot: str) -> Vault:
     slot_file = home / FILENAME
     if slot_file.exists() and slot != "keychain":
         passphrase = _passphrase(confirm=False)
         if passphrase is None:
             raise VaultError(f"{slot_file} needs a passphrase", hint=_NO_PASSPHRASE_HINT)
-        return Vault(home, unlock_keyslot(slot_file, passphrase), "passphrase")
+        return Vault(home, unlock_keyslot(slot_file, passphrase), "passphrase",
+                     _keyslot_writer(slot_file, passphrase))
 
     backend, reason = keychain.secure_backend() if slot != "passphrase" else (None, "disabled")
     if backend is not None:
         existing = keychain.load_master_key(backend, home)
         if existing is not None:
-            return Vault(home, existing, "keychain")
+            return Vault(home, existing, "keychain", _keychain_writer(backend, home))
     if slot == "keychain" and backend is None:
         raise VaultError(f"cannot use the OS keychain: {reason}",
                          hint='install a keychain (e.g. gnome-keyring) or set "vault.slot" '
@@ -91,7 +121,7 @@ def open_vault(home: Path, slot: str = "auto") -> Vault:
         keychain.store_master_key(backend, home, master)
         if keychain.load_master_key(backend, home) != master:
             raise VaultError(f"the keychain backend {reason} did not keep the master key")
-        return Vault(home, master, "keychain")
+        return Vault(home, master, "keychain", _keychain_writer(backend, home))
     passphrase = _passphrase(confirm=True)
     if passphrase is None:
         raise VaultError(
@@ -99,7 +129,7 @@ def open_vault(home: Path, slot: str = "auto") -> Vault:
             hint=_NO_PASSPHRASE_HINT,
         )
     write_keyslot(slot_file, master, passphrase)
-    return Vault(home, master, "passphrase")
+    return Vault(home, master, "passphrase", _keyslot_writer(slot_file, passphrase))
 
 
 def _has_data(home: Path) -> bool:

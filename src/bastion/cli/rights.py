@@ -1,0 +1,117 @@
+"""``bastion export`` and ``bastion delete`` — the rights to access, portability and deletion."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from bastion.config import load_settings
+from bastion.errors import BastionError
+from bastion.home import bastion_home
+from bastion.rights import ExportOptions, delete_all, delete_project, delete_session, export_data
+from bastion.runtime import Runtime
+
+from .output import err
+
+EXPORT_PASSPHRASE_ENV = "BASTION_EXPORT_PASSPHRASE"
+
+
+def _export_passphrase() -> str:
+    env = os.environ.get(EXPORT_PASSPHRASE_ENV)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise BastionError("--encrypt needs a passphrase",
+                           hint=f"set {EXPORT_PASSPHRASE_ENV} or run in a terminal to type it")
+    first = getpass.getpass("Export passphrase: ")
+    if len(first) < 8:
+        raise BastionError("passphrase too short (at least 8 characters); nothing was exported")
+    if getpass.getpass("Repeat passphrase: ") != first:
+        raise BastionError("the passphrases do not match; nothing was exported")
+    return first
+
+
+def export(
+    out: Path = typer.Option(..., "--out", "-o", help="Archive to write (a .zip; with "
+                             "--encrypt an age-encrypted zip, e.g. export.zip.age)."),
+    encrypt: bool = typer.Option(False, "--encrypt", help="Protect the archive with a "
+                                 "passphrase (age format: decrypt with `age -d`)."),
+    session: str | None = typer.Option(None, "--session", help="Export only this session."),
+    include_backups: bool = typer.Option(False, "--include-backups",
+                                         help="Include the journal's saved file versions."),
+) -> None:
+    """Export your data: conversations (JSONL + SQLite), settings without secrets, audit log."""
+    passphrase = _export_passphrase() if encrypt else None
+    opts = ExportOptions(out=out, session=session, include_backups=include_backups,
+                         passphrase=passphrase)
+    with Runtime.open() as rt, Progress(
+            TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=err,
+            transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("export", total=None)
+        result = export_data(rt, opts, lambda done, total: bar.update(task, completed=done,
+                                                                       total=total))
+    counts = ", ".join(f"{n} {table}" for table, n in result.counts.items())
+    how = "encrypted (age; decrypt with `age -d`)" if result.encrypted else "not encrypted"
+    err.print(f"exported to {result.path} — {how}: {counts}", markup=False)
+
+
+def delete(
+    all_: bool = typer.Option(False, "--all", help="Everything: data directory, keychain "
+                              "entry, master key."),
+    session: str | None = typer.Option(None, "--session", help="One session."),
+    project: Path | None = typer.Option(None, "--project", help="A project's .bastion/ folder."),
+    remote: bool = typer.Option(False, "--remote", help="Data in the sync store."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete data. Each choice asks for confirmation unless --yes."""
+    chosen = [all_, session is not None, project is not None, remote]
+    if sum(chosen) != 1:
+        raise BastionError("choose exactly one of --all, --session ID, --project DIR, --remote")
+    if remote:
+        raise BastionError("sync is not configured, so there is no remote data to delete",
+                           hint="nothing was deleted; local data is removed with --all")
+    if session is not None:
+        with Runtime.open() as rt:
+            info = rt.sessions.resolve(session)
+            _confirm(yes, f"Delete session {info.id} ({info.title}) and its saved file "
+                          "versions?")
+            result = delete_session(rt, info.id)
+        err.print(f"deleted session {result.session_id} ({result.blobs_deleted} saved file "
+                  f"version(s), {result.audit_blanked} audit payload(s) blanked)", markup=False)
+        return
+    if project is not None:
+        _confirm(yes, f"Delete {project / '.bastion'} (agents, settings) and its trust record?")
+        with Runtime.open() as rt:
+            deleted = delete_project(rt.home, project)
+        what = "removed" if deleted.removed else "had no .bastion folder"
+        trust = "; trust record removed" if deleted.untrusted else ""
+        err.print(f"{deleted.project}: {what}{trust}", markup=False)
+        return
+    home = bastion_home()
+    _confirm(yes, f"Delete EVERYTHING Bastion stored ({home}), including the master key? "
+                  "This cannot be undone")
+    try:
+        settings = load_settings()
+    except BastionError:
+        settings = None  # an invalid settings file must not block deletion
+    gone = delete_all(home, settings)
+    extra = f" and {', '.join(gone.extra_paths)}" if gone.extra_paths else ""
+    err.print(f"deleted all Bastion data: {gone.files_removed} file(s) under {home}{extra}, "
+              f"{gone.keychain_entries_removed} keychain entr(y/ies); the master key is "
+              "destroyed. Nothing of Bastion remains on this machine except the program itself "
+              "and any project .bastion/ folders (bastion delete --project DIR).", markup=False)
+
+
+def _confirm(yes: bool, question: str) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise BastionError("confirmation needed and there is no terminal to ask",
+                           hint="add --yes to confirm; nothing was deleted")
+    if not typer.confirm(question):
+        raise typer.Abort()

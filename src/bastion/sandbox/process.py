@@ -1,0 +1,122 @@
+"""A long-running process inside the sandbox, with pipes (MCP stdio servers).
+
+:func:`run_sandboxed` runs a command to completion; a server must instead stay up and talk
+over stdin/stdout. :func:`start_sandboxed` builds exactly the same layers (clean environment,
+rlimits and pids cgroup, bwrap namespaces and mounts, seccomp, Landlock) and returns the
+running process; :meth:`SandboxedProcess.stop` tears everything down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from . import cgroup, landlock, seccomp
+from .launcher import SandboxUnavailable, _preexec, build_args, ensure_available
+from .spec import SandboxSpec
+
+
+@dataclass
+class SandboxedProcess:
+    """A started sandboxed process; ``stdin``/``stdout`` are binary pipes."""
+
+    proc: subprocess.Popen[bytes]
+    _cgroup: cgroup.PidsCgroup | None = None
+    _placeholders: list[Path] = field(default_factory=list)
+    _fds: list[int] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        assert self.proc.stdin is not None
+        return self.proc.stdin
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    def stop(self, grace_s: float = 2.0) -> int | None:
+        """Close stdin, give the process ``grace_s`` to exit, then kill the whole tree."""
+        with contextlib.suppress(OSError, ValueError):
+            self.stdin.close()
+        code: int | None = None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            code = self.proc.wait(timeout=grace_s)
+        # bwrap --die-with-parent and the cgroup make sure nothing below survives either
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self._cgroup is not None:
+            self._cgroup.kill_all()
+        if code is None:
+            code = self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                if stream is not None:
+                    stream.close()
+        for p in self._placeholders:  # mount points bwrap created on the host
+            with contextlib.suppress(OSError):
+                p.rmdir()
+        self._placeholders.clear()
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+        if self._cgroup is not None:
+            with contextlib.suppress(OSError):
+                self._cgroup.remove()
+            self._cgroup = None
+        return code
+
+
+def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
+                    stderr: int | IO[bytes] | None = subprocess.DEVNULL) -> SandboxedProcess:
+    """Start ``argv`` inside the sandbox ``spec`` with stdin/stdout pipes; never unsandboxed.
+
+    Raises :class:`SandboxUnavailable` when the sandbox cannot be built.
+    """
+    ensure_available()
+    bwrap = shutil.which("bwrap")
+    assert bwrap is not None
+    use_landlock = spec.landlock and landlock.abi_version() > 0
+    cg = cgroup.PidsCgroup.create(spec.limits.max_processes) \
+        if spec.limits.max_processes else None
+    if cg is None and spec.limits.max_processes and os.geteuid() == 0:
+        raise SandboxUnavailable("cannot create a pids cgroup to bound the process count")
+    fds: list[int] = []
+    try:
+        pass_fds: tuple[int, ...] = ()
+        if spec.block_unix_sockets:
+            read_fd, write_fd = os.pipe()
+            fds.append(read_fd)
+            os.write(write_fd, seccomp.unix_socket_filter())
+            os.close(write_fd)
+            pass_fds = (read_fd,)
+        plan = build_args(spec, seccomp_fd=pass_fds[0] if pass_fds else None,
+                          use_landlock=use_landlock)
+        inner = list(argv)
+        if use_landlock:
+            inner = landlock.wrap(plan.landlock_roots, inner)
+        existed = {p for p in plan.placeholders if os.path.lexists(p)}
+        proc = subprocess.Popen([bwrap, *plan.args, "--", *inner], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=stderr, env=spec.env,
+                                cwd=str(spec.workspace), start_new_session=True,
+                                preexec_fn=_preexec(spec, cg), pass_fds=pass_fds,
+                                close_fds=True)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        if cg is not None:
+            cg.remove()
+        raise
+    # the seccomp pipe was read by bwrap at start; keep our end until stop() for simplicity
+    return SandboxedProcess(proc, cg, [p for p in plan.placeholders if p not in existed], fds)
