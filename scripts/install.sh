@@ -36,3 +36,11 @@ else
     .venv/bin/python -m pip install -q -e . 2>&1 | grep -v "is ignored" || true
 fi
 .venv/bin/python -c "import llama_cpp, bastion" || { echo "install failed" >&2; exit 1; }
+
+if [[ $DEV == 1 ]]; then
+    # Real MCP servers for the MCP tests (npm); Node.js from Debian if it is missing.
+    if ! command -v npm >/dev/null 2>&1 && [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    scripts/install-test-servers.sh
+fi
