@@ -23,17 +23,23 @@ from pathlib import Path
 
 from bastion.privacy import PrivacyFilter, SecretScanner
 
-WORDS = (
-    "the of and to in is that for it as was with be by on not he this are or his from at which "
-    "but have an they you were her she there been one all we their has would when if so no will "
-    "can more about said what out up into them some could other time these two may then do first "
-    "any my now such like our over man me even most made after also did many before must through "
-    "back years where much your way well down should because each just those people how too "
-    "little state good very make world still own see men work long get here between both life "
-    "being under never day same another know while last might us great old year off come since "
-    "against go came right used take three deploy server config release token build cluster "
-    "database backup service request network policy session review merge branch"
-).split()
+WORDS = [
+    "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by",
+    "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an",
+    "they", "you", "were", "her", "she", "there", "been", "one", "all", "we", "their", "has",
+    "would", "when", "if", "so", "no", "will", "can", "more", "about", "said", "what", "out",
+    "up", "into", "them", "some", "could", "other", "time", "these", "two", "may", "then", "do",
+    "first", "any", "my", "now", "such", "like", "our", "over", "man", "me", "even", "most",
+    "made", "after", "also", "did", "many", "before", "must", "through", "back", "years",
+    "where", "much", "your", "way", "well", "down", "should", "because", "each", "just",
+    "those", "people", "how", "too", "little", "state", "good", "very", "make", "world",
+    "still", "own", "see", "men", "work", "long", "get", "here", "between", "both", "life",
+    "being", "under", "never", "day", "same", "another", "know", "while", "last", "might", "us",
+    "great", "old", "year", "off", "come", "since", "against", "go", "came", "right", "used",
+    "take", "three", "deploy", "server", "config", "release", "token", "build", "cluster",
+    "database", "backup", "service", "request", "network", "policy", "session", "review",
+    "merge", "branch"
+]
 
 
 def _rand(rng: random.Random, chars: str, n: int) -> str:

@@ -263,3 +263,13 @@ def test_filesystem_server_with_root_wider_than_workspace_is_confined_by_the_san
         assert not (workspace / ".bastion" / "settings.json").exists()
     finally:
         conn.close()
+
+
+def test_http_servers_go_through_the_egress_gateway(workspace: Path, bastion_home: Path) -> None:
+    from bastion.mcp_client import McpError
+
+    settings = Settings(offline_mode=True, mcp_servers={
+        "remote": McpServerSettings(url="https://mcp.example.com/mcp")})
+    entry = configured_servers(settings, workspace, bastion_home)[0]
+    with pytest.raises(McpError, match=r"(?i)offline"):
+        connect_server(entry, settings, Policy(workspace))

@@ -8,9 +8,9 @@ retried automatically: a side effect happens at most once per model request.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -19,6 +19,22 @@ from bastion.store import SessionStore
 from bastion.tools import ToolContext, ToolRegistry, ToolResult, describe_validation_error
 
 MessageFilter = Callable[[list[Message]], list[Message]]
+
+#: tools whose arguments leave the machine or reach another program: never given a secret
+OUTBOUND_TOOLS = ("fetch_url",)
+OUTBOUND_PREFIXES = ("mcp__",)
+
+
+class PrivacyGuard(Protocol):
+    """What the loop needs from the privacy filter (bastion.privacy.PrivacyFilter)."""
+
+    def redact(self, text: str) -> str: ...
+
+    def redact_data(self, obj: Any) -> Any: ...
+
+    def scan_response(self, text: str) -> Any: ...
+
+    def check_outbound_arguments(self, args: Mapping[str, Any]) -> list[Any]: ...
 EventHook = Callable[[str, dict[str, Any]], None]
 
 
@@ -46,6 +62,8 @@ class Agent:
     tool_output_limit: int = 32_000
     #: applied to every request before it reaches the provider (the privacy filter)
     outbound_filter: MessageFilter | None = None
+    #: redacts what enters the history, scans what the model says, guards outbound arguments
+    privacy: PrivacyGuard | None = None
     #: notified of tool calls and results (CLI display, audit)
     on_event: EventHook | None = None
     on_text: Callable[[str], None] | None = None
@@ -56,6 +74,9 @@ class Agent:
             self.on_event(kind, data)
 
     def _append(self, message: Message) -> None:
+        # history holds exactly the redacted text the model sees, never the secret itself
+        if self.privacy is not None and message["role"] in ("system", "user"):
+            message = {**message, "content": self.privacy.redact(message.get("content") or "")}
         self.messages.append(message)
         self.store.add_message(
             self.session_id, message["role"], message.get("content") or "",
@@ -69,7 +90,7 @@ class Agent:
         self.store.set_status(self.session_id, "running")
         try:
             for step in range(1, self.max_steps + 1):
-                reply = self._ask()
+                reply = self._scan_reply(self._ask())
                 assistant: Message = {"role": "assistant", "content": reply.content}
                 if reply.tool_calls:
                     assistant["tool_calls"] = [c.openai_format() for c in reply.tool_calls]
@@ -104,11 +125,41 @@ class Agent:
                                temperature=self.temperature, max_tokens=self.max_tokens)
         return self.provider.complete(request, self.on_text)
 
+    def _scan_reply(self, reply: ModelReply) -> ModelReply:
+        """Strip secrets and exfiltration links from what the model says; record what was cut."""
+        if self.privacy is None or not reply.content:
+            return reply
+        scan = self.privacy.scan_response(reply.content)
+        if not scan.findings:
+            return reply
+        found = [{"kind": f.kind, "detail": f.detail} for f in scan.findings]
+        self.store.add_event(self.session_id, "response_blocked", {"findings": found})
+        self._emit("response_blocked", {"findings": found})
+        return ModelReply(scan.text, reply.tool_calls, reply.finish_reason)
+
+    def _outbound_leak(self, call: ToolCall) -> ToolResult | None:
+        if self.privacy is None:
+            return None
+        if call.name not in OUTBOUND_TOOLS and not call.name.startswith(OUTBOUND_PREFIXES):
+            return None
+        leaks = self.privacy.check_outbound_arguments(call.arguments)
+        if not leaks:
+            return None
+        where = ", ".join(sorted({str(getattr(f, "location", "")) or "arguments" for f in leaks}))
+        return ToolResult(
+            f"blocked: the arguments of {call.name} carry a secret or a secret placeholder "
+            f"({where}); secrets are never sent out of the workspace",
+            is_error=True, details={"denied": True, "rule": "privacy:outbound-secret"})
+
     def _execute(self, call: ToolCall) -> None:
-        self.store.start_tool_call(self.session_id, call.id, call.name, call.arguments, self.name)
-        self._emit("tool_call", {"id": call.id, "name": call.name, "arguments": call.arguments})
-        result = self._dispatch(call)
+        shown_args = (self.privacy.redact_data(call.arguments) if self.privacy is not None
+                      else call.arguments)
+        self.store.start_tool_call(self.session_id, call.id, call.name, shown_args, self.name)
+        self._emit("tool_call", {"id": call.id, "name": call.name, "arguments": shown_args})
+        result = self._outbound_leak(call) or self._dispatch(call)
         content = result.content
+        if self.privacy is not None:
+            content = self.privacy.redact(content)
         if len(content) > self.tool_output_limit:
             dropped = len(content) - self.tool_output_limit
             content = content[: self.tool_output_limit] + f"\n[output truncated: {dropped} more characters]"

@@ -11,12 +11,15 @@ from bastion.audit import SessionRecorder
 from bastion.config import settings_path
 from bastion.errors import BastionError
 from bastion.journal import open_journal
+from bastion.net import build_fetch_client
 from bastion.policy import build_policy, session_event_hook
+from bastion.privacy import PrivacyFilter
 from bastion.providers import ProviderOptions, create_provider
 from bastion.rights.telemetry import Telemetry, instrument_provider
 from bastion.runtime import Runtime
 from bastion.tools import ToolContext, ToolRegistry, read_only_tools
 from bastion.tools.edit import mutating_tools
+from bastion.tools.fetch import FetchUrl
 from bastion.tools.run_command import RunCommand
 
 from .loop import Agent, AgentResult
@@ -87,18 +90,32 @@ class AgentSession:
                                    approve=opts.approve, session_id=self.session_id,
                                    user_settings_path=settings_path())
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
+        # privacy: secrets never reach the model, the history or the audit log
+        self.privacy = PrivacyFilter(
+            {f"stored-{i}": v for i, v in enumerate(rt.api_keys.all_values())},
+            include_env=True, workspace=workspace,
+            security_mode=settings.security_mode or self.policy.mode == "strict",
+            allowed_domains=settings.network.allowed_domains)
+        rt.audit.redact = self.privacy.redact
+        self._fetch_client = build_fetch_client(settings, offline=offline)
         ctx = ToolContext(workspace=workspace, policy=self.policy, session_id=self.session_id,
-                          extras={"journal": open_journal(rt)})
+                          extras={"journal": open_journal(rt),
+                                  "privacy_filter": self.privacy,
+                                  # placeholders become secrets again only in file content
+                                  "restore_placeholders": self.privacy.restore_placeholders,
+                                  "http_client": self._fetch_client})
         tools = read_only_tools()
         if self.policy.mode != "restricted":  # restricted: only read-only tools exist
             tools += mutating_tools()
             tools.append(RunCommand(settings.sandbox))
+            tools.append(FetchUrl())
         self.agent = Agent(
             provider=self.provider, tools=ToolRegistry(tools), ctx=ctx,
             store=rt.sessions, session_id=self.session_id, system_prompt=GENERAL,
             max_steps=opts.max_steps or settings.agent.max_steps,
             tool_output_limit=settings.agent.tool_output_limit, on_text=on_text,
-            on_event=self._on_event,
+            on_event=self._on_event, outbound_filter=self.privacy.filter_messages,
+            privacy=self.privacy,
         )
         # --agent / --taskforce specialise the agent built above (agent/taskforce.py)
         # MCP servers' tools join the registry first, so agents and taskforces can pick them
@@ -144,6 +161,7 @@ class AgentSession:
                 self._setup.close()
             self._mcp.close()
             self.provider.close()
+            self._fetch_client.close()
             self.telemetry.flush()
 
     def __enter__(self) -> AgentSession:

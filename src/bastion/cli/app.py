@@ -10,13 +10,23 @@ import typer
 from bastion import __version__
 from bastion.errors import BastionError
 
-from . import audit_cmd, config_cmd, doctor, exec_cmd, keys, policy_cmd, run, sessions
+from . import (
+    agents_cmd,
+    audit_cmd,
+    config_cmd,
+    doctor,
+    exec_cmd,
+    keys,
+    mcp_cmd,
+    policy_cmd,
+    run,
+    scan,
+    sessions,
+    telemetry_cmd,
+)
 from . import changes as changes_cmd
 from . import rights as rights_cmd
-from . import telemetry_cmd
 from . import trust as trust_cmd
-from . import agents_cmd
-from . import mcp_cmd
 from .output import err
 
 app = typer.Typer(
@@ -48,6 +58,8 @@ def _root(
 app.command("run")(run.run)
 app.command("chat")(run.chat)
 app.command("doctor")(doctor.doctor)
+app.command("scan")(scan.scan)
+app.command("redact")(scan.redact)
 app.command("exec", context_settings={"allow_interspersed_args": False})(
     exec_cmd.exec_command)
 app.add_typer(sessions.app, name="sessions")

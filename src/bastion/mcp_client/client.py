@@ -16,10 +16,12 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bastion.errors import BastionError
-from mcp import ClientSession
+
+if TYPE_CHECKING:  # the SDK takes ~1 s to import: load it only when a server is used
+    from mcp import ClientSession
 
 CONNECT_TIMEOUT_S = 30.0
 CALL_TIMEOUT_S = 120.0
@@ -109,6 +111,8 @@ class McpConnection:
     async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
         self._closing = asyncio.Event()
         try:
+            from mcp import ClientSession
+
             async with self.transport() as (read, write), ClientSession(read, write) as session:
                 init = await session.initialize()
                 info = getattr(init, "server_info", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import httpx
 
@@ -40,9 +41,16 @@ def build_transport(
         min_tls=net.min_tls_version,
         proxy_url=net.proxy_url,
         resolver=resolver,
-        recorder=recorder,
+        recorder=recorder if recorder is not None else _record_in_audit_log,
         purpose=purpose,
     )
+
+
+def _record_in_audit_log(entry: dict[str, Any]) -> None:
+    """Default recorder: every request lands in this process's audit log (if one is open)."""
+    from bastion import audit
+
+    audit.record_network(entry)
 
 
 def build_http_client(
