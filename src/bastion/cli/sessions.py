@@ -8,6 +8,7 @@ import json
 import typer
 from rich.table import Table
 
+from bastion.rights import delete_session
 from bastion.runtime import Runtime
 
 from .output import err, out, print_json
@@ -81,7 +82,8 @@ def delete(session_id: str = typer.Argument(...),
         info = rt.sessions.resolve(session_id)
         if not yes and not typer.confirm(f"Delete session {info.id} ({info.title})?"):
             raise typer.Abort()
-        rt.sessions.delete(info.id)
+        # the same deletion as `bastion delete --session`: rows, its journal blobs, audit payloads
+        delete_session(rt, info.id)
     err.print(f"deleted session {info.id}", markup=False)
 
 
