@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bastion import audit
 from bastion.audit import SessionRecorder
 from bastion.config import settings_path
 from bastion.errors import BastionError
 from bastion.journal import open_journal
 from bastion.net import build_fetch_client
-from bastion.policy import build_policy, session_event_hook
+from bastion.policy import DecisionRecord, build_policy, session_event_hook
 from bastion.privacy import PrivacyFilter
 from bastion.providers import ProviderOptions, create_provider
 from bastion.rights.telemetry import Telemetry, instrument_provider
@@ -90,6 +91,7 @@ class AgentSession:
                                    approve=opts.approve, session_id=self.session_id,
                                    user_settings_path=settings_path())
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
+        self.policy.add_hook(_audit_decision)
         # privacy: secrets never reach the model, the history or the audit log
         self.privacy = PrivacyFilter(
             {f"stored-{i}": v for i, v in enumerate(rt.api_keys.all_values())},
@@ -169,6 +171,15 @@ class AgentSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _audit_decision(record: DecisionRecord) -> None:
+    """Every policy decision goes to the audit log with the rule that made it and who settled it."""
+    audit.record("decision", record.outcome, {
+        "decision": record.outcome, "verdict": record.verdict, "rule": record.rule,
+        "tool": record.tool, "target": record.target, "access": record.access,
+        "reason": record.reason, "approved_by": record.settled_by,
+        "tool_call_id": record.tool_call_id}, session_id=record.session_id)
 
 
 def run_task(rt: Runtime, opts: RunOptions, *, on_text: Callable[[str], None] | None = None,

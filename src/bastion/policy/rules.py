@@ -6,7 +6,7 @@ Rule tool names are either a built-in tool name (``write_file``) or a family:
 - ``Write`` / ``Edit`` — every mutating file tool (``write_file``, ``edit_file``,
   ``delete_file``, ``move_file``)
 - ``Delete`` / ``Move`` — ``delete_file`` / ``move_file``
-- ``Bash`` / ``Shell`` — ``run_command``; ``Fetch`` / ``WebFetch`` — ``fetch_url``
+- ``RunCommand`` / ``Bash`` / ``Shell`` — ``run_command``; ``Fetch`` / ``WebFetch`` — ``fetch_url``
 - ``*`` — every tool
 
 For file tools the specifier is a path pattern (:mod:`bastion.policy.patterns`); for other
@@ -38,6 +38,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "delete": frozenset({"delete_file"}),
     "move": frozenset({"move_file"}),
     "bash": frozenset({"run_command"}),
+    "runcommand": frozenset({"run_command"}),
     "shell": frozenset({"run_command"}),
     "fetch": frozenset({"fetch_url"}),
     "webfetch": frozenset({"fetch_url"}),
