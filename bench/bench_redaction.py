@@ -46,13 +46,186 @@ def _rand(rng: random.Random, chars: str, n: int) -> str:
     return "".join(rng.choice(chars) for _ in range(n))
 
 
-def make_corpus(size_mb: float, seed: int = 7) -> list[str]:
-    """Documents of 2–16 KB: stdlib code, generated config files, generated prose."""
+ALNUM = string.ascii_letters + string.digits
+
+# Prose is sampled with Zipf weights over WORDS (roughly in frequency order), so "the" and "of"
+# are common and the technical words ("token", "session", "service", …) appear at the rate of
+# technical writing (about once per 700 words each), not at 1/150 of all words.
+ZIPF = [1.0 / (rank + 1) for rank in range(len(WORDS))]
+
+# Realistic configuration keys: mostly ordinary settings, a few with credential-like names
+# (token_ttl, session_timeout, auth_url, …) whose values are not secrets.
+CONFIG_KEYS = [
+    "host", "port", "timeout", "retries", "log_level", "name", "image", "replicas", "region",
+    "bucket", "path", "enabled", "max_connections", "pool_size", "workers", "debug", "listen",
+    "base_url", "namespace", "version", "cache_dir", "tmp_dir", "user", "group", "mode",
+    "schedule", "interval", "threshold", "limit", "queue", "topic", "channel", "endpoint",
+    "health_check", "memory", "cpu", "storage_class", "tag", "labels", "owner", "team",
+    "token_ttl", "session_timeout", "auth_url", "secret_name", "api_version", "key_path",
+    "service_name", "access_log", "cluster", "database", "backup_window", "policy",
+]
+
+
+def _config_value(rng: random.Random) -> str:
+    r = rng.random()
+    if r < 0.3:
+        return str(rng.randint(0, 65535))
+    if r < 0.45:
+        return rng.choice(["true", "false", "yes", "no", "on", "off"])
+    if r < 0.6:
+        return f"{rng.choice(WORDS)}-{rng.choice(WORDS)}.internal"
+    if r < 0.7:
+        return f"{rng.randint(1, 90)}{rng.choice('smhd')}"
+    if r < 0.8:
+        return f"/var/lib/{rng.choice(WORDS)}/{rng.choice(WORDS)}"
+    return rng.choice(WORDS) + "_" + rng.choice(WORDS)
+
+
+def _config_doc(rng: random.Random) -> str:
+    fmt = rng.choice(["env", "yaml", "ini", "json"])
+    lines: list[str] = []
+    n = rng.randint(40, 300)
+    if fmt == "json":
+        lines.append("{")
+        for _ in range(n):
+            lines.append(f'  "{rng.choice(CONFIG_KEYS)}": "{_config_value(rng)}",')
+        lines.append(f'  "{rng.choice(CONFIG_KEYS)}": 0\n}}')
+        return "\n".join(lines) + "\n"
+    for j in range(n):
+        key = rng.choice(CONFIG_KEYS)
+        if fmt == "env":
+            lines.append(f"{key.upper()}={_config_value(rng)}")
+        elif fmt == "ini":
+            if j % 12 == 0:
+                lines.append(f"\n[{rng.choice(WORDS)}]")
+            lines.append(f"{key} = {_config_value(rng)}")
+        else:
+            indent = "  " * rng.randint(0, 2)
+            if j % 10 == 0:
+                lines.append(f"{indent}{rng.choice(WORDS)}:")
+            else:
+                lines.append(f"{indent}  {key}: {_config_value(rng)}")
+    return "\n".join(lines) + "\n"
+
+
+def _prose_doc(rng: random.Random) -> str:
+    paras = []
+    for _ in range(rng.randint(3, 20)):
+        sentences = []
+        for _ in range(rng.randint(2, 8)):
+            words = rng.choices(WORDS, weights=ZIPF, k=rng.randint(6, 24))
+            sentences.append(" ".join(words).capitalize() + rng.choice([".", ".", ".", "?", "!"]))
+        paras.append(" ".join(sentences))
+    return "\n\n".join(paras) + "\n"
+
+
+def _b64url(rng: random.Random, n: int) -> str:
+    return _rand(rng, ALNUM + "-_", n)
+
+
+def _pem(rng: random.Random) -> tuple[str, str]:
+    body = "\n".join(_rand(rng, ALNUM + "+/", 64) for _ in range(12))
+    block = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    return block, block
+
+
+def planted_secret(rng: random.Random) -> tuple[str, str]:
+    """``(line, secret)``: one realistic secret in one of 13 formats, in a typical context."""
+    kind = rng.randrange(13)
+    if kind == 0:
+        s = "ghp_" + _rand(rng, ALNUM, 36)
+        return f"GITHUB_TOKEN={s}", s
+    if kind == 1:
+        s = "AKIA" + _rand(rng, string.ascii_uppercase + "234567", 16)
+        return f"aws_access_key_id = {s}", s
+    if kind == 2:
+        s = "sk_live_" + _rand(rng, ALNUM, 32)
+        return f'stripe.api_key = "{s}"', s
+    if kind == 3:
+        s = f"xoxb-{_rand(rng, string.digits, 12)}-{_rand(rng, string.digits, 13)}-" + _rand(
+            rng, ALNUM, 24)
+        return f"  slack_bot: {s}", s
+    if kind == 4:
+        s = _rand(rng, ALNUM, 16)
+        return f"DATABASE_URL=postgres://app:{s}@db.prod.internal:5432/app", s
+    if kind == 5:
+        s = _rand(rng, ALNUM, 10) + rng.choice("!#%&*") + _rand(rng, string.digits, 2)
+        return f'    db_password = "{s}"', s
+    if kind == 6:
+        s = _rand(rng, ALNUM, 40)
+        return f"SECRET_KEY={s}", s
+    if kind == 7:
+        s = "glpat-" + _rand(rng, ALNUM, 20)
+        return f"export GITLAB_TOKEN={s}", s
+    if kind == 8:
+        s = "npm_" + _rand(rng, ALNUM, 36)
+        return f"//registry.npmjs.org/:_authToken={s}", s
+    if kind == 9:
+        s = f"eyJ{_b64url(rng, 30)}.eyJ{_b64url(rng, 60)}.{_b64url(rng, 43)}"
+        return f"Authorization: Bearer {s}", s
+    if kind == 10:
+        s = f"SG.{_b64url(rng, 22)}.{_b64url(rng, 43)}"
+        return f'SENDGRID_API_KEY="{s}"', s
+    if kind == 11:
+        s = _rand(rng, ALNUM, 9) + rng.choice("!#%&") + _rand(rng, string.digits, 3)
+        return f"For the staging box the password is {s} until Friday.", s
+    return _pem(rng)
+
+
+def make_corpus(
+    size_mb: float, seed: int = 7, *, secrets_per_100kb: float = 4.0
+) -> tuple[list[str], list[tuple[int, str]]]:
+    """A mixed corpus and its planted secrets ``[(doc index, secret)]``.
+
+    Documents of 2–16 KB: ~40% Python-stdlib source files (truncated to 16 KB), ~30% generated
+    configuration (.env / YAML / INI / JSON with realistic keys), ~30% generated prose. Then
+    ``secrets_per_100kb`` secrets per 100 KB (13 formats: GitHub, AWS, Stripe, Slack, postgres
+    URL, quoted password, .env secret, GitLab, npm, JWT, SendGrid, password in prose, PEM key)
+    are inserted as whole lines at random line boundaries of random documents.
+    """
     rng = random.Random(seed)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     code = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts)
     rng.shuffle(code)
-    alnum = string.ascii_letters + string.digits
+    docs: list[str] = []
+    total = 0
+    target = int(size_mb * 1_000_000)
+    i = 0
+    while total < target:
+        r = rng.random()
+        if r < 0.4 and code:
+            text = code[i % len(code)].read_text("utf-8", "replace")[:16000]
+            i += 1
+        elif r < 0.7:
+            text = _config_doc(rng)
+        else:
+            text = _prose_doc(rng)
+        docs.append(text)
+        total += len(text.encode())
+    planted: list[tuple[int, str]] = []
+    for _ in range(round(total / 100_000 * secrets_per_100kb)):
+        d = rng.randrange(len(docs))
+        line, secret = planted_secret(rng)
+        lines = docs[d].split("\n")
+        at = rng.randrange(len(lines) + 1)
+        lines.insert(at, line)
+        docs[d] = "\n".join(lines)
+        planted.append((d, secret))
+    return docs, planted
+
+
+def make_dense_corpus(size_mb: float, seed: int = 7) -> list[str]:
+    """The previous benchmark corpus, kept as a stress test (not a realistic mix).
+
+    Config documents plant a GitHub token or a postgres password on 4% of their lines (~2,000
+    secrets per MB of config) and prose draws uniformly from WORDS, so "token", "session" and
+    "service" each make up 1/150 of all words.
+    """
+    rng = random.Random(seed)
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    code = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts)
+    rng.shuffle(code)
+    alnum = ALNUM
     docs: list[str] = []
     total = 0
     target = int(size_mb * 1_000_000)

@@ -128,3 +128,21 @@ def test_placeholder_in_run_command_is_not_restored(workspace: Path, tmp_path: P
     assert r.returncode == 0, r.stderr
     out = (workspace / "out.txt").read_text()
     assert out.strip() == placeholder and DB_PASSWORD not in out
+
+
+def test_crash_reports_are_redacted(bastion_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bastion.config import load_settings
+    from bastion.rights.telemetry import write_crash_report
+
+    monkeypatch.delenv("BASTION_TELEMETRY_DISABLED", raising=False)
+    monkeypatch.setenv("MY_SERVICE_TOKEN", ENV_TOKEN)
+    (bastion_home / "settings.json").write_text('{"telemetry": {"crashReports": true}}')
+    try:
+        raise RuntimeError(f"boom with {GITHUB} and {ENV_TOKEN} and "
+                           f"{base64.b64encode(ENV_TOKEN.encode()).decode()}")
+    except RuntimeError as exc:
+        path = write_crash_report(bastion_home, exc, load_settings())
+    assert path is not None and path.is_file()
+    report = path.read_text()
+    assert "RuntimeError" in report and "boom with" in report
+    assert_clean(report.encode(), "a crash report")

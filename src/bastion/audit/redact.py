@@ -26,15 +26,16 @@ def identity(text: str) -> str:
 
 
 def default_redactor() -> Redactor:
-    """The privacy package's redactor if it is there, else the identity function."""
+    """The privacy filter's redactor (rules + credential-named environment variables).
+
+    Falls back to the identity function only if the privacy package cannot be imported, which
+    a normal installation never does.
+    """
     try:
-        from bastion.privacy import PrivacyFilter  # type: ignore[attr-defined]
+        from bastion.privacy import PrivacyFilter
     except ImportError:
         return identity
-    try:
-        return PrivacyFilter().redact  # type: ignore[no-any-return]
-    except TypeError:  # its constructor grew required arguments: the caller must pass one
-        return identity
+    return PrivacyFilter(include_env=True).redact
 
 
 def is_secret_key(name: str) -> bool:

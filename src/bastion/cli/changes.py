@@ -7,6 +7,7 @@ import datetime as dt
 import typer
 from rich.table import Table
 
+from bastion import audit
 from bastion.errors import BastionError
 from bastion.journal import Journal, Operation, UndoResult, open_journal
 from bastion.runtime import Runtime
@@ -93,6 +94,8 @@ def undo(
         journal = open_journal(rt)
         targets = _targets(journal, op, last, _session(rt, session))
         result = journal.undo(targets, force=force)
+        audit.record("user", "undo", {"operations": result.reverted, "recorded_as": result.op.id,
+                                      "forced": [str(p) for p in result.forced]})
     _report(result, "undone", json_output)
 
 
@@ -103,4 +106,6 @@ def redo(
     """Re-apply what the most recent undo reverted."""
     with Runtime.open() as rt:
         result = open_journal(rt).redo(force=force)
+        audit.record("user", "redo", {"operations": result.reverted, "recorded_as": result.op.id,
+                                      "forced": [str(p) for p in result.forced]})
     _report(result, "redone", json_output)

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import typer
 
+from bastion import audit
 from bastion.errors import BastionError
 from bastion.home import bastion_home
 from bastion.policy import TrustStore
 from bastion.policy.trust import project_files
+from bastion.runtime import Runtime
 
 from .output import err, out
 
@@ -28,7 +30,10 @@ def trust(directory: Path = typer.Argument(Path("."), help="Project folder (defa
     files = project_files(root)
     if not files:
         raise BastionError(f"{root} has no .bastion/settings.json, agents or taskforces to trust")
-    digest = TrustStore(bastion_home()).trust(root)
+    with Runtime.open():  # trusting widens what a project may do: always on the record
+        digest = TrustStore(bastion_home()).trust(root)
+        audit.record("user", "trust", {"directory": str(root), "digest": str(digest),
+                                       "files": [str(f.relative_to(root)) for f in files]})
     for f in files:
         out.print(f"  {f.relative_to(root)}", markup=False)
     err.print(f"trusted {root} (digest {str(digest)[:16]}…); any change to these files makes "
@@ -39,7 +44,10 @@ def untrust(directory: Path = typer.Argument(Path("."), help="Project folder (de
             ) -> None:
     """Withdraw trust: the project's settings can only tighten again."""
     root = _dir(directory)
-    if TrustStore(bastion_home()).untrust(root):
+    with Runtime.open():
+        removed = TrustStore(bastion_home()).untrust(root)
+        audit.record("user", "untrust", {"directory": str(root), "was_trusted": removed})
+    if removed:
         err.print(f"{root} is no longer trusted", markup=False)
     else:
         err.print(f"{root} was not trusted", markup=False)

@@ -4,13 +4,24 @@ Evaluation of one file request (first step that answers wins):
 
 1. invalid path → deny (``path-syntax``)
 2. deny-read defaults and ``permissions.denyRead`` → deny, for reading *and* writing
-3. writes to protected paths (``.bastion/``, ``.git/hooks``, shell rc files, …) → deny
+3. writes to protected paths (``.bastion/``, ``.git/hooks``, ``.git`` itself, shell rc files,
+   …) → deny; so is replacing, moving or deleting a folder that holds a protected path, a
+   secret or a granted folder
 4. a write through a symlink inside a grant that resolves outside every grant → deny
 5. restricted mode: every write → deny
 6. user rules: deny → ask → allow, first match wins (strict mode ignores allow rules for writes)
 7. grants: the most specific grant holding the path decides — reads proceed; writes proceed
    in a write grant (ask in strict mode) and are denied in a read-only grant
 8. outside every grant → ask
+
+``run_command`` is decided per simple command (:mod:`bastion.policy.shell`): deny rules are
+checked against every segment (and, as before, the whole line); a command that cannot be fully
+analysed is at most asked; redirection targets are decided like writes (``<`` like reads);
+"allow" needs every segment allowed by a rule. A rule ``Bash(git status:*)`` therefore never
+allows ``git status && rm -rf ~``.
+
+A policy made by :meth:`Policy.narrowed` also asks its parent and takes the stricter verdict,
+so a narrowed policy can never allow what its parent would not.
 
 "ask" is then settled: an earlier "this session" approval, ``--approve auto`` (allow),
 ``--approve never`` (deny), no terminal (deny), or the approver (a terminal prompt). Nothing
@@ -20,11 +31,13 @@ turns a deny into an allow. Every settled decision is passed to the ``on_decisio
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from fnmatch import fnmatchcase
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import shell
 from .approval import ApprovalRequest, Approver, terminal_approver, terminal_available
 from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied
 from .defaults import (
@@ -38,7 +51,7 @@ from .defaults import (
 )
 from .paths import canonical, display_path, is_within
 from .patterns import PathPattern
-from .rules import FILE_TOOLS, WRITE_TOOLS, Rule, Verdict, access_of
+from .rules import FILE_TOOLS, READ_TOOLS, WRITE_TOOLS, Rule, Verdict, access_of
 
 Mode = Literal["standard", "strict", "restricted"]
 ApproveMode = Literal["ask", "auto", "never"]
@@ -46,6 +59,16 @@ Access = Literal["read", "write"]
 Preview = str | Callable[[], str | None] | None
 
 SCAN_LIMIT = 50_000
+#: entries looked at when a folder is about to be moved, replaced or deleted
+CONTAINS_SCAN_LIMIT = 20_000
+_VERDICT_RANK: dict[str, int] = {"allow": 0, "ask": 1, "deny": 2}
+_MODE_RANK: dict[str, int] = {"standard": 0, "strict": 1, "restricted": 2}
+_ACCESS_RANK: dict[str, int] = {"read": 0, "write": 1}
+
+
+def stricter(a: Decision, b: Decision) -> Decision:
+    """The stricter of two decisions (deny > ask > allow); ``a`` on a tie."""
+    return b if _VERDICT_RANK[b.verdict] > _VERDICT_RANK[a.verdict] else a
 
 
 @dataclass(frozen=True)
@@ -110,6 +133,8 @@ class Policy:
     user_settings_path: Path | None = None
     #: notes for ``policy explain`` (e.g. project rules ignored until trusted)
     notes: list[str] = field(default_factory=list)
+    #: tool allowlist (names or globs such as ``mcp__github__*``); None: every tool
+    tools: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         self.workspace = Path(os.path.realpath(self.workspace))
@@ -130,11 +155,17 @@ class Policy:
         self._call_id: str | None = None
         self._call_tool: str | None = None
         self._call_args: dict[str, Any] = {}
+        #: set by :meth:`narrowed`: every decision is also the parent's, the stricter wins
+        self._parent: Policy | None = None
 
     # ------------------------------------------------------------------ hooks and calls
     def add_hook(self, hook: DecisionHook) -> None:
         """Called with every settled :class:`DecisionRecord` (the audit log connects here)."""
         self._hooks.append(hook)
+
+    def hooks(self) -> list[DecisionHook]:
+        """Every hook a settled decision goes to: this policy's, then its parents'."""
+        return [*self._hooks, *(self._parent.hooks() if self._parent else [])]
 
     def begin_call(self, call_id: str | None, tool: str, arguments: dict[str, Any]) -> None:
         """The agent loop announces each tool call so prompts and records can name it."""
@@ -167,7 +198,23 @@ class Policy:
         string (command line, URL). ``fallback`` is the verdict for a non-file tool that no
         rule matches (default: by mode).
         """
+        own = self._decide_own(tool, target, access, fallback)
+        if self._parent is None or own.verdict == "deny":
+            return own
+        return stricter(own, self._parent.decide(tool, target, access=access, fallback=fallback))
+
+    def _decide_own(self, tool: str, target: str | Path, access: Access | None,
+                    fallback: Verdict | None) -> Decision:
+        if self.tools is not None and not self._tool_listed(tool):
+            return Decision("deny", f"tools:{tool}",
+                            f"the tool {tool} is not among this agent's tools")
+        return self._decide_core(tool, target, access, fallback)
+
+    def _decide_core(self, tool: str, target: str | Path, access: Access | None,
+                     fallback: Verdict | None) -> Decision:
         kind = access or access_of(tool)
+        if tool == "run_command" and kind == "other":
+            return self._decide_command(str(target), fallback)
         if kind == "other" and tool not in FILE_TOOLS:
             return self._decide_other(tool, str(target), fallback)
         try:
@@ -176,6 +223,12 @@ class Policy:
             return Decision("deny", "path-syntax", f"invalid path: {exc}")
         return self._decide_path(tool, path, self._lexical(target), "write" if kind == "write"
                                  else "read")
+
+    def _tool_listed(self, tool: str) -> bool:
+        listed = self.tools or frozenset()
+        # reads are checked as "read_file" whichever read tool asks: any read tool will do
+        names = READ_TOOLS if tool in READ_TOOLS else frozenset({tool})
+        return any(n == t or fnmatchcase(n, t) for n in names for t in listed)
 
     def _decide_path(self, tool: str, path: Path, lexical: Path, access: Access) -> Decision:
         shown = self.show(path)
@@ -193,6 +246,9 @@ class Policy:
                                 f"{shown} is protected ({hit}): agent configuration, git hooks "
                                 "and config, editor/CI settings and shell start-up files are "
                                 "read-only for the agent, even inside a writable folder")
+            held = self._folder_holds(path)
+            if held is not None:
+                return held
         if lexical != path and self.grant_for(lexical) is not None and self.grant_for(path) is None:
             return Decision("deny", "symlink-escape",
                             f"{self.show(lexical)} goes through a symlink that leads outside the "
@@ -221,6 +277,112 @@ class Policy:
         return Decision("allow", f"grant:write:{grant.path}",
                         f"inside the writable folder {grant.path}")
 
+    def _folder_holds(self, path: Path) -> Decision | None:
+        """Deny replacing, moving or deleting a real folder that holds something protected.
+
+        Renaming a folder renames everything in it: ``mv sub x`` takes ``sub/.git/hooks``
+        along and would free ``sub/.git`` for a directory of the agent's choosing.
+        """
+        if not os.path.isdir(path) or os.path.islink(path):
+            return None
+        shown = self.show(path)
+
+        def deny(what: str, rule: str) -> Decision:
+            return Decision("deny", f"protected:{rule}",
+                            f"{shown} is a folder holding {what}; it cannot be replaced, moved "
+                            "or deleted by the agent")
+
+        for g in self.grants or []:
+            if is_within(g.path, path):
+                return deny(f"the granted folder {g.path}", "grant-root")
+        for d in self._git_dirs:
+            if is_within(d, path):
+                return deny(f"the git directory {d}", "git dir")
+        seen = 0
+        for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+            for name in [*dirnames, *filenames]:
+                p = Path(dirpath) / name
+                hit = protected_match(p)
+                if hit is not None:
+                    return deny(f"{self.show(p)} ({hit})", f"contains {hit}")
+                if self.is_hidden(p):
+                    return deny(f"{self.show(p)}, which may hold secrets", "contains secret")
+            seen += len(dirnames) + len(filenames)
+            if seen > CONTAINS_SCAN_LIMIT:
+                return deny(f"more than {CONTAINS_SCAN_LIMIT} entries (too many to check)",
+                            "scan-limit")
+        return None
+
+    def _command_rule(self, verdict: str, segment: list[str]) -> Rule | None:
+        """The first ``verdict`` rule for run_command that matches one simple command."""
+        for rule in self.rules:
+            if rule.verdict == verdict and rule.applies_to("run_command") and (
+                    rule.specifier is None or shell.match_command_rule(rule.specifier, segment)):
+                return rule
+        return None
+
+    def _line_rule(self, verdict: str, line: str) -> Rule | None:
+        """The first ``verdict`` rule whose glob matches the whole line (deny and ask only:
+        a rule written for whole lines keeps tightening; it never allows)."""
+        for rule in self.rules:
+            if rule.verdict == verdict and rule.matches("run_command", line):
+                return rule
+        return None
+
+    def _decide_command(self, command: str, fallback: Verdict | None) -> Decision:
+        """A command line: every simple command in it and every redirection (see module doc)."""
+        analysis = shell.analyse(command)
+
+        def by_rule(rule: Rule, what: str) -> Decision:
+            return Decision(rule.verdict, rule.describe(),
+                            f"rule {rule.text} ({rule.source}) matches {what!r}")
+
+        rule = self._line_rule("deny", command)
+        if rule is not None:
+            return by_rule(rule, command)
+        for seg in analysis.segments:
+            rule = self._command_rule("deny", seg)
+            if rule is not None:
+                return by_rule(rule, " ".join(seg))
+        asks: list[Decision] = []
+        targets = [("write_file", t) for t in analysis.redirect_targets] + \
+                  [("read_file", t) for t in analysis.read_targets]
+        for tool, target in targets:
+            d = self._decide_core(tool, target, None, None)
+            if d.verdict == "deny":
+                return Decision("deny", d.rule, f"redirection {target}: {d.reason}")
+            if d.verdict == "ask":
+                asks.append(Decision("ask", d.rule, f"redirection {target}: {d.reason}"))
+        if self.mode == "restricted":
+            return Decision("deny", "mode:restricted", "restricted mode runs no commands")
+        if analysis.unanalysable is not None:
+            return Decision("ask", "unanalysable",
+                            f"the command cannot be fully analysed ({analysis.unanalysable}); "
+                            "no rule can allow it")
+        if asks:
+            return asks[0]
+        rule = self._line_rule("ask", command)
+        if rule is not None:
+            return by_rule(rule, command)
+        for seg in analysis.segments:
+            rule = self._command_rule("ask", seg)
+            if rule is not None:
+                return by_rule(rule, " ".join(seg))
+        if self.mode == "strict":
+            return Decision("ask", "mode:strict", "strict mode asks before every action")
+        allowed_by: list[str] = []
+        for seg in analysis.segments:
+            rule = self._command_rule("allow", seg)
+            if rule is not None:
+                allowed_by.append(rule.describe())
+            elif (fallback or "ask") == "allow":
+                allowed_by.append("default")
+            else:
+                return Decision(fallback or "ask", "default",
+                                f"no rule allows {' '.join(seg)!r}")
+        return Decision("allow", ", ".join(dict.fromkeys(allowed_by)),
+                        "every part of the command is allowed")
+
     def _decide_other(self, tool: str, target: str, fallback: Verdict | None) -> Decision:
         for verdict in ("deny", "ask", "allow"):
             for rule in self.rules:
@@ -237,9 +399,15 @@ class Policy:
 
     # ------------------------------------------------------------------ settled decisions
     def check(self, tool: str, target: str | Path, *, access: Access | None = None,
-              preview: Preview = None, fallback: Verdict | None = None) -> DecisionRecord:
-        """Decide, settle an "ask" (approvals), record, and return the outcome (no raise)."""
-        decision = self.decide(tool, target, access=access, fallback=fallback)
+              preview: Preview = None, fallback: Verdict | None = None,
+              decision: Decision | None = None) -> DecisionRecord:
+        """Decide, settle an "ask" (approvals), record, and return the outcome (no raise).
+
+        ``decision`` is a verdict the caller worked out itself (e.g. a stricter check of its
+        own); it can only tighten: the stricter of it and the policy's own decision is settled.
+        """
+        own = self.decide(tool, target, access=access, fallback=fallback)
+        decision = own if decision is None else stricter(own, decision)
         kind = access or access_of(tool)
         subject: Path | str
         if kind in ("read", "write") or tool in FILE_TOOLS:
@@ -255,7 +423,7 @@ class Policy:
                                 verdict=decision.verdict, rule=decision.rule,
                                 reason=decision.reason, outcome=outcome, settled_by=settled,
                                 session_id=self.session_id, tool_call_id=self._call_id)
-        for hook in self._hooks:
+        for hook in self.hooks():
             hook(record)
         return record
 
@@ -311,8 +479,12 @@ class Policy:
         if rule_text not in allow:
             allow.append(rule_text)
             write_settings_json(self.user_settings_path, data)
-        self.rules.append(Rule.parse(rule_text, "allow", "user settings (always)",
-                                     self.workspace, self.home))
+        rule = Rule.parse(rule_text, "allow", "user settings (always)", self.workspace,
+                          self.home)
+        policy: Policy | None = self
+        while policy is not None:  # the user's answer holds for the whole session
+            policy.rules.append(rule)
+            policy = policy._parent
 
     def _require(self, tool: str, raw: str, access: Access, preview: Preview) -> Path:
         record = self.check(tool, raw, access=access, preview=preview)
@@ -342,6 +514,39 @@ class Policy:
         ``preview`` (text or a callable producing it) is shown in an approval prompt.
         """
         return self._require(tool, raw, "write", preview)
+
+    # ------------------------------------------------------------------ narrowing
+    def narrowed(self, *, grants: Iterable[Grant] | None = None, rules: Iterable[Rule] = (),
+                 tools: Iterable[str] | None = None, mode: Mode | None = None,
+                 deny_read: Iterable[str] = (), notes: Iterable[str] = ()) -> Policy:
+        """A policy that can only do less than this one (for an agent or a team member).
+
+        ``grants`` are intersected with this policy's (a folder outside them is dropped,
+        write where this one only reads becomes read); ``rules`` and ``deny_read`` are added;
+        ``tools`` restricts the tools (glob names); ``mode`` applies only when stricter. The
+        result keeps the workspace, approver, ``--approve``, session id, this policy's hooks
+        (live: hooks added here later are called too) and the session's approvals (shared).
+        Every decision is also this policy's decision, and the stricter of the two wins, so
+        nothing a narrowed policy allows is denied or asked here.
+        """
+        held = list(self.grants or [])
+        mine = held if grants is None else _intersect_grants(held, list(grants))
+        stricter_mode: Mode = self.mode
+        if mode is not None and _MODE_RANK[mode] > _MODE_RANK[self.mode]:
+            stricter_mode = mode
+        child = Policy(self.workspace, grants=mine, rules=[*self.rules, *rules],
+                       mode=stricter_mode, approve=self.approve,
+                       deny_read=[*self.deny_read, *deny_read], home=self.home,
+                       bastion_home=self.bastion_home, approver=self.approver,
+                       interactive=self.interactive, session_id=self.session_id,
+                       user_settings_path=self.user_settings_path,
+                       notes=[*self.notes, *notes],
+                       tools=None if tools is None else frozenset(tools))
+        child._parent = self
+        child._session_approvals = self._session_approvals
+        # git dirs named by .git files are protected here whether or not this grant survived
+        child._git_dirs = list(dict.fromkeys([*self._git_dirs, *child._git_dirs]))
+        return child
 
     # ------------------------------------------------------------------ descriptions
     def show(self, path: Path) -> str:
@@ -411,3 +616,33 @@ class Policy:
                     break
         return SandboxView(read_only, writable, tuple(dict.fromkeys(protected)),
                            tuple(dict.fromkeys(hidden)), complete)
+
+
+def _intersect_grants(held: list[Grant], wanted: list[Grant]) -> list[Grant]:
+    """Grants giving, at every path, the lesser access of ``held`` and ``wanted``.
+
+    Candidate roots are the wanted grants inside a held one and the held grants inside a
+    wanted one; each gets the lesser of the two accesses in force there. The most specific
+    candidate holding a path is then also the most specific grant of each side, so the
+    result is the exact intersection.
+    """
+
+    def access_at(grants: list[Grant], path: Path) -> Grant | None:
+        best: Grant | None = None
+        for g in grants:
+            if is_within(path, g.path) and (best is None or
+                                            len(g.path.parts) > len(best.path.parts)):
+                best = g
+        return best
+
+    wanted = [Grant(Path(os.path.realpath(g.path)), g.access, g.source) for g in wanted]
+    out: dict[Path, Grant] = {}
+    for g in [*wanted, *held]:
+        h, w = access_at(held, g.path), access_at(wanted, g.path)
+        if h is None or w is None or g.path in out:
+            continue
+        access: Access = w.access if _ACCESS_RANK[w.access] < _ACCESS_RANK[h.access] else h.access
+        source = w.source if access == w.access else f"{w.source}; narrowed to {h.access} " \
+            f"({h.source})"
+        out[g.path] = Grant(g.path, access, source)
+    return list(out.values())

@@ -3,7 +3,8 @@
 Values come from the user's stored API keys, credential-named environment variables and every
 secret the scanner found earlier in the session. Each value is matched raw, base64 (standard and
 URL-safe, with and without padding, at all three byte alignments so it is also found inside a
-longer base64 blob), URL-encoded and hex-encoded. One Aho-Corasick automaton holds every variant.
+longer base64 blob), URL-encoded and hex-encoded. A hash index of fixed-length grams holds every variant, so adding a
+value never recompiles anything.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import base64
 import binascii
 import os
 import re
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, quote_plus
 
-import re2
 
 # Environment variable names that carry credentials.
 _CRED_NAME = re.compile(
@@ -110,23 +110,45 @@ class KnownMatch:
     encoding: str  # "raw", "b64", "b64url", "url", "hex"
 
 
+# Words are indexed by fixed-length "grams" sampled at a fixed stride: an occurrence of a word of
+# length >= STRIDE + GRAM - 1 at text offset p covers exactly one text offset a = p + k that is a
+# multiple of STRIDE (0 <= k < STRIDE), and text[a:a + GRAM] == word[k:k + GRAM]. So indexing each
+# word under its grams at offsets 0..STRIDE-1 and looking up only the text's aligned grams finds
+# every occurrence exactly once. GRAM == STRIDE, so the aligned grams of a text are simply its
+# consecutive 8-byte (or 4-byte) chunks, read as integers by one ``struct.unpack`` call.
+_LONG = 8  # gram length == stride for words of >= 15 bytes
+_SHORT = 4  # gram length == stride for words of 7..14 bytes
+_LONG_MIN = 2 * _LONG - 1
+_SHORT_MIN = 2 * _SHORT - 1
+_Q = struct.Struct("<Q")
+_I = struct.Struct("<I")
+
+
+def _chunks(data: bytes, size: int) -> tuple[int, ...]:
+    count = len(data) // size
+    if not count:
+        return ()
+    return struct.unpack(f"<{count}{'Q' if size == 8 else 'I'}", data[: count * size])
+
+
 class KnownValues:
     """A set of exact values to redact, with their encoded forms. Not thread-safe.
 
-    Matching runs RE2's DFA over the literal set (UTF-8 bytes), restarting one byte after each
-    match start so overlapping values are all seen. New values go to a small "recent" matcher
-    that is folded into the main one when it grows, so registering secrets one at a time costs
-    amortised O(total) rather than a full rebuild per value.
+    There is no compiled automaton to rebuild: adding a value inserts each of its forms
+    ("words") into a hash index keyed by fixed-length grams (O(forms) dict inserts). Matching
+    splits the UTF-8 text into consecutive 8- and 4-byte chunks (``struct.unpack``), intersects
+    them with the index in C (``dict.keys() & chunks``) and verifies each candidate with
+    ``bytes.startswith``. Words shorter than 7 bytes (raw values of 6 characters) are few and are
+    looked up with ``bytes.find``. Cost per call: O(len(text)) at C speed plus O(candidates),
+    independent of how many values are registered and of when they were added.
     """
 
     def __init__(self) -> None:
         self._labels: dict[str, str] = {}  # value -> label
         self._words: dict[bytes, tuple[str, str]] = {}  # variant bytes -> (label, encoding)
-        self._main: Any = None
-        self._main_words: list[bytes] = []
-        self._recent_words: list[bytes] = []
-        self._recent: Any = None
-        self._pending: list[bytes] = []  # not compiled yet: matched with bytes.find
+        self._long: dict[int, list[tuple[bytes, int]]] = {}  # 8-byte gram -> [(word, offset)]
+        self._short: dict[int, list[tuple[bytes, int]]] = {}  # 4-byte gram -> [(word, offset)]
+        self._tiny: list[bytes] = []  # words under 7 bytes
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -149,8 +171,21 @@ class KnownValues:
             key = variant.encode("utf-8", "surrogatepass")
             if key not in self._words:
                 self._words[key] = (label, enc)
-                self._pending.append(key)
+                self._index(key)
         return True
+
+    def _index(self, word: bytes) -> None:
+        n = len(word)
+        if n >= _LONG_MIN:
+            size, unpack, index = _LONG, _Q.unpack_from, self._long
+        elif n >= _SHORT_MIN:
+            size, unpack, index = _SHORT, _I.unpack_from, self._short
+        else:
+            self._tiny.append(word)
+            return
+        for k in range(size):
+            entries = index.setdefault(unpack(word, k)[0], [])
+            entries.append((word, k))
 
     def add_many(self, values: Iterable[str] | Mapping[str, str], label: str = "known") -> None:
         if isinstance(values, Mapping):
@@ -161,56 +196,60 @@ class KnownValues:
                 self.add(value, label)
 
     @staticmethod
-    def _compile(words: list[bytes]) -> Any:
-        opts = re2.Options()
-        opts.log_errors = False
-        opts.longest_match = True
-        opts.max_mem = 256 << 20
-        return re2.compile(b"|".join(re2.escape(w) for w in words), opts)
-
-    def _refresh(self) -> None:
-        # compiling costs ~µs per literal: batch new values (found with bytes.find meanwhile)
-        if len(self._pending) < 256:
+    def _probe(
+        data: bytes,
+        size: int,
+        index: dict[int, list[tuple[bytes, int]]],
+        best: dict[int, int],
+    ) -> None:
+        chunks = _chunks(data, size)
+        if not chunks:
             return
-        self._recent_words.extend(self._pending)
-        self._pending = []
-        if len(self._recent_words) > max(2048, len(self._main_words) // 2):
-            self._main_words.extend(self._recent_words)
-            self._recent_words = []
-            self._main = self._compile(self._main_words)
-            self._recent = None
-        else:
-            self._recent = self._compile(self._recent_words)
+        hits = index.keys() & chunks  # iterates the chunks, membership tested in C
+        if not hits:
+            return
+        fmt = "<Q" if size == 8 else "<I"
+        for gram in hits:
+            needle = struct.pack(fmt, gram)
+            entries = index[gram]
+            pos = data.find(needle)
+            while pos != -1:
+                if pos % size == 0:
+                    for word, k in entries:
+                        start = pos - k
+                        if start >= 0 and data.startswith(word, start):
+                            end = start + len(word)
+                            if best.get(start, -1) < end:
+                                best[start] = end
+                pos = data.find(needle, pos + 1)
 
     def find(self, text: str) -> list[KnownMatch]:
-        """Every occurrence of every value / variant in ``text`` (overlaps included)."""
+        """Every occurrence of every value / variant in ``text``.
+
+        Occurrences may overlap; at one start offset only the longest form is reported.
+        """
         if not self._labels or not text:
             return []
-        self._refresh()
         data = text.encode("utf-8", "surrogatepass")
-        spans: list[tuple[int, int]] = []
-        for matcher in (self._main, self._recent):
-            if matcher is None:
-                continue
-            pos, n = 0, len(data)
-            while pos < n:
-                m = matcher.search(data, pos)
-                if m is None:
-                    break
-                spans.append(m.span())
-                pos = m.start() + 1
-        for word in self._pending:
+        best: dict[int, int] = {}  # start -> end of the longest word found there
+        if self._long:
+            self._probe(data, _LONG, self._long, best)
+        if self._short:
+            self._probe(data, _SHORT, self._short, best)
+        for word in self._tiny:
             i = data.find(word)
             while i != -1:
-                spans.append((i, i + len(word)))
+                end = i + len(word)
+                if best.get(i, -1) < end:
+                    best[i] = end
                 i = data.find(word, i + 1)
-        if not spans:
+        if not best:
             return []
-        spans.sort()
         ascii_only = len(data) == len(text)
         out: list[KnownMatch] = []
         last_b = last_c = 0
-        for bs, be in spans:
+        for bs in sorted(best):
+            be = best[bs]
             word = data[bs:be]
             label, enc = self._words[word]
             if ascii_only:
