@@ -228,37 +228,27 @@ def check_narrowing(perms: PermissionSpec, base: Policy, source: str) -> None:
 def narrow_policy(base: Policy, loaded: LoadedAgent) -> Policy:
     """A policy for one agent: the session's, minus what the definition takes away.
 
-    Shares the session's approver and decision hooks (so every decision is still audited),
-    and starts with the session's approvals ("this session" answers carry over).
+    Built with :meth:`Policy.narrowed`, so it can only narrow: grants are intersected with the
+    session's, rules and deny-read patterns are added, the tool list restricts, an untrusted
+    project's agent is read-only (restricted mode), and every decision is also the session's
+    (the stricter wins). It keeps the session's approver, decision hooks (so every decision is
+    still audited) and approvals ("this session" answers carry over).
     """
     perms = loaded.definition.permissions
     source = f"agent {loaded.where()}"
     check_narrowing(perms, base, source)
-    grants: list[Grant] = list(base.grants or [])
+    grants: list[Grant] | None = None
     if perms.folders:
         grants = [Grant(_grant_path(f.path, base.workspace), f.access, source)
                   for f in perms.folders]
     if not loaded.trusted:
         grants = [Grant(g.path, "read", f"{g.source}; untrusted project agent: read-only")
-                  for g in grants]
-    rules = list(base.rules)
-    for verdict in ("deny", "ask"):
-        rules += [Rule.parse(t, verdict, source, base.workspace, base.home)  # type: ignore[arg-type]
-                  for t in getattr(perms, verdict)]
-    mode = base.mode if loaded.trusted else "restricted"
-    narrowed = Policy(base.workspace, grants=grants, rules=rules, mode=mode, approve=base.approve,
-                      deny_read=[*base.deny_read, *perms.deny_read], home=base.home,
-                      bastion_home=base.bastion_home, approver=base.approver,
-                      interactive=base.interactive, session_id=base.session_id,
-                      user_settings_path=base.user_settings_path,
-                      notes=[*base.notes, *loaded.notes])
-    # Policy has no public "derive" yet: share the hooks and session approvals explicitly so a
-    # member's decisions reach the same audit hook and the user is not asked twice.
-    for hook in getattr(base, "_hooks", []):
-        narrowed.add_hook(hook)
-    if hasattr(base, "_session_approvals"):
-        narrowed._session_approvals = base._session_approvals
-    return narrowed
+                  for g in (grants if grants is not None else base.grants or [])]
+    rules = [Rule.parse(t, verdict, source, base.workspace, base.home)
+             for verdict in ("deny", "ask") for t in getattr(perms, verdict)]
+    return base.narrowed(grants=grants, rules=rules, tools=loaded.definition.tools,
+                         mode=None if loaded.trusted else "restricted",
+                         deny_read=perms.deny_read, notes=loaded.notes)
 
 
 # ------------------------------------------------------------------------------ catalogue

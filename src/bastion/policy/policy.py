@@ -31,9 +31,9 @@ turns a deny into an allow. Every settled decision is passed to the ``on_decisio
 from __future__ import annotations
 
 import os
-from fnmatch import fnmatchcase
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 

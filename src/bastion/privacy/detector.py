@@ -14,16 +14,46 @@ import bisect
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import ahocorasick
 import re2
 
-from bastion.privacy.rules import CONFIDENCES, Rule, compile_re2, default_rules
+from bastion.privacy.rules import CONFIDENCES, Rule, RuleError, compile_re2, default_rules
 
 _CONF_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
+
+_Spans = list[tuple[int, int]]  # (start, end) of group 0..n; (-1, -1) for a group not matched
+_Matcher = Callable[[bytes, int, int], _Spans]
+
+
+def raw_matcher(pattern: Any) -> _Matcher:
+    """``match(data, pos, endpos) -> spans`` for a compiled ``re2`` pattern over bytes.
+
+    The hot loops call this once per keyword hit and once per window: going straight to the
+    compiled RE2 object skips the wrapper's generator and match object (about half the cost of a
+    call). Falls back to the public ``search`` if the binding's layout ever changes.
+    """
+    regexp = getattr(pattern, "_regexp", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    if regexp is not None and anchor is not None and hasattr(regexp, "Match"):
+        match = regexp.Match
+
+        def fast(data: bytes, pos: int, endpos: int) -> _Spans:
+            return match(anchor, data, pos, endpos)  # type: ignore[no-any-return]
+
+        return fast
+    groups = pattern.groups
+
+    def slow(data: bytes, pos: int, endpos: int) -> _Spans:
+        m = pattern.search(data, pos, endpos)
+        if m is None:
+            return [(-1, -1)] * (groups + 1)
+        return [m.span(g) for g in range(groups + 1)]
+
+    return slow
 
 # Substrings (lowercase) that mark an example / placeholder value rather than a real secret.
 _PLACEHOLDER_MARKERS = (
@@ -49,16 +79,32 @@ _PLACEHOLDER_EXACT = frozenset(
 _VAR_REF = re.compile(r"^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%)$")
 
 
+_MARKERS_RE = re.compile("|".join(re.escape(m) for m in dict.fromkeys(_PLACEHOLDER_MARKERS)))
+
+
 def shannon_entropy(value: str) -> float:
     """Shannon entropy of ``value`` in bits per character (0.0 for the empty string)."""
     if not value:
         return 0.0
     n = len(value)
-    return -sum((c / n) * math.log2(c / n) for c in Counter(value).values())
+    # H = log2(n) - sum(c * log2(c)) / n; characters seen once contribute nothing to the sum
+    repeated = sum(c * math.log2(c) for c in Counter(value).values() if c > 1)
+    return max(0.0, math.log2(n) - repeated / n)
+
+
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_ASCII_OTHER = re.compile(r"[^A-Za-z0-9]")
 
 
 def char_classes(value: str) -> int:
     """How many of lowercase / uppercase / digit / other characters ``value`` contains."""
+    if value.isascii():
+        return (
+            (value != value.upper())
+            + (value != value.lower())
+            + (_ASCII_DIGIT.search(value) is not None)
+            + (_ASCII_OTHER.search(value) is not None)
+        )
     lower = upper = digit = other = 0
     for ch in value:
         if ch.islower():
@@ -84,7 +130,7 @@ def looks_like_placeholder(value: str) -> bool:
         return True
     if low.endswith((">", "}")):
         return True
-    if any(m in low for m in _PLACEHOLDER_MARKERS):
+    if _MARKERS_RE.search(low):
         return True
     # very low variety: "aaaaaaaa", "abababab", "0000-0000"
     return len(v) >= 4 and len(set(low)) < 4
@@ -113,15 +159,29 @@ class Finding:
 
 
 class _Compiled:
-    __slots__ = ("allow", "back", "fwd", "groups", "pattern", "rule")
+    __slots__ = ("allow", "allow_match", "back", "fwd", "group", "groups", "match", "pattern", "rule")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self.pattern = compile_re2(rule.regex, rule_id=rule.id)
         self.groups = self.pattern.groups
+        self.match = raw_matcher(self.pattern)
+        group = rule.secret_group
+        self.group = (1 if self.groups >= 1 else 0) if group is None else group
         self.allow = [
             compile_re2(p, rule_id=rule.id, what="allowlist regex") for p in rule.allowlist
         ]
+        # one combined pattern (one call per candidate); the separate ones if RE2 refuses it
+        self.allow_match: _Matcher | None = None
+        if len(rule.allowlist) > 1:
+            try:
+                combined = compile_re2(
+                    "|".join(f"(?:{p})" for p in rule.allowlist), rule_id=rule.id
+                )
+            except RuleError:
+                combined = None
+            if combined is not None:
+                self.allow_match = raw_matcher(combined)
         self.back = 96
         self.fwd = max(64, rule.window)
 
@@ -132,6 +192,15 @@ class _Compiled:
             if group and m.start(1) < 0:
                 group = 0
         s, e = m.span(group)
+        if s < 0 or e <= s:
+            return None
+        return s, e
+
+    def secret_span_raw(self, spans: _Spans) -> tuple[int, int] | None:
+        group = self.group
+        if group and self.rule.secret_group is None and spans[1][0] < 0:
+            group = 0
+        s, e = spans[group]
         if s < 0 or e <= s:
             return None
         return s, e
@@ -148,6 +217,9 @@ class _Compiled:
             low = secret.lower()
             if any(w in low for w in rule.stopwords):
                 return False
+        if self.allow_match is not None:
+            data = secret.encode("utf-8", "surrogatepass")
+            return self.allow_match(data, 0, len(data))[0][0] < 0
         return not any(a.search(secret) for a in self.allow)
 
 
@@ -157,6 +229,9 @@ def ascii_lower(text: str) -> str:
         return text.lower()
     return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
+
+# a window costs about as much per call as scanning this many bytes of text in RE2's DFA
+_WINDOW_COST = 512
 
 _Cand = tuple[int, int, int]  # (rule index, byte start, byte end) of a secret
 
@@ -192,6 +267,7 @@ class SecretScanner:
                     owners |= idxs
             self._kw_rules[kw.encode("utf-8")] = tuple(sorted(owners))
         self._kw_re: Any = None
+        self._kw_match: _Matcher | None = None
         self._automaton: Any = None
         if table:
             opts = re2.Options()
@@ -200,6 +276,7 @@ class SecretScanner:
             opts.max_mem = 64 << 20
             keys = sorted(self._kw_rules, key=len, reverse=True)
             self._kw_re = re2.compile(b"|".join(re2.escape(k) for k in keys), opts)
+            self._kw_match = raw_matcher(self._kw_re)
             automaton = ahocorasick.Automaton()
             for kw in table:
                 automaton.add_word(kw, (len(kw), self._kw_rules[kw.encode("utf-8")]))
@@ -225,23 +302,32 @@ class SecretScanner:
                 for idx in idxs:
                     hits.setdefault(idx, []).append(start)
             return hits
-        kw_rules = self._kw_rules
-        search = self._kw_re.search
+        match = self._kw_match
+        assert match is not None
+        by_kw: dict[bytes, list[int]] = {}
         n = len(low)
         pos = 0
         while pos < n:
-            m = search(low, pos)
-            if m is None:
+            start, end = match(low, pos, n)[0]
+            if start < 0:
                 break
-            start, end = m.span()
-            for idx in kw_rules[low[start:end]]:
-                lst = hits.get(idx)
-                if lst is None:
-                    hits[idx] = [start]
-                elif lst[-1] != start:
-                    lst.append(start)
+            kw = low[start:end]
+            lst = by_kw.get(kw)
+            if lst is None:
+                by_kw[kw] = [start]
+            else:
+                lst.append(start)
             # restart just after the start: keywords may overlap ("auth_key'" / "_key'")
             pos = start + 1
+        # per rule: the union of its keywords' offsets (one match per start, so no duplicates)
+        kw_rules = self._kw_rules
+        for kw, offsets in by_kw.items():
+            for idx in kw_rules[kw]:
+                lst = hits.get(idx)
+                if lst is None:
+                    hits[idx] = offsets
+                else:
+                    hits[idx] = sorted(lst + offsets)
         return hits
 
     def scan(self, text: str) -> list[Finding]:
@@ -257,6 +343,10 @@ class SecretScanner:
             for idx, positions in self._keyword_hits(data).items():
                 comp = self._compiled[idx]
                 back, fwd = comp.back, comp.fwd
+                if len(positions) > 2 and len(positions) * (back + fwd + _WINDOW_COST) >= n:
+                    # keyword-dense text: one pass over everything is cheaper than many calls
+                    self._run_near_keywords(idx, data, positions, cands)
+                    continue
                 lo = max(0, positions[0] - back)
                 hi = min(n, positions[0] + fwd)
                 for pos in positions[1:]:
@@ -273,29 +363,59 @@ class SecretScanner:
     def _run(self, idx: int, data: bytes, lo: int, hi: int, out: list[_Cand]) -> None:
         """Run one rule over ``data[lo:hi]``; grow the window when a match touches its edge."""
         comp = self._compiled[idx]
+        match = comp.match
         n = len(data)
         pos = lo
         grew_back = False
-        while True:
-            restart = False
-            for m in comp.pattern.finditer(data, pos, hi):
-                ms, me = m.span()
-                if ms == lo and lo > 0 and not grew_back:
-                    # may be the tail of a longer match: look further back once
-                    lo = pos = max(0, lo - 4096)
-                    grew_back = restart = True
-                    break
-                if me == hi and hi < n:
-                    # may continue past the window: grow it geometrically, rescan from ms
-                    hi = min(n, hi + max(comp.fwd, hi - lo))
-                    pos = ms
-                    restart = True
-                    break
-                span = comp.secret_span(m)
+        while pos <= hi:
+            spans = match(data, pos, hi)
+            ms, me = spans[0]
+            if ms < 0:
+                return
+            if ms == lo and lo > 0 and not grew_back:
+                # may be the tail of a longer match: look further back once
+                lo = pos = max(0, lo - 4096)
+                grew_back = True
+                continue
+            if me == hi and hi < n:
+                # may continue past the window: grow it geometrically, rescan from ms
+                hi = min(n, hi + max(comp.fwd, hi - lo))
+                pos = ms
+                continue
+            span = comp.secret_span_raw(spans)
+            if span is not None:
+                out.append((idx, span[0], span[1]))
+            pos = me if me > ms else me + 1
+
+    def _run_near_keywords(
+        self, idx: int, data: bytes, positions: list[int], out: list[_Cand]
+    ) -> None:
+        """Run one rule over the whole text, keeping the matches that touch a keyword window.
+
+        Same findings as running it window by window (a match must still overlap the window
+        ``[p - back, p + fwd)`` of one of its keyword offsets ``p``), with one C call per match
+        instead of one per window.
+        """
+        comp = self._compiled[idx]
+        match = comp.match
+        back, fwd = comp.back, comp.fwd
+        last = len(positions)
+        n = len(data)
+        pos = 0
+        while pos <= n:
+            spans = match(data, pos, n)
+            ms, me = spans[0]
+            if ms < 0:
+                return
+            # a keyword offset p with p - back < max(me, ms + 1) and p + fwd > ms
+            i = bisect.bisect_right(positions, ms - fwd)
+            if i < last and positions[i] < max(me, ms + 1) + back:
+                span = comp.secret_span_raw(spans)
                 if span is not None:
                     out.append((idx, span[0], span[1]))
-            if not restart:
-                return
+            elif i == last:
+                return  # no keyword window left ahead
+            pos = me if me > ms else me + 1
 
     def _findings(self, cands: list[_Cand], data: bytes, text: str) -> list[Finding]:
         ascii_only = len(data) == len(text)
@@ -333,24 +453,13 @@ def _dedupe(candidates: list[Finding], text: str) -> list[Finding]:
                     kept[-1] = f
                 continue
         kept.append(f)
-    newlines = _newline_index(text) if len(kept) > 4 else None
     out: list[Finding] = []
-    for f in kept:
-        if newlines is not None:
-            line = bisect.bisect_right(newlines, f.start - 1) + 1
-        else:
-            line = text.count("\n", 0, f.start) + 1
+    line, counted = 1, 0
+    for f in kept:  # sorted by start: count newlines incrementally (one pass over the text)
+        line += text.count("\n", counted, f.start)
+        counted = f.start
         out.append(Finding(f.rule_id, f.start, f.end, line, f.confidence, f.secret))
     return out
-
-
-def _newline_index(text: str) -> list[int]:
-    idx: list[int] = []
-    pos = text.find("\n")
-    while pos != -1:
-        idx.append(pos)
-        pos = text.find("\n", pos + 1)
-    return idx
 
 
 _DEFAULT: SecretScanner | None = None

@@ -45,7 +45,7 @@ def _candidate_parents() -> list[Path]:
 
 
 class PidsCgroup:
-    """A fresh child cgroup with ``pids.max``; join it from the child before exec."""
+    """A fresh child cgroup with ``pids.max``; the launcher moves the gate process into it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -67,6 +67,14 @@ class PidsCgroup:
                 continue
             return cls(path)
         return None
+
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` into the cgroup (the launcher's waiting gate process)."""
+        fd = os.open(self.procs_file, os.O_WRONLY)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
 
     def join_self(self) -> None:
         """Called in the forked child (preexec): move this process into the cgroup."""

@@ -19,45 +19,57 @@ _SYS_CREATE_RULESET = 444  # same number on x86_64 and aarch64 (asm-generic tabl
 _CREATE_RULESET_VERSION = 1
 
 #: the helper program; argv: ROOT... -- COMMAND [ARG...]
+#:
+#: Kept to what a bare ``python -I -S`` has already loaded plus the ``_ctypes`` extension:
+#: importing the ``ctypes`` package (and ``struct``) doubled the helper's start-up time, which is
+#: most of what Landlock adds to a command's spawn. Structures are packed with
+#: ``int.to_bytes``; ``syscall`` is called through a minimal ``CFuncPtr`` returning ``long``
+#: with errno capture. Any failure exits 126 *before* the command is executed (fail closed).
 HELPER = r"""
-import ctypes, os, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
+import _ctypes as C, os, sys
+class L(C._SimpleCData):
+    _type_ = "l"
+class F(C.CFuncPtr):
+    _flags_ = C.FUNCFLAG_CDECL | C.FUNCFLAG_USE_ERRNO
+    _restype_ = L
+libc = C.dlopen(None)
+sysc = F(C.dlsym(libc, "syscall"))
+prctl = F(C.dlsym(libc, "prctl"))
 def die(msg):
     sys.stderr.write("bastion sandbox: landlock: " + msg + "\n"); os._exit(126)
+def u64(v):
+    return v.to_bytes(8, "little")
 sep = sys.argv.index("--")
 roots, argv = sys.argv[1:sep], sys.argv[sep + 1:]
-abi = libc.syscall(444, None, 0, 1)
+abi = sysc(444, None, 0, 1)
 if abi < 1:
     die("not supported by this kernel")
 FILE_W = (1 << 1) | ((1 << 14) if abi >= 3 else 0)
 DIR_W = FILE_W | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) \
     | (1 << 11) | (1 << 12) | ((1 << 13) if abi >= 2 else 0)
-scoped = 3 if abi >= 6 else 0
 if abi >= 6:
-    attr = struct.pack("<QQQ", DIR_W, 0, scoped)
+    attr = u64(DIR_W) + u64(0) + u64(3)
 elif abi >= 4:
-    attr = struct.pack("<QQ", DIR_W, 0)
+    attr = u64(DIR_W) + u64(0)
 else:
-    attr = struct.pack("<Q", DIR_W)
-buf = ctypes.create_string_buffer(attr, len(attr))
-rs = libc.syscall(444, buf, len(attr), 0)
+    attr = u64(DIR_W)
+rs = sysc(444, attr, len(attr), 0)
 if rs < 0:
-    die("create_ruleset failed (errno %d)" % ctypes.get_errno())
+    die("create_ruleset failed (errno %d)" % C.get_errno())
 for root in roots:
     try:
         fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
     except OSError:
         continue
     access = DIR_W if os.path.isdir(root) else FILE_W
-    rule = ctypes.create_string_buffer(struct.pack("<Qi", access, fd), 12)
-    if libc.syscall(445, rs, 1, rule, 0) < 0:
-        die("add_rule %s failed (errno %d)" % (root, ctypes.get_errno()))
+    rule = u64(access) + fd.to_bytes(4, "little", signed=True)
+    if sysc(445, rs, 1, rule, 0) < 0:
+        die("add_rule %s failed (errno %d)" % (root, C.get_errno()))
     os.close(fd)
-if libc.prctl(38, 1, 0, 0, 0) != 0:
+if prctl(38, 1, 0, 0, 0) != 0:
     die("no_new_privs failed")
-if libc.syscall(446, rs, 0) < 0:
-    die("restrict_self failed (errno %d)" % ctypes.get_errno())
+if sysc(446, rs, 0) < 0:
+    die("restrict_self failed (errno %d)" % C.get_errno())
 os.close(rs)
 try:
     os.execvp(argv[0], argv)

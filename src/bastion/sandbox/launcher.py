@@ -2,8 +2,9 @@
 
 Layers, outermost first:
 1. the environment is built from an allowlist before bwrap starts (``env=`` of bwrap itself);
-2. resource limits (rlimits) and a per-command pids cgroup are applied in the forked child
-   before it execs bwrap, so bwrap and everything below inherit them;
+2. resource limits (rlimits) and a per-command pids cgroup are applied to the started child
+   while it waits in a gate, before it execs bwrap, so bwrap and everything below inherit
+   them (see :func:`spawn`);
 3. bwrap: new user/pid/ipc/uts/cgroup/net namespaces, a curated read-only view of the system,
    write grants bound read-write, protected paths read-only, hidden paths masked, private /tmp,
    fresh /proc and /dev, no capabilities, ``--die-with-parent``, ``--new-session``;
@@ -23,9 +24,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from bastion.errors import BastionError
 
@@ -215,32 +216,85 @@ def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool)
 # ---------------------------------------------------------------- running
 
 
-def _preexec(spec: SandboxSpec, cg: cgroup.PidsCgroup | None) -> Callable[[], None]:
+#: The gate bwrap is started through. ``subprocess`` can only use its fast ``vfork`` path
+#: without a ``preexec_fn``; forking a large Python process instead cost milliseconds to tens of
+#: milliseconds per command (page tables are copied). So the child is started without a hook and
+#: *waits* in this tiny POSIX shell on a pipe while the parent applies the rlimits
+#: (``prlimit(2)`` on the child's pid) and moves it into the pids cgroup; only then does the
+#: parent send a line and the shell ``exec``s bwrap, which inherits both. If the parent dies or
+#: fails first, ``read`` sees end-of-file and the shell exits 125 without starting anything.
+_GATE = 'read -r _ <&{fd} || exit 125; exec {fd}<&-; exec "$@"'
+GATE_SHELL = "/bin/sh"
+
+
+def _rlimits(spec: SandboxSpec, cg: cgroup.PidsCgroup | None) -> list[tuple[int, int]]:
+    """(resource, value) pairs applied, soft = hard, to the command's first process."""
     lim = spec.limits
-    nproc: int | None = None
+    out = [(resource.RLIMIT_CORE, 0)]
+    if lim.cpu_seconds:
+        out.append((resource.RLIMIT_CPU, lim.cpu_seconds))
+    if lim.memory_mb:
+        out.append((resource.RLIMIT_AS, lim.memory_mb * 1024 * 1024))
+    if lim.file_size_mb:
+        out.append((resource.RLIMIT_FSIZE, lim.file_size_mb * 1024 * 1024))
+    if lim.open_files:
+        out.append((resource.RLIMIT_NOFILE, lim.open_files))
     if cg is None and lim.max_processes and os.geteuid() != 0:
         # RLIMIT_NPROC counts all of this user's processes; leave room for the existing ones
-        nproc = _user_process_count() + lim.max_processes
+        out.append((resource.RLIMIT_NPROC, _user_process_count() + lim.max_processes))
+    return out
 
-    def setup() -> None:
-        def cap(res: int, value: int | None) -> None:
-            if value is not None:
-                resource.setrlimit(res, (value, value))
 
-        cap(resource.RLIMIT_CORE, 0)
-        if lim.cpu_seconds:
-            cap(resource.RLIMIT_CPU, lim.cpu_seconds)
-        if lim.memory_mb:
-            cap(resource.RLIMIT_AS, lim.memory_mb * 1024 * 1024)
-        if lim.file_size_mb:
-            cap(resource.RLIMIT_FSIZE, lim.file_size_mb * 1024 * 1024)
-        if lim.open_files:
-            cap(resource.RLIMIT_NOFILE, lim.open_files)
-        cap(resource.RLIMIT_NPROC, nproc)
-        if cg is not None:
-            cg.join_self()
+def _confine(pid: int, limits: list[tuple[int, int]], cg: cgroup.PidsCgroup | None) -> None:
+    """Apply ``limits`` and the cgroup to the (still waiting) gate process ``pid``."""
+    for res, value in limits:
+        resource.prlimit(pid, res, (value, value))
+    if cg is not None:
+        cg.add(pid)
 
-    return setup
+
+def spawn(argv: list[str], spec: SandboxSpec, cg: cgroup.PidsCgroup | None, *,
+          pass_fds: tuple[int, ...], stdin: int | IO[bytes] | None,
+          stdout: int | IO[bytes] | None,
+          stderr: int | IO[bytes] | None) -> subprocess.Popen[bytes]:
+    """Start ``argv`` (bwrap ...) with the spec's rlimits and cgroup, without a fork hook.
+
+    Raises :class:`SandboxUnavailable` (after killing the gate) if a limit cannot be applied.
+    """
+    limits = _rlimits(spec, cg)
+    gate_r, gate_w = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [GATE_SHELL, "-c", _GATE.format(fd=gate_r), "bastion-gate", *argv],
+            stdin=stdin, stdout=stdout, stderr=stderr, env=spec.env, cwd=str(spec.workspace),
+            start_new_session=True, pass_fds=(*pass_fds, gate_r), close_fds=True)
+    except BaseException:
+        os.close(gate_w)
+        raise
+    finally:
+        os.close(gate_r)
+    try:
+        try:
+            _confine(proc.pid, limits, cg)
+        except (OSError, ValueError) as exc:
+            raise SandboxUnavailable(f"cannot apply the resource limits: {exc}",
+                                     hint=None) from exc
+        os.write(gate_w, b"go\n")
+    except BaseException:
+        # killed before the pipe closes: the gate never execs bwrap
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        os.close(gate_w)
+        gate_w = -1
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        raise
+    finally:
+        if gate_w >= 0:
+            os.close(gate_w)
+    return proc
 
 
 def _user_process_count() -> int:
@@ -310,12 +364,16 @@ def _argv(command: str | list[str]) -> list[str]:
 
 
 def _run(argv: list[str], *, env: dict[str, str], cwd: str, timeout_s: float,
-         output_limit: int, preexec: Callable[[], None] | None, pass_fds: tuple[int, ...],
+         output_limit: int, spec: SandboxSpec | None, pass_fds: tuple[int, ...],
          cg: cgroup.PidsCgroup | None, sandboxed: bool) -> CommandResult:
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True,
-                            preexec_fn=preexec, pass_fds=pass_fds, close_fds=True)
+    if spec is not None:
+        proc = spawn(argv, spec, cg, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    else:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                start_new_session=True, pass_fds=pass_fds, close_fds=True)
     try:
         out, err, timed_out, truncated = _collect(proc, start + timeout_s, output_limit, cg)
         try:
@@ -364,7 +422,7 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
         pass_fds: tuple[int, ...] = ()
         if spec.block_unix_sockets:
             read_fd, write_fd = os.pipe()
-            os.write(write_fd, seccomp.unix_socket_filter())  # a few dozen bytes: never blocks
+            os.write(write_fd, seccomp.unix_socket_filter())  # 96 bytes: never blocks
             os.close(write_fd)
             write_fd = -1
             pass_fds = (read_fd,)
@@ -377,8 +435,8 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
         try:
             result = _run([bwrap, *plan.args, "--", *inner], env=spec.env,
                           cwd=str(spec.workspace), timeout_s=timeout_s,
-                          output_limit=output_limit, preexec=_preexec(spec, cg),
-                          pass_fds=pass_fds, cg=cg, sandboxed=True)
+                          output_limit=output_limit, spec=spec, pass_fds=pass_fds, cg=cg,
+                          sandboxed=True)
         finally:
             for p in plan.placeholders:  # mount points bwrap had to create on the host
                 if p not in existed:
@@ -403,7 +461,7 @@ def run_unsandboxed(command: str | list[str], workspace: Path, env: dict[str, st
     sys.stderr.write("bastion: WARNING: running a command WITHOUT a sandbox "
                      "(settings: sandbox.mode = \"none\")\n")
     result = _run(_argv(command), env=env, cwd=str(workspace), timeout_s=timeout_s,
-                  output_limit=output_limit, preexec=None, pass_fds=(), cg=None,
+                  output_limit=output_limit, spec=None, pass_fds=(), cg=None,
                   sandboxed=False)
     result.notes.append("UNSANDBOXED (sandbox.mode = none)")
     return result

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from . import cgroup, landlock, seccomp
-from .launcher import SandboxUnavailable, _preexec, build_args, ensure_available
+from .launcher import SandboxUnavailable, build_args, ensure_available, spawn
 from .spec import SandboxSpec
 
 
@@ -107,11 +107,8 @@ def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner)
         existed = {p for p in plan.placeholders if os.path.lexists(p)}
-        proc = subprocess.Popen([bwrap, *plan.args, "--", *inner], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=stderr, env=spec.env,
-                                cwd=str(spec.workspace), start_new_session=True,
-                                preexec_fn=_preexec(spec, cg), pass_fds=pass_fds,
-                                close_fds=True)
+        proc = spawn([bwrap, *plan.args, "--", *inner], spec, cg, pass_fds=pass_fds,
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
     except BaseException:
         for fd in fds:
             os.close(fd)

@@ -11,6 +11,7 @@ x32/foreign-architecture system calls (another syscall table would bypass the nu
 from __future__ import annotations
 
 import errno
+import functools
 import platform
 import struct
 
@@ -44,6 +45,7 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("<HBBI", code, jt, jf, k)
 
 
+@functools.cache
 def unix_socket_filter() -> bytes:
     """The filter program as raw ``struct sock_filter`` array (what bwrap reads from the fd)."""
     arch, nr_socket, nr_uring = _ARCHES[platform.machine()]

@@ -65,14 +65,6 @@ class CommandOutcome:
         return self.result is not None
 
 
-def _combine(verdicts: list[tuple[Verdict, str, str]]) -> tuple[Verdict, str, str]:
-    for wanted in ("deny", "ask"):
-        for v in verdicts:
-            if v[0] == wanted:
-                return v
-    return "allow", ", ".join(dict.fromkeys(v[1] for v in verdicts)), "every part is allowed"
-
-
 class CommandRunner:
     """Runs commands for one session; keeps the snapshot cache between commands."""
 
@@ -87,55 +79,10 @@ class CommandRunner:
 
     # ------------------------------------------------------------ decision
     def decide(self, command: str) -> tuple[Verdict, str, str, Analysis]:
-        """The policy's verdict for the whole command: every segment and redirection."""
-        analysis = analyse(command)
-        parts: list[tuple[Verdict, str, str]] = []
-        decide = getattr(self.policy, "decide", None)
-        for seg in analysis.segments:
-            if decide is None:
-                parts.append(("ask", "default", "no rule matched"))
-                continue
-            d = decide("run_command", " ".join(seg), fallback="ask")
-            parts.append((d.verdict, d.rule, f"{' '.join(seg)}: {d.reason}"))
-        for target, tool, access in ([(t, "write_file", "write")
-                                      for t in analysis.redirect_targets]
-                                     + [(t, "read_file", "read") for t in analysis.read_targets]):
-            if decide is None:
-                parts.append(("ask", "default", f"redirection to {target}"))
-                continue
-            d = decide(tool, target, access=access)
-            parts.append((d.verdict, d.rule, f"redirection {target}: {d.reason}"))
-        verdict, rule, reason = _combine(parts)
-        if analysis.unanalysable is not None and verdict != "deny":
-            verdict, rule = "ask", "unanalysable"
-            reason = f"the command cannot be fully analysed ({analysis.unanalysable})"
-        return verdict, rule, reason, analysis
-
-    def _settle(self, command: str, verdict: Verdict, rule: str, reason: str,
-                tool_call_id: str | None) -> tuple[Verdict, str]:
-        """Settle "ask" through the policy's approvals and record the decision (audit hooks)."""
-        outcome: Verdict = verdict
-        settled = "policy"
-        if verdict == "ask":
-            settle = getattr(self.policy, "_settle", None)
-            if settle is None:
-                outcome, settled = "deny", "no-approver"
-            else:
-                from bastion.policy import Decision
-
-                outcome, settled = settle("run_command", "other", command, command,
-                                          Decision("ask", rule, reason), command)
-        hooks = getattr(self.policy, "_hooks", None)
-        if hooks:
-            from bastion.policy import DecisionRecord
-
-            record = DecisionRecord(tool="run_command", target=command, access="other",
-                                    verdict=verdict, rule=rule, reason=reason, outcome=outcome,
-                                    settled_by=settled, session_id=self.session_id,
-                                    tool_call_id=tool_call_id)
-            for hook in hooks:
-                hook(record)
-        return outcome, settled
+        """The policy's verdict for the whole command (every segment and redirection; see
+        :meth:`bastion.policy.Policy.decide`) and the analysis it rests on. Pure."""
+        d = self.policy.decide("run_command", command, fallback="ask")
+        return d.verdict, d.rule, d.reason, analyse(command)
 
     # ------------------------------------------------------------ running
     def run(self, command: str | list[str], timeout_s: float | None = None, *,
@@ -148,14 +95,15 @@ class CommandRunner:
             out.verdict = out.outcome = "allow"
             out.rule, out.reason = "user", "run by the user (bastion exec)"
         else:
-            verdict, rule, reason, _ = self.decide(text)
-            out.verdict, out.rule, out.reason = verdict, rule, reason
-            out.outcome, settled = self._settle(text, verdict, rule, reason, tool_call_id)
+            # decided, settled (approvals) and recorded (hooks) by the one policy
+            record = self.policy.check("run_command", text, preview=text, fallback="ask")
+            out.verdict, out.rule, out.reason = record.verdict, record.rule, record.reason
+            out.outcome = record.outcome
             if out.outcome != "allow":
                 why = {"no-tty": "; it needs approval and there is no terminal to ask",
                        "approve:never": "; it needs approval and --approve never is set"}.get(
-                    settled, "")
-                out.error = f"command denied: {reason}{why}"
+                    record.settled_by, "")
+                out.error = f"command denied: {record.reason}{why}"
                 return out
         limit = min(timeout_s or self.settings.default_timeout_s, self.settings.max_timeout_s)
         try:
