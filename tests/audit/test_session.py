@@ -134,4 +134,8 @@ def test_include_flags(workspace: Path, tmp_path: Path, bastion_home: Path) -> N
     script = write_script(tmp_path / "s.jsonl", NORMAL)
     assert cli("run", "t", "-w", workspace, "--provider", "replay",
                        "--script", script).returncode == 0
-    assert {c for c, _, _, _ in _records()} == {"session"}
+    records = _records()
+    # denials are always on the record; allowed calls and file access follow the flags
+    assert {c for c, _, _, _ in records} == {"session", "decision"}
+    decisions = [data for c, _, _, data in records if c == "decision"]
+    assert decisions and all(d is not None and d["decision"] == "deny" for d in decisions)

@@ -292,3 +292,47 @@ def test_pem_key_in_json() -> None:
     text = '{"private_key": "-----BEGIN PRIVATE KEY-----\\n' + body + '\\n-----END PRIVATE KEY-----\\n"}'
     out = PrivacyFilter().redact(text)
     assert body not in out and "[[SECRET:private-key-pem:1]]" in out
+
+
+def test_known_values_match_every_occurrence_like_bytes_find() -> None:
+    import random
+
+    rng = random.Random(5)
+    alphabet = "ab€c"
+    for _ in range(300):
+        kv = KnownValues()
+        for _ in range(rng.randint(1, 5)):
+            kv.add("".join(rng.choice(alphabet) for _ in range(rng.randint(6, 30))))
+        words = sorted(w.decode() for w in kv._words)
+        text = "".join(rng.choice(alphabet + "xy ") for _ in range(rng.randint(0, 150)))
+        for w in rng.sample(words, min(3, len(words))):
+            i = rng.randint(0, len(text))
+            text = text[:i] + w + text[i:]
+        expected: dict[int, int] = {}
+        for w in words:
+            i = text.find(w)
+            while i != -1:
+                expected[i] = max(expected.get(i, 0), i + len(w))
+                i = text.find(w, i + 1)
+        assert {(m.start, m.end) for m in kv.find(text)} == set(expected.items())
+
+
+def test_known_values_added_late_are_found_at_any_offset() -> None:
+    kv = KnownValues()
+    for i in range(2000):
+        kv.add(f"bulk-value-{i:05d}-q8K2mL9pX4")
+    kv.add("late-secret-Zq81x")
+    for pad in range(9):
+        text = "." * pad + "late-secret-Zq81x and bulk-value-01999-q8K2mL9pX4"
+        assert [m.text for m in kv.find(text)] == [
+            "late-secret-Zq81x", "bulk-value-01999-q8K2mL9pX4"
+        ]
+
+
+def test_keyword_dense_text_still_finds_secrets() -> None:
+    # many keyword hits make the scanner run a rule over the whole text at once
+    filler = "".join(f"token_{i} = lookup(session)\n" for i in range(300))
+    text = filler + "GITHUB_TOKEN=ghp_q8K2mL9pX4tR7bN3wY6cH1dF5gJ0sA2eZ7xV\n" + filler
+    found = SecretScanner().scan(text)
+    assert [f.rule_id for f in found] == ["github-pat"]
+    assert found[0].line == 301

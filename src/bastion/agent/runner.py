@@ -91,7 +91,7 @@ class AgentSession:
                                    approve=opts.approve, session_id=self.session_id,
                                    user_settings_path=settings_path())
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
-        self.policy.add_hook(_audit_decision)
+        self.policy.add_hook(_audit_decision_hook(settings.audit.include_tool_calls))
         # privacy: secrets never reach the model, the history or the audit log
         self.privacy = PrivacyFilter(
             {f"stored-{i}": v for i, v in enumerate(rt.api_keys.all_values())},
@@ -173,13 +173,23 @@ class AgentSession:
         self.close()
 
 
-def _audit_decision(record: DecisionRecord) -> None:
-    """Every policy decision goes to the audit log with the rule that made it and who settled it."""
-    audit.record("decision", record.outcome, {
-        "decision": record.outcome, "verdict": record.verdict, "rule": record.rule,
-        "tool": record.tool, "target": record.target, "access": record.access,
-        "reason": record.reason, "approved_by": record.settled_by,
-        "tool_call_id": record.tool_call_id}, session_id=record.session_id)
+def _audit_decision_hook(include_allowed: bool) -> Callable[[DecisionRecord], None]:
+    """Policy decisions go to the audit log with the rule that made them and who settled them.
+
+    Denials and anything that needed an answer are always recorded; plain allows follow
+    ``audit.includeToolCalls`` (they restate the tool call itself).
+    """
+
+    def hook(record: DecisionRecord) -> None:
+        if record.verdict == "allow" and not include_allowed:
+            return
+        audit.record("decision", record.outcome, {
+            "decision": record.outcome, "verdict": record.verdict, "rule": record.rule,
+            "tool": record.tool, "target": record.target, "access": record.access,
+            "reason": record.reason, "approved_by": record.settled_by,
+            "tool_call_id": record.tool_call_id}, session_id=record.session_id)
+
+    return hook
 
 
 def run_task(rt: Runtime, opts: RunOptions, *, on_text: Callable[[str], None] | None = None,

@@ -79,7 +79,10 @@ _PLACEHOLDER_EXACT = frozenset(
 _VAR_REF = re.compile(r"^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%)$")
 
 
-_MARKERS_RE = re.compile("|".join(re.escape(m) for m in dict.fromkeys(_PLACEHOLDER_MARKERS)))
+# all markers in one RE2 pattern: one linear pass however long the value (PEM keys are ~1 KB)
+_MARKERS_RE = re2.compile(
+    "|".join(re2.escape(m) for m in dict.fromkeys(_PLACEHOLDER_MARKERS)).encode("utf-8")
+)
 
 
 def shannon_entropy(value: str) -> float:
@@ -118,6 +121,9 @@ def char_classes(value: str) -> int:
     return lower + upper + digit + other
 
 
+_MARKERS_MATCH = raw_matcher(_MARKERS_RE)
+
+
 def looks_like_placeholder(value: str) -> bool:
     """True for example/template values: ``EXAMPLE``, ``xxxx``, ``<token>``, ``${VAR}``, …"""
     v = value.strip().strip("\"'`")
@@ -130,7 +136,8 @@ def looks_like_placeholder(value: str) -> bool:
         return True
     if low.endswith((">", "}")):
         return True
-    if _MARKERS_RE.search(low):
+    low_bytes = low.encode("utf-8", "surrogatepass")
+    if _MARKERS_MATCH(low_bytes, 0, len(low_bytes))[0][0] >= 0:
         return True
     # very low variety: "aaaaaaaa", "abababab", "0000-0000"
     return len(v) >= 4 and len(set(low)) < 4
@@ -158,6 +165,36 @@ class Finding:
         }
 
 
+def _outer_group_body(regex: str) -> str | None:
+    """The body of ``regex`` if it is exactly one capturing group ``(...)``, else None."""
+    if len(regex) < 2 or regex[0] != "(" or regex[-1] != ")" or regex.startswith("(?"):
+        return None
+    depth = 0
+    in_class = False
+    i = 0
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            if regex.startswith("[]", i) or regex.startswith("[^]", i):
+                i += 2 if regex[i + 1] == "]" else 3
+                continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0 and i != len(regex) - 1:
+                return None  # the first group closes before the end
+        i += 1
+    return regex[1:-1] if depth == 0 else None
+
+
 class _Compiled:
     __slots__ = ("allow", "allow_match", "back", "fwd", "group", "groups", "match", "pattern", "rule")
 
@@ -166,8 +203,21 @@ class _Compiled:
         self.pattern = compile_re2(rule.regex, rule_id=rule.id)
         self.groups = self.pattern.groups
         self.match = raw_matcher(self.pattern)
+        outer = _outer_group_body(rule.regex) if rule.secret_group in (None, 1) else None
+        if outer is not None:
+            # the regex is one capturing group around everything: the secret is the whole match,
+            # and without captures RE2 finds it with its DFA alone (no NFA pass over the match)
+            try:
+                plain = compile_re2(outer, rule_id=rule.id)
+            except RuleError:
+                plain = None
+            if plain is not None and plain.groups == 0:
+                self.match = raw_matcher(plain)
+                self.groups = 0
         group = rule.secret_group
         self.group = (1 if self.groups >= 1 else 0) if group is None else group
+        if self.groups == 0:
+            self.group = 0
         self.allow = [
             compile_re2(p, rule_id=rule.id, what="allowlist regex") for p in rule.allowlist
         ]

@@ -219,11 +219,13 @@ def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool)
 #: The gate bwrap is started through. ``subprocess`` can only use its fast ``vfork`` path
 #: without a ``preexec_fn``; forking a large Python process instead cost milliseconds to tens of
 #: milliseconds per command (page tables are copied). So the child is started without a hook and
-#: *waits* in this tiny POSIX shell on a pipe while the parent applies the rlimits
-#: (``prlimit(2)`` on the child's pid) and moves it into the pids cgroup; only then does the
-#: parent send a line and the shell ``exec``s bwrap, which inherits both. If the parent dies or
-#: fails first, ``read`` sees end-of-file and the shell exits 125 without starting anything.
-_GATE = 'read -r _ <&{fd} || exit 125; exec {fd}<&-; exec "$@"'
+#: *waits* in this tiny POSIX shell, reading one line from its stdin pipe, while the parent
+#: applies the rlimits (``prlimit(2)`` on the child's pid) and moves it into the pids cgroup;
+#: only then does the parent send the line and the shell ``exec``s bwrap, which inherits both.
+#: If the parent dies or fails first, ``read`` sees end-of-file and the shell exits 125 without
+#: starting anything. (stdin rather than an extra fd: dash only redirects fds 0-9.)
+_GATE = 'read -r _ || exit 125; exec "$@"'
+_GATE_DEVNULL = 'read -r _ || exit 125; exec "$@" </dev/null'
 GATE_SHELL = "/bin/sh"
 
 
@@ -254,46 +256,40 @@ def _confine(pid: int, limits: list[tuple[int, int]], cg: cgroup.PidsCgroup | No
 
 
 def spawn(argv: list[str], spec: SandboxSpec, cg: cgroup.PidsCgroup | None, *,
-          pass_fds: tuple[int, ...], stdin: int | IO[bytes] | None,
-          stdout: int | IO[bytes] | None,
+          pass_fds: tuple[int, ...], stdin_pipe: bool, stdout: int | IO[bytes] | None,
           stderr: int | IO[bytes] | None) -> subprocess.Popen[bytes]:
     """Start ``argv`` (bwrap ...) with the spec's rlimits and cgroup, without a fork hook.
 
-    Raises :class:`SandboxUnavailable` (after killing the gate) if a limit cannot be applied.
+    The command's stdin is a pipe (``stdin_pipe``) or ``/dev/null``. Raises
+    :class:`SandboxUnavailable` (after killing the gate) if a limit cannot be applied.
     """
     limits = _rlimits(spec, cg)
-    gate_r, gate_w = os.pipe()
-    try:
-        proc = subprocess.Popen(
-            [GATE_SHELL, "-c", _GATE.format(fd=gate_r), "bastion-gate", *argv],
-            stdin=stdin, stdout=stdout, stderr=stderr, env=spec.env, cwd=str(spec.workspace),
-            start_new_session=True, pass_fds=(*pass_fds, gate_r), close_fds=True)
-    except BaseException:
-        os.close(gate_w)
-        raise
-    finally:
-        os.close(gate_r)
+    proc = subprocess.Popen(
+        [GATE_SHELL, "-c", _GATE if stdin_pipe else _GATE_DEVNULL, "bastion-gate", *argv],
+        stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=spec.env,
+        cwd=str(spec.workspace), start_new_session=True, pass_fds=pass_fds, close_fds=True)
+    assert proc.stdin is not None
     try:
         try:
             _confine(proc.pid, limits, cg)
         except (OSError, ValueError) as exc:
             raise SandboxUnavailable(f"cannot apply the resource limits: {exc}",
                                      hint=None) from exc
-        os.write(gate_w, b"go\n")
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        if not stdin_pipe:
+            proc.stdin.close()
+            proc.stdin = None
     except BaseException:
-        # killed before the pipe closes: the gate never execs bwrap
+        # killed before its stdin closes: the gate never execs bwrap
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
-        os.close(gate_w)
-        gate_w = -1
         proc.wait()
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError):
+                    stream.close()
         raise
-    finally:
-        if gate_w >= 0:
-            os.close(gate_w)
     return proc
 
 
@@ -368,7 +364,7 @@ def _run(argv: list[str], *, env: dict[str, str], cwd: str, timeout_s: float,
          cg: cgroup.PidsCgroup | None, sandboxed: bool) -> CommandResult:
     start = time.monotonic()
     if spec is not None:
-        proc = spawn(argv, spec, cg, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+        proc = spawn(argv, spec, cg, pass_fds=pass_fds, stdin_pipe=False,
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     else:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -108,7 +108,7 @@ def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
             inner = landlock.wrap(plan.landlock_roots, inner)
         existed = {p for p in plan.placeholders if os.path.lexists(p)}
         proc = spawn([bwrap, *plan.args, "--", *inner], spec, cg, pass_fds=pass_fds,
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+                     stdin_pipe=True, stdout=subprocess.PIPE, stderr=stderr)
     except BaseException:
         for fd in fds:
             os.close(fd)
