@@ -1,54 +1,73 @@
 """Sandbox benchmarks: spawn overhead of run_command('true') and snapshot+diff cost.
 
 Run: .venv/bin/python bench/bench_sandbox.py  (prints ms and ratios; not a timed test)
+
+The spawn variants are sampled *interleaved* (one of each per round), so a change in machine
+load during the run affects them alike; ratios are against bare bubblewrap, the floor any
+bwrap-based sandbox pays, and against plain ``sh -c true``.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bastion.config.models import SandboxSettings
 from bastion.journal.snapshot import MemoryBlobStore, SnapshotCache, diff_snapshots, take_snapshot
 from bastion.policy import Policy
-from bastion.sandbox import build_env, compile_spec, run_sandboxed, run_unsandboxed
+from bastion.sandbox import compile_spec, run_sandboxed
+
+BARE_BWRAP = ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc",
+              "/proc", "true"]
 
 
-def _median_ms(fn, n: int = 30) -> float:  # type: ignore[no-untyped-def]
+def _interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    for fn in fns.values():
+        fn()  # warm up
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t) * 1000)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def _ms(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
     fn()
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+    return (time.perf_counter() - t) * 1000
 
 
 def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"
         ws.mkdir()
         policy = Policy(ws, bastion_home=Path(tmp) / "home")
-        env = build_env(os.environ, workspace=ws)
-        plain = _median_ms(lambda: run_unsandboxed("true", ws, env, 10, 10_000))
         spec = compile_spec(policy, SandboxSettings())
-        full = _median_ms(lambda: run_sandboxed("true", spec, 10, 10_000))
         spec_nl = compile_spec(policy, SandboxSettings(landlock=False))
-        bwrap_only = _median_ms(lambda: run_sandboxed("true", spec_nl, 10, 10_000))
-        import subprocess
-
-        bare = _median_ms(lambda: subprocess.run(
-            ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc",
-             "/proc", "true"], check=True))
-        print(f"spawn 'true' bare bwrap (reference):        {bare:7.1f} ms")
-        print(f"spawn 'true' unsandboxed (sh -c):           {plain:7.1f} ms")
-        print(f"spawn 'true' bwrap+seccomp+cgroup:          {bwrap_only:7.1f} ms  "
-              f"(x{bwrap_only / plain:.1f})")
-        print(f"spawn 'true' bwrap+seccomp+cgroup+Landlock: {full:7.1f} ms  "
-              f"(x{full / plain:.1f})")
+        res = _interleaved({
+            "sh": lambda: subprocess.run(["sh", "-c", "true"], check=True),
+            "bare": lambda: subprocess.run(BARE_BWRAP, check=True),
+            "nl": lambda: run_sandboxed("true", spec_nl, 10, 10_000),
+            "ll": lambda: run_sandboxed("true", spec, 10, 10_000),
+        }, rounds)
+        sh, bare = res["sh"], res["bare"]
+        print(f"load average: {os.getloadavg()[0]:.2f}, {rounds} interleaved rounds, medians")
+        print(f"spawn 'true' unsandboxed (sh -c):           {sh:7.1f} ms")
+        print(f"spawn 'true' bare bwrap (reference):        {bare:7.1f} ms  (x{bare / sh:.1f} sh)")
+        for label, key in (("bwrap+seccomp+cgroup+rlimits:", "nl"),
+                           ("... + Landlock:", "ll")):
+            v = res[key]
+            print(f"spawn 'true' {label:31}{v:7.1f} ms  (x{v / bare:.2f} bare bwrap, "
+                  f"x{v / sh:.1f} sh)")
 
         for i in range(100):
             d = ws / f"d{i:03}"
@@ -59,19 +78,26 @@ def main() -> None:
         t = time.perf_counter()
         base = take_snapshot([ws], blobs, cache=cache)
         first = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
-        again = take_snapshot([ws], blobs, cache=cache)
-        diff_snapshots(base, again)
-        nochange = (time.perf_counter() - t) * 1000
-        (ws / "d050" / "f050.txt").write_text("changed\n")
-        t = time.perf_counter()
-        after = take_snapshot([ws], blobs, cache=cache)
-        changes = diff_snapshots(again, after)
-        onechange = (time.perf_counter() - t) * 1000
-        assert len(changes) == 1
+        nochange_t, onechange_t = [], []
+        for k in range(5):
+            t = time.perf_counter()
+            again = take_snapshot([ws], blobs, cache=cache)
+            assert not diff_snapshots(base, again)
+            nochange_t.append((time.perf_counter() - t) * 1000)
+            (ws / "d050" / "f050.txt").write_text(f"changed {k}\n")
+            t = time.perf_counter()
+            after = take_snapshot([ws], blobs, cache=cache)
+            changes = diff_snapshots(again, after)
+            onechange_t.append((time.perf_counter() - t) * 1000)
+            assert len(changes) == 1
+            base = after
         print(f"10,000 files: first snapshot (hash + store all): {first:7.1f} ms")
-        print(f"10,000 files: snapshot+diff, no change:          {nochange:7.1f} ms")
-        print(f"10,000 files: snapshot+diff, one changed file:   {onechange:7.1f} ms")
+        print(f"10,000 files: snapshot+diff, no change:          "
+              f"{statistics.median(nochange_t):7.1f} ms")
+        print(f"10,000 files: snapshot+diff, one changed file:   "
+              f"{statistics.median(onechange_t):7.1f} ms")
+        print(f"10,000 files: policy.sandbox_view() scan:        "
+              f"{_ms(policy.sandbox_view):7.1f} ms  (policy code; once per command)")
 
 
 if __name__ == "__main__":

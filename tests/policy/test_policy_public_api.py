@@ -174,7 +174,7 @@ rule_st = st.lists(st.tuples(st.sampled_from(RULE_POOL), st.sampled_from(["allow
 mode_st = st.sampled_from(["standard", "strict", "restricted"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(base_grants=grant_st, base_rules=rule_st, base_mode=mode_st, want_grants=grant_st,
        none_grants=st.booleans(), add_rules=rule_st, want_mode=st.none() | mode_st,
        twice=st.booleans())
@@ -270,3 +270,12 @@ def test_folders_holding_protected_paths_are_protected_in_the_policy(workspace: 
         assert policy.decide(tool, "keys").rule == "protected:contains secret"
         assert policy.decide(tool, "plain").verdict == "allow"  # nothing protected inside
     assert policy.decide("write_file", ".git/objects/ab").verdict == "allow"  # git still works
+
+
+def test_the_same_folder_granted_twice_gets_the_lesser_access(workspace: Path) -> None:
+    # e.g. an untrusted project's {"path": ".", "access": "read"} over the default write grant
+    policy = Policy(workspace, grants=[Grant(workspace, "write", "default"),
+                                       Grant(workspace, "read", "project")])
+    assert policy.decide("write_file", "a.txt").verdict == "deny"
+    read_only, writable, _, _ = policy.sandbox_view()
+    assert writable == () and read_only == (workspace,)

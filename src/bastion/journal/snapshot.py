@@ -110,17 +110,55 @@ class ChangeRecord:
 
 
 class SnapshotCache:
-    """Stat key -> digest, so unchanged files are not re-read between snapshots."""
+    """Path -> the file's :class:`Entry` (stat key + digest), kept for a session's commands.
+
+    An unchanged file (same stat key) is neither re-read nor re-hashed, and its ``Entry`` object
+    is reused as it is, so a snapshot of an unchanged tree costs one ``lstat`` per file (from
+    ``os.scandir``) and the diff compares identical objects.
+    """
 
     def __init__(self) -> None:
-        self._digests: dict[str, tuple[tuple[int, int, int, int, int], str]] = {}
+        self._entries: dict[str, Entry] = {}
+        #: digests known to be in the blob store (per store): the journal's ``has`` is a file
+        #: stat, which would double the cost of a snapshot. The journal never deletes blobs.
+        self._stored: dict[int, set[str]] = {}
+
+    def stored(self, blobs: BlobStore, digest: str) -> bool:
+        known = self._stored.setdefault(id(blobs), set())
+        if digest in known:
+            return True
+        if blobs.has(digest):
+            known.add(digest)
+            return True
+        return False
+
+    def mark_stored(self, blobs: BlobStore, digest: str) -> None:
+        self._stored.setdefault(id(blobs), set()).add(digest)
 
     def lookup(self, path: str, key: tuple[int, int, int, int, int]) -> str | None:
-        hit = self._digests.get(path)
-        return hit[1] if hit is not None and hit[0] == key else None
+        hit = self._entries.get(path)
+        return hit.sha256 if hit is not None and hit.key == key else None
+
+    def entry(self, path: str, key: tuple[int, int, int, int, int]) -> Entry | None:
+        hit = self._entries.get(path)
+        return hit if hit is not None and hit.key == key else None
 
     def store(self, path: str, key: tuple[int, int, int, int, int], digest: str) -> None:
-        self._digests[path] = (key, digest)
+        self._entries[path] = Entry("file", stat.S_IMODE(key[4]), key[0], digest, key=key)
+
+    def remember(self, path: str, entry: Entry) -> None:
+        self._entries[path] = entry
+
+
+#: one shared Entry per directory mode (directories carry nothing else)
+_DIR_ENTRIES: dict[int, Entry] = {}
+
+
+def _dir_entry(mode: int) -> Entry:
+    e = _DIR_ENTRIES.get(mode)
+    if e is None:
+        e = _DIR_ENTRIES[mode] = Entry("dir", mode)
+    return e
 
 
 def _key(st: os.stat_result) -> tuple[int, int, int, int, int]:
@@ -141,6 +179,7 @@ def take_snapshot(roots: Iterable[Path | str], blobs: BlobStore, *,
     cache = cache if cache is not None else SnapshotCache()
     root_list = [os.fspath(r) for r in roots]
     snap = Snapshot(roots=root_list)
+    entries, skipped, hardlinks = snap.entries, snap.skipped, snap.hardlinks
     for root in root_list:
         stack = [root]
         while stack:
@@ -159,33 +198,39 @@ def take_snapshot(roots: Iterable[Path | str], blobs: BlobStore, *,
                         continue
                     if stat.S_ISDIR(st.st_mode):
                         if de.name in skip_dirs:
-                            snap.skipped.append(Skipped(path, f"{de.name}/ is not journaled"))
+                            skipped.append(Skipped(path, f"{de.name}/ is not journaled"))
                             _collect_hardlinks(path, snap)
                             continue
-                        snap.entries[path] = Entry("dir", stat.S_IMODE(st.st_mode))
+                        entries[path] = _dir_entry(stat.S_IMODE(st.st_mode))
                         stack.append(path)
                     elif stat.S_ISLNK(st.st_mode):
                         with contextlib.suppress(OSError):
-                            snap.entries[path] = Entry("symlink", 0, target=os.readlink(path))
+                            entries[path] = Entry("symlink", 0, target=os.readlink(path))
                     elif stat.S_ISREG(st.st_mode):
                         if st.st_nlink > 1:
-                            snap.hardlinks.append(path)
+                            hardlinks.append(path)
                         if st.st_size > max_file_bytes:
-                            snap.skipped.append(Skipped(
+                            skipped.append(Skipped(
                                 path, f"larger than {max_file_bytes} bytes: not journaled"))
                             continue
-                        key = _key(st)
-                        digest = cache.lookup(path, key)
-                        if digest is None or not blobs.has(digest):
-                            try:
-                                digest = blobs.put(_read_nofollow(path))
-                            except OSError as exc:
-                                snap.skipped.append(Skipped(path, f"unreadable ({exc.strerror})"))
-                                continue
-                            snap.files_hashed += 1
-                            cache.store(path, key, digest)
-                        snap.entries[path] = Entry("file", stat.S_IMODE(st.st_mode),
-                                                   st.st_size, digest, key=key)
+                        key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
+                               st.st_mode)
+                        cached = cache.entry(path, key)
+                        if cached is not None and cached.sha256 is not None and \
+                                cache.stored(blobs, cached.sha256):
+                            entries[path] = cached
+                            continue
+                        try:
+                            digest = blobs.put(_read_nofollow(path))
+                        except OSError as exc:
+                            skipped.append(Skipped(path, f"unreadable ({exc.strerror})"))
+                            continue
+                        snap.files_hashed += 1
+                        cache.mark_stored(blobs, digest)
+                        entry = Entry("file", stat.S_IMODE(st.st_mode), st.st_size, digest,
+                                      key=key)
+                        cache.remember(path, entry)
+                        entries[path] = entry
                     else:
                         snap.skipped.append(Skipped(path, "special file: not journaled"))
     snap.seconds = time.perf_counter() - start
@@ -193,21 +238,40 @@ def take_snapshot(roots: Iterable[Path | str], blobs: BlobStore, *,
 
 
 def _collect_hardlinks(top: str, snap: Snapshot) -> None:
-    """Skipped trees are not journaled, but hard links inside them must still be found."""
-    for dirpath, _dirs, files in os.walk(top, followlinks=False):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            with contextlib.suppress(OSError):
-                st = os.lstat(path)
-                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                    snap.hardlinks.append(path)
+    """Skipped trees are not journaled, but hard links inside them must still be found.
+
+    ``st_nlink`` needs an ``lstat`` of every file (a link made elsewhere changes nothing in this
+    tree's directories), so there is no cache here; ``scandir`` keeps the cost at that.
+    """
+    stack = [top]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for de in it:
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(de.path)
+                elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                    snap.hardlinks.append(de.path)
 
 
 def diff_snapshots(before: Snapshot, after: Snapshot) -> list[ChangeRecord]:
     """What changed between two snapshots of the same roots, parents before children."""
     changes: list[ChangeRecord] = []
-    for path in sorted(set(before.entries) | set(after.entries)):
-        old, new = before.entries.get(path), after.entries.get(path)
+    old_entries, new_entries = before.entries, after.entries
+    # unchanged files share the very same Entry object (SnapshotCache): compare by identity
+    # first, and sort only the paths that differ
+    changed = [p for p, e in new_entries.items()
+               if (o := old_entries.get(p)) is not e and o != e]
+    changed += [p for p in old_entries if p not in new_entries]
+    for path in sorted(changed):
+        old, new = old_entries.get(path), new_entries.get(path)
         if old == new:
             continue
         if old is None and new is not None:

@@ -4,7 +4,7 @@ Public API
 ----------
 ``Policy(workspace, *, grants=None, rules=[], mode="standard", approve="ask", deny_read=[],
 home=None, bastion_home=None, approver=None, interactive=None, on_decision=None,
-session_id=None, user_settings_path=None)`` — ``Policy(workspace)`` grants the workspace for
+session_id=None, user_settings_path=None, tools=None)`` — ``Policy(workspace)`` grants the workspace for
 writing with the built-in protections. Usually built with
 ``build_policy(settings, workspace, *, bastion_home, mode=None, approve="ask", session_id=None,
 approver=None, interactive=None, on_decision=None, user_settings_path=None)``, which merges
@@ -13,10 +13,22 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
 - ``policy.decide(tool, target, *, access=None, fallback=None) -> Decision`` — pure:
   ``Decision(verdict: "allow"|"ask"|"deny", rule: str, reason: str)``. ``target`` is a path for
   file tools, else the tool's target string (command line, URL); ``fallback`` is the verdict for
-  a non-file tool that no rule matches.
-- ``policy.check(tool, target, *, access=None, preview=None, fallback=None) -> DecisionRecord``
-  — decides, settles "ask" (session approvals, ``--approve``, terminal prompt; no terminal →
-  deny), calls every hook, never raises. ``record.outcome`` is "allow" or "deny".
+  a non-file tool that no rule matches. For ``run_command`` the target is the command line,
+  decided per simple command (:mod:`bastion.policy.shell`): rules match one segment at a
+  time, redirection targets are decided like writes (``<`` like reads), a command that cannot
+  be fully analysed is at most "ask", and "allow" needs every segment allowed — so
+  ``Bash(git status:*)`` never allows ``git status && rm -rf ~``.
+- ``policy.check(tool, target, *, access=None, preview=None, fallback=None, decision=None)
+  -> DecisionRecord`` — decides, settles "ask" (session approvals, ``--approve``, terminal
+  prompt; no terminal → deny), calls every hook, never raises. ``record.outcome`` is "allow"
+  or "deny". ``decision``: a verdict the caller computed; it can only tighten (the stricter of
+  it and the policy's own is settled).
+- ``policy.narrowed(*, grants=None, rules=(), tools=None, mode=None, deny_read=(), notes=())
+  -> Policy`` — a policy that can only do less: grants intersected, rules and deny-read
+  patterns added, ``tools`` (names/globs) restricting, ``mode`` only if stricter; keeps the
+  approver, ``--approve``, session id, hooks (live) and "this session" approvals (shared);
+  every decision is also this policy's, the stricter wins.
+- ``policy.hooks() -> list[DecisionHook]`` — the hooks a settled decision goes to.
 - ``policy.resolve_read(raw) -> Path`` / ``policy.resolve_write(raw, tool="write_file",
   preview=None) -> Path`` — canonical path or :class:`PolicyDenied` (message for the model).
 - ``policy.add_hook(fn)`` / ``Policy(on_decision=fn)`` — ``fn(DecisionRecord)`` for every

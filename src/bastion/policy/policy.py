@@ -142,8 +142,16 @@ class Policy:
         self.bastion_home = Path(os.path.realpath(self.bastion_home or _env_bastion_home()))
         if self.grants is None:
             self.grants = [Grant(self.workspace, "write", "default (workspace)")]
-        self.grants = [Grant(Path(os.path.realpath(g.path)), g.access, g.source)
-                       for g in self.grants]
+        # one grant per folder; the same folder granted twice gets the lesser access
+        merged: dict[Path, Grant] = {}
+        for g in self.grants:
+            path = Path(os.path.realpath(g.path))
+            seen = merged.get(path)
+            if seen is None:
+                merged[path] = Grant(path, g.access, g.source)
+            elif _ACCESS_RANK[g.access] < _ACCESS_RANK[seen.access]:
+                merged[path] = Grant(path, g.access, f"{g.source}; over {seen.source}")
+        self.grants = list(merged.values())
         self._deny_patterns: list[PathPattern] = deny_read_patterns(
             self.workspace, self.home, self.bastion_home, self.deny_read)
         self._git_dirs: list[Path] = []

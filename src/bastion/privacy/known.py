@@ -3,8 +3,8 @@
 Values come from the user's stored API keys, credential-named environment variables and every
 secret the scanner found earlier in the session. Each value is matched raw, base64 (standard and
 URL-safe, with and without padding, at all three byte alignments so it is also found inside a
-longer base64 blob), URL-encoded and hex-encoded. A hash index of fixed-length grams holds every variant, so adding a
-value never recompiles anything.
+longer base64 blob), URL-encoded and hex-encoded. A hash index of fixed-length grams holds
+every variant, so adding a value never recompiles anything.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
-
 
 # Environment variable names that carry credentials.
 _CRED_NAME = re.compile(

@@ -21,14 +21,17 @@ def limits_from(settings: SandboxSettings) -> Limits:
 
 def compile_spec(policy: Any, settings: SandboxSettings, *,
                  hardlinks: Iterable[str | Path] = (),
-                 env: dict[str, str] | None = None) -> SandboxSpec:
+                 env: dict[str, str] | None = None, view: Any = None) -> SandboxSpec:
     """The sandbox for ``policy`` (``Policy.sandbox_view()``), plus files to bind read-only.
 
     ``hardlinks``: regular files with several names found in the writable roots (from the
     pre-command snapshot); each is bound read-only so a write cannot reach the other name.
+    ``view``: an already computed ``policy.sandbox_view()`` for this command (the scan walks
+    every granted folder, so a caller that needs it too passes it instead of scanning twice).
     """
     workspace = Path(policy.workspace)
-    view = policy.sandbox_view() if hasattr(policy, "sandbox_view") else None
+    if view is None and hasattr(policy, "sandbox_view"):
+        view = policy.sandbox_view()
     read_only: tuple[Path, ...] = ()
     writable: tuple[Path, ...] = (workspace,)
     protected: tuple[Path, ...] = ()

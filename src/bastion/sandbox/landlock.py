@@ -20,9 +20,9 @@ _CREATE_RULESET_VERSION = 1
 
 #: the helper program; argv: ROOT... -- COMMAND [ARG...]
 #:
-#: Kept to what a bare ``python -I -S`` has already loaded plus the ``_ctypes`` extension:
-#: importing the ``ctypes`` package (and ``struct``) doubled the helper's start-up time, which is
-#: most of what Landlock adds to a command's spawn. Structures are packed with
+#: Kept to what a bare ``python -I -S`` has already loaded plus the ``_ctypes`` extension (no
+#: ``ctypes`` package, no ``struct``); the interpreter start itself remains most of what Landlock
+#: adds to a command's spawn. Structures are packed with
 #: ``int.to_bytes``; ``syscall`` is called through a minimal ``CFuncPtr`` returning ``long``
 #: with errno capture. Any failure exits 126 *before* the command is executed (fail closed).
 HELPER = r"""

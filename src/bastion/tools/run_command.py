@@ -112,20 +112,27 @@ class CommandRunner:
             out.error = exc.message + (f" ({exc.hint})" if exc.hint else "")
             return out
 
-    def _roots(self) -> list[Path]:
-        view = self.policy.sandbox_view() if hasattr(self.policy, "sandbox_view") else None
+    def _view(self) -> Any:
+        return self.policy.sandbox_view() if hasattr(self.policy, "sandbox_view") else None
+
+    def _roots(self, view: Any = None) -> list[Path]:
+        view = view if view is not None else self._view()
         return list(view.writable_roots) if view is not None else [Path(self.policy.workspace)]
 
     def _execute(self, command: str | list[str], out: CommandOutcome, timeout_s: float,
                  tool_call_id: str | None, tool: str) -> CommandOutcome:
-        roots = self._roots()
+        # one scan of the granted folders per command: it feeds both the snapshot roots and the
+        # sandbox spec (it used to run twice, and dominates the cost in a large workspace)
+        view = self._view()
+        roots = self._roots(view)
         before = take_snapshot(roots, self.blobs, cache=self.cache)
         if self.settings.mode == "none":
             env = build_env(os.environ, workspace=Path(self.policy.workspace))
             out.result = run_unsandboxed(command, Path(self.policy.workspace), env, timeout_s,
                                          self.settings.output_limit)
         else:
-            spec = compile_spec(self.policy, self.settings, hardlinks=before.hardlinks)
+            spec = compile_spec(self.policy, self.settings, hardlinks=before.hardlinks,
+                                view=view)
             out.result = run_sandboxed(command, spec, timeout_s, self.settings.output_limit)
         after = take_snapshot(roots, self.blobs, cache=self.cache)
         out.changes = diff_snapshots(before, after)
