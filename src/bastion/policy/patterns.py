@@ -18,8 +18,10 @@ Matching is by whole path components of resolved paths (never a string prefix), 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import fnmatchcase, translate
 from functools import lru_cache
 from pathlib import Path
 
@@ -80,8 +82,111 @@ class PathPattern:
         parts = path.parts
         if self.anchored is not None:
             return _match_prefix(self.anchored, parts)
+        if len(self.floating) == 1:
+            # a name pattern (the only kind ``compile`` makes): does any component match it?
+            match = _name_test(self.floating[0])
+            return any(match(part) for part in parts[1:])
         # A floating pattern may start at any component.
         return any(_match_prefix(self.floating, parts[i:]) for i in range(1, len(parts)))
+
+
+@lru_cache(maxsize=1024)
+def _name_test(pattern: str) -> Callable[[str], bool]:
+    """A test for one path component against one pattern component (``fnmatchcase`` rules)."""
+    if _has_glob(pattern):
+        return _regex_test([pattern])
+    return pattern.__eq__
+
+
+def _regex_test(globs: list[str]) -> Callable[[str], bool]:
+    """One compiled regex that matches a name when ``fnmatchcase`` matches any of ``globs``."""
+    match = re.compile("|".join(f"(?:{translate(g)})" for g in globs)).match
+    return lambda name: match(name) is not None
+
+
+def _component_matches(pattern: str, part: str) -> bool:
+    """One pattern component against one path component, exactly as :func:`_match_prefix`."""
+    return pattern == part or (_has_glob(pattern) and fnmatchcase(part, pattern))
+
+
+class ScanMatcher:
+    """Deny patterns prepared for a top-down walk that stops at every match.
+
+    In such a walk no proper ancestor of an entry matched (the walk would not have gone
+    below it), and neither did the walk's root or anything above it (callers check the root
+    with :meth:`PathPattern.matches` first). An entry then matches a pattern exactly when:
+
+    - a name pattern (``*.pem``, ``.env``): its *name* matches — one set lookup for the
+      literal names and one combined regex for the globs, instead of a match per component
+      per pattern;
+    - an anchored pattern: it matches the entry's own components; only patterns whose
+      components up to the first ``**`` agree with the directory being listed are tried
+      (:meth:`anchored_below`), and a pattern not ending in ``**`` must match the name.
+    """
+
+    def __init__(self, patterns: Iterable[PathPattern]) -> None:
+        names: set[str] = set()
+        globs: list[str] = []
+        anchored: list[tuple[str, ...]] = []
+        self._other: list[PathPattern] = []
+        for pat in patterns:
+            if pat.anchored is not None:
+                anchored.append(pat.anchored)
+            elif len(pat.floating) == 1 and not _has_glob(pat.floating[0]):
+                names.add(pat.floating[0])
+            elif len(pat.floating) == 1:
+                globs.append(pat.floating[0])
+            else:  # not made by ``compile``: keep the general matcher
+                self._other.append(pat)
+        self._names = frozenset(names)
+        self._glob_test = _regex_test(globs) if globs else None
+        self.anchored = tuple(dict.fromkeys(anchored))
+
+    def name_matches(self, name: str) -> bool:
+        """Does a name pattern match ``name``?"""
+        return name in self._names or (self._glob_test is not None and self._glob_test(name))
+
+    @staticmethod
+    def anchored_below(anchored: Iterable[tuple[str, ...]],
+                       parts: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+        """The ``anchored`` patterns that could match something at or below ``parts``.
+
+        Components before a pattern's first ``**`` pair up one to one with the path's, so
+        each of them must match the path's component at the same position.
+        """
+        keep: list[tuple[str, ...]] = []
+        for pat in anchored:
+            for i in range(min(len(pat), len(parts))):
+                if pat[i] == "**":
+                    keep.append(pat)
+                    break
+                if not _component_matches(pat[i], parts[i]):
+                    break
+            else:
+                keep.append(pat)
+        return tuple(keep)
+
+    def entry_matches(self, anchored: tuple[tuple[str, ...], ...], parent: tuple[str, ...],
+                      name: str) -> bool:
+        """Does a pattern match the entry ``name`` of the directory ``parent`` (its parts)?
+
+        ``anchored`` is :meth:`anchored_below` of ``parent``; see the class docstring for what
+        the walk must guarantee.
+        """
+        if name in self._names or (self._glob_test is not None and self._glob_test(name)):
+            return True
+        if anchored:
+            parts = (*parent, name)
+            for pat in anchored:
+                last = pat[-1]
+                if last != "**" and not _component_matches(last, name):
+                    continue
+                if _match_prefix(pat, parts):
+                    return True
+        if self._other:
+            path = Path(*parent, name)
+            return any(p.matches(path) for p in self._other)
+        return False
 
 
 @lru_cache(maxsize=4096)

@@ -34,6 +34,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,8 +51,9 @@ from .defaults import (
     protected_paths,
 )
 from .paths import canonical, display_path, is_within
-from .patterns import PathPattern
+from .patterns import PathPattern, ScanMatcher
 from .rules import FILE_TOOLS, READ_TOOLS, WRITE_TOOLS, Rule, Verdict, access_of
+from .viewscan import ViewScan
 
 Mode = Literal["standard", "strict", "restricted"]
 ApproveMode = Literal["ask", "auto", "never"]
@@ -595,35 +597,21 @@ class Policy:
         # literal absolute denyRead entries (BASTION_HOME, user additions) hide as they are
         hidden += [Path(os.path.realpath("/" + p.source.lstrip("/"))) for p in self._deny_patterns
                    if p.source.startswith("/") and not any(c in p.source for c in "*?[")]
-        seen = 0
-        complete = True
-        for root in {g.path for g in grants}:
-            for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-                base = Path(dirpath)
-                keep = []
-                for name in dirnames:
-                    p = base / name
-                    if self.is_hidden(p):
-                        hidden.append(p)
-                    elif name == ".git":
-                        protected += [p / "hooks", p / "config"]
-                    else:
-                        if protected_match(p) and any(is_within(p, w) for w in writable):
-                            protected.append(p)
-                        keep.append(name)
-                dirnames[:] = keep
-                for name in filenames:
-                    p = base / name
-                    if self.is_hidden(p):
-                        hidden.append(p)
-                    elif protected_match(p) and any(is_within(p, w) for w in writable):
-                        protected.append(p)
-                seen += len(filenames) + len(dirnames)
-                if seen > scan_limit:
-                    complete = False
-                    break
+        # One walk per grant root (nested grants are walked again; duplicates dropped below).
+        scan = ViewScan(_scan_matcher(tuple(self._deny_patterns)), writable, scan_limit)
+        for root in dict.fromkeys(g.path for g in grants):
+            scan.scan(root, self.is_hidden(root))
+        protected += scan.protected
+        hidden += scan.hidden
+        complete = scan.complete
         return SandboxView(read_only, writable, tuple(dict.fromkeys(protected)),
                            tuple(dict.fromkeys(hidden)), complete)
+
+
+@lru_cache(maxsize=64)
+def _scan_matcher(patterns: tuple[PathPattern, ...]) -> ScanMatcher:
+    """The deny patterns compiled for :class:`ViewScan` (policies share equal pattern lists)."""
+    return ScanMatcher(patterns)
 
 
 def _intersect_grants(held: list[Grant], wanted: list[Grant]) -> list[Grant]:
