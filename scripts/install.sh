@@ -18,22 +18,35 @@ if ! command -v bwrap >/dev/null 2>&1; then
     fi
 fi
 
+# pip quietly; on failure show what pip said (minus this machine's index-location noise) and stop.
+pip_install() {
+    local log
+    log=$(mktemp)
+    if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then
+        grep -v "is ignored" "$log" >&2 || true
+        rm -f "$log"
+        echo "install.sh: pip install $* failed" >&2
+        return 1
+    fi
+    rm -f "$log"
+}
+
 PYTHON="${PYTHON:-python3}"
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip wheel 2>&1 | grep -v "is ignored" || true
+pip_install --upgrade pip wheel
 
 # llama.cpp: the default native build segfaults on some CPUs (AVX-512/AMX detection), so build
 # a portable one. pip caches the wheel; later installs take seconds.
 if ! .venv/bin/python -c "import llama_cpp" >/dev/null 2>&1; then
     echo "building llama-cpp-python (portable CPU build, several minutes the first time)..." >&2
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" \
-        .venv/bin/python -m pip install -q "llama-cpp-python[server]>=0.3.7" 2>&1 | grep -v "is ignored" || true
+        pip_install "llama-cpp-python[server]>=0.3.7"
 fi
 
 if [[ $DEV == 1 ]]; then
-    .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+    pip_install -e ".[dev]"
 else
-    .venv/bin/python -m pip install -q -e . 2>&1 | grep -v "is ignored" || true
+    pip_install -e .
 fi
 .venv/bin/python -c "import llama_cpp, bastion" || { echo "install failed" >&2; exit 1; }
 
