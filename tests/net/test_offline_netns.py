@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from helpers import require
 
 SCRIPT = r'''
 import json, socket
@@ -56,11 +56,10 @@ print(json.dumps(out))
 
 
 def test_offline_refuses_provider_before_any_packet(tmp_path: Path) -> None:
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare not available")
+    require(shutil.which("unshare") is not None, "unshare (util-linux)")
     probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot create a network namespace: {probe.stderr.decode().strip()}")
+    require(probe.returncode == 0,
+            f"a network namespace (unshare -rn: {probe.stderr.decode().strip()})")
     script = tmp_path / "offline_probe.py"
     script.write_text(SCRIPT)
     done = subprocess.run(["unshare", "-rn", sys.executable, str(script)],

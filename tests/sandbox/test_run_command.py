@@ -13,7 +13,7 @@ from bastion.policy import Grant, Policy, Rule
 from bastion.sandbox import launcher
 from bastion.tools import ToolContext
 from bastion.tools.run_command import CommandRunner, RunCommand, RunCommandArgs
-from helpers import run_bastion
+from helpers import require, run_bastion
 
 
 def _ctx(ws: Path, policy: Policy) -> ToolContext:
@@ -128,8 +128,7 @@ def test_hard_links_found_even_in_skipped_trees(tmp_path: Path) -> None:
 
 
 def test_grants_shape_the_sandbox(tmp_path: Path, bastion_home: Path) -> None:
-    if shutil.which("bwrap") is None:
-        pytest.skip("bwrap")
+    require(shutil.which("bwrap") is not None, "bubblewrap")
     from bastion.sandbox import build_args, compile_spec
 
     ro = tmp_path / "docs"
