@@ -22,6 +22,9 @@ OfflineOpt = typer.Option(False, "--offline", help="Refuse every non-loopback co
 ApproveOpt = typer.Option("ask", "--approve", help="ask, auto or never (what to do with 'ask').")
 ScriptOpt = typer.Option(None, "--script", help="Replay script (JSONL) for --provider replay.")
 RecordOpt = typer.Option(None, "--record", help="Append every provider request to this JSONL file.")
+AgentOpt = typer.Option(None, "--agent", help="Run as this agent (bastion agents list).")
+TaskforceOpt = typer.Option(None, "--taskforce",
+                            help="Run this taskforce (orchestrator + member agents).")
 
 
 def _check_choice(value: str | None, choices: tuple[str, ...], flag: str) -> None:
@@ -54,9 +57,8 @@ def run(
     record: Path | None = RecordOpt,
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Step limit for this run."),
-    agent: str | None = typer.Option(None, "--agent", help="Run as this agent (bastion agents list)."),
-    taskforce: str | None = typer.Option(None, "--taskforce",
-                                         help="Run this taskforce (orchestrator + member agents)."),
+    agent: str | None = AgentOpt,
+    taskforce: str | None = TaskforceOpt,
 ) -> None:
     """Run one task to completion in a workspace and print the answer."""
     _check_choice(mode, ("standard", "strict", "restricted"), "--mode")
@@ -85,13 +87,15 @@ def chat(
     approve: str = ApproveOpt,
     script: Path | None = ScriptOpt,
     record: Path | None = RecordOpt,
+    agent: str | None = AgentOpt,
+    taskforce: str | None = TaskforceOpt,
 ) -> None:
     """Interactive session with streaming output. Empty line or Ctrl-D ends it."""
     _check_choice(mode, ("standard", "strict", "restricted"), "--mode")
     _check_choice(approve, ("ask", "auto", "never"), "--approve")
     opts = RunOptions(task="", workspace=workspace, provider=provider, model=model,
                       mode=mode, offline=offline, approve=approve,  # type: ignore[arg-type]
-                      script=script, record=record)
+                      script=script, record=record, agent=agent, taskforce=taskforce)
 
     def stream(text: str) -> None:
         out.print(text, end="", markup=False)

@@ -4,18 +4,23 @@ Conversion at the edge: OpenAI-format messages become Anthropic's (system text s
 assistant ``tool_use`` blocks, tool results as user ``tool_result`` blocks, consecutive
 same-role turns merged), and the reply comes back as a :class:`ModelReply`.
 
-Not streamed: the request is made in one piece and the text is passed to ``on_text`` once the
-reply is complete.
+Streamed: the reply arrives as server-sent events; each text delta goes to ``on_text`` as it
+arrives, and ``tool_use`` blocks are assembled from their ``input_json_delta`` fragments. A reply
+counts only once ``message_stop`` arrives; an ``error`` event or a dropped connection mid-stream
+becomes a :class:`ProviderError` like any other failure.
 
 The SDK only accepts an ``httpx2.Client``, while the egress gateway builds ``httpx`` clients.
 :class:`_GatewayBridge` is an ``httpx2`` transport that forwards every request through the
 gateway's client, so Anthropic traffic gets the same policy, TLS rules and audit as the rest.
+Response bodies are passed through chunk by chunk as they come off the wire, never buffered,
+so events reach the SDK as the server sends them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
@@ -35,6 +40,7 @@ from .base import (
     TextCallback,
     ToolCall,
     ToolSpec,
+    parse_arguments,
 )
 from .openai_compat import describe_sdk_error
 
@@ -150,22 +156,103 @@ def convert_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
             for t in tools]
 
 
-def convert_reply(response: Any) -> ModelReply:
-    """An Anthropic ``Message`` → ModelReply; a body of the wrong shape is a ProviderError."""
-    blocks = getattr(response, "content", None)
-    if not isinstance(blocks, list):
-        raise ProviderError("anthropic: malformed response (no content blocks)")
-    text: list[str] = []
+@dataclass
+class _Block:
+    """One content block while it streams in."""
+
+    kind: str
+    id: str = ""
+    name: str = ""
+    text: list[str] = field(default_factory=list)
+    start_input: Any = None
+    json_parts: list[str] = field(default_factory=list)
+
+
+class _Incomplete(Exception):
+    """The event stream broke the documented sequence (missing or out-of-order events)."""
+
+
+def assemble_stream(events: Iterable[Any], on_text: TextCallback | None = None) -> ModelReply:
+    """Raw Messages stream events → ModelReply, passing each text delta to ``on_text``.
+
+    Follows the documented sequence: ``message_start``, then per content block
+    ``content_block_start`` / ``content_block_delta``… / ``content_block_stop``, then
+    ``message_delta`` (stop reason) and ``message_stop``. Unknown event and delta types
+    (``ping``, thinking, citations, future additions) are skipped.
+    """
+    blocks: dict[int, _Block] = {}
+    started = stopped = False
+    stop: str | None = None
+    for event in events:
+        kind = getattr(event, "type", None)
+        if kind == "message_start":
+            started = True
+            continue
+        if not started:
+            raise _Incomplete(f"{kind or 'an event'} before message_start")
+        if kind == "content_block_start":
+            block = event.content_block
+            blocks[event.index] = _Block(getattr(block, "type", "") or "",
+                                         id=getattr(block, "id", "") or "",
+                                         name=getattr(block, "name", "") or "",
+                                         start_input=getattr(block, "input", None))
+            initial = getattr(block, "text", None) if blocks[event.index].kind == "text" else None
+            if initial:
+                blocks[event.index].text.append(initial)
+                if on_text is not None:
+                    on_text(initial)
+        elif kind == "content_block_delta":
+            slot = blocks.get(event.index)
+            if slot is None:
+                raise _Incomplete(f"delta for block {event.index} before its content_block_start")
+            delta = event.delta
+            delta_kind = getattr(delta, "type", None)
+            if delta_kind == "text_delta" and slot.kind == "text":
+                text = delta.text or ""
+                if text:
+                    slot.text.append(text)
+                    if on_text is not None:
+                        on_text(text)
+            elif delta_kind == "input_json_delta" and slot.kind == "tool_use":
+                slot.json_parts.append(delta.partial_json or "")
+        elif kind == "message_delta":
+            stop = getattr(event.delta, "stop_reason", None) or stop
+        elif kind == "message_stop":
+            stopped = True
+    if not started:
+        raise _Incomplete("no message_start event")
+    if not stopped:
+        raise _Incomplete("the stream ended before message_stop")
+    text_parts: list[str] = []
     calls: list[ToolCall] = []
-    for block in blocks:
-        kind = getattr(block, "type", None)
-        if kind == "text":
-            text.append(getattr(block, "text", "") or "")
-        elif kind == "tool_use":
-            calls.append(ToolCall(getattr(block, "id", "") or f"call_{len(calls) + 1}",
-                                  getattr(block, "name", ""), _tool_input(block.input)))
-    stop = getattr(response, "stop_reason", None)
-    return ModelReply("".join(text), calls, _FINISH.get(stop or "", stop))
+    for index in sorted(blocks):
+        slot = blocks[index]
+        if slot.kind == "text":
+            text_parts.extend(slot.text)
+        elif slot.kind == "tool_use":
+            raw = "".join(slot.json_parts)
+            arguments: str | dict[str, Any] | None = raw
+            if not raw.strip() and isinstance(slot.start_input, dict):
+                arguments = slot.start_input  # no deltas: the start block carried the input
+            calls.append(parse_arguments(slot.id or f"call_{len(calls) + 1}", slot.name,
+                                         arguments))
+    return ModelReply("".join(text_parts), calls, _FINISH.get(stop or "", stop))
+
+
+def _describe_error(base_url: str, exc: anthropic.AnthropicError) -> str:
+    """``describe_sdk_error``, except for an ``error`` event inside a 200 stream, which the SDK
+    raises with the stream's status (200) and would otherwise read as "request rejected (200)"."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, anthropic.APIStatusError) and status is not None and status < 400:
+        body = exc.body
+        error = body.get("error", body) if isinstance(body, dict) else None
+        kind = error.get("type") if isinstance(error, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        detail = " ".join(str(message or exc.message or exc).split())[:200]
+        return (f"anthropic: the server reported an error mid-reply ({kind or 'error'}) — "
+                f"try again later: {detail}")
+    return describe_sdk_error("anthropic", base_url, exc, anthropic,
+                              "`bastion keys set anthropic` or ANTHROPIC_API_KEY")
 
 
 class AnthropicProvider(Provider):
@@ -213,15 +300,22 @@ class AnthropicProvider(Provider):
 
     def complete(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelReply:
         try:
-            response = self._client.messages.create(**self.request_params(request))
-            reply = convert_reply(response)
+            stream = self._client.messages.create(stream=True, **self.request_params(request))
+            with stream:
+                return assemble_stream(stream, on_text)
         except anthropic.AnthropicError as exc:
-            raise ProviderError(describe_sdk_error(
-                self.name, self.base_url, exc, anthropic,
-                "`bastion keys set anthropic` or ANTHROPIC_API_KEY")) from None
+            raise ProviderError(_describe_error(self.base_url, exc)) from None
+        except httpx2.TimeoutException:
+            # raised while reading the body: the SDK only translates failures before the
+            # first byte, so a stall or drop mid-stream arrives here untranslated
+            raise ProviderError(f"anthropic: {self.base_url} stopped answering mid-reply "
+                                "(timeout)") from None
+        except httpx2.TransportError as exc:
+            raise ProviderError(f"anthropic: connection to {self.base_url} lost mid-reply "
+                                f"({str(exc) or type(exc).__name__})") from None
+        except _Incomplete as exc:
+            raise ProviderError(f"anthropic: malformed response from {self.base_url} "
+                                f"({exc})") from None
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise ProviderError(f"anthropic: malformed response from {self.base_url} "
                                 f"({type(exc).__name__}: {exc})") from None
-        if on_text is not None and reply.content:
-            on_text(reply.content)
-        return reply

@@ -59,6 +59,12 @@ def default_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
+#: Path arguments are constrained to workspace-relative names: a tiny model otherwise invents
+#: absolute paths from its training data (/Users/…), which the policy then (rightly) denies.
+_PATH_ARGUMENTS = frozenset({"path", "source", "destination"})
+_RELATIVE_PATH = {"type": "string", "pattern": "^[A-Za-z0-9_.][A-Za-z0-9_./-]*$"}
+
+
 def sanitize_schema(schema: Any) -> Any:
     """Reduce a tool's JSON schema to what the grammar compiler supports, tightening objects."""
     if isinstance(schema, list):
@@ -69,7 +75,11 @@ def sanitize_schema(schema: Any) -> Any:
     for key, value in schema.items():
         if key not in _KEPT_KEYWORDS:
             continue
-        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: _RELATIVE_PATH if name in _PATH_ARGUMENTS
+                        and isinstance(sub, dict) and sub.get("type") == "string"
+                        else sanitize_schema(sub) for name, sub in value.items()}
+        elif key in ("$defs", "definitions") and isinstance(value, dict):
             out[key] = {name: sanitize_schema(sub) for name, sub in value.items()}
         elif key in ("items", "additionalProperties", "oneOf", "anyOf"):
             out[key] = sanitize_schema(value)
@@ -219,6 +229,10 @@ def _instructions(tools: list[ToolSpec], tool_choice: str, constrained: bool) ->
                          else name for name, spec in props.items())
         lines.append(f"- {tool.name}({args}): {tool.description}")
     lines.append('To call a tool reply with JSON: {"tool": "<name>", "arguments": {...}}.')
+    if any(t.name == "list_dir" for t in tools):
+        # small models guess file names; looking first is what makes their calls useful
+        lines.append("Paths are relative to the workspace. If you do not know which files exist, "
+                     'call list_dir first: {"tool": "list_dir", "arguments": {"path": "."}}.')
     if tool_choice != "required":
         lines.append('To give the final answer reply with JSON: {"answer": "<text>"}.')
     return "\n".join(lines)
