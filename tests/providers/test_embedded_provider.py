@@ -113,6 +113,22 @@ def test_schema_is_sanitised_and_tightened() -> None:
     assert sanitize_schema({"type": "object", "properties": {}})["additionalProperties"] is False
 
 
+def test_path_arguments_are_constrained_to_relative_names() -> None:
+    import re
+
+    schema = sanitize_schema({"type": "object", "properties": {
+        "path": {"type": "string"}, "pattern": {"type": "string"}}})
+    path_re = re.compile(schema["properties"]["path"]["pattern"])
+    assert "pattern" not in schema["properties"]["pattern"]  # only path-like arguments
+    for ok in ("README.md", "src/tally.py", ".", "./notes.txt"):
+        assert path_re.match(ok)
+    for bad in ("/etc/passwd", "~/x", "/Users/someone/project/README.md", ""):
+        assert not path_re.match(bad)
+    from llama_cpp import LlamaGrammar
+
+    LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)  # compiles
+
+
 def test_reply_schema_honours_tool_choice() -> None:
     required = reply_schema([LIST_DIR, READ_FILE], "required")
     assert [a["properties"]["tool"]["const"] for a in required["oneOf"]] == ["list_dir",
