@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from bastion.errors import BastionError
+from bastion.fsutil import atomic_write_json
 from bastion.home import bastion_home
 
 from .models import Settings
@@ -76,19 +75,7 @@ def dump_settings(settings: Settings) -> dict[str, Any]:
 def write_settings_json(path: Path, data: dict[str, Any]) -> None:
     """Validate, then replace ``path`` atomically so a crash never leaves half a file."""
     parse_settings(data, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, data)
 
 
 _MISSING = object()

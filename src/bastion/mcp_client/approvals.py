@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bastion.fsutil import atomic_write_json
 
 APPROVALS_FILE = "mcp-approvals.json"
 
@@ -52,17 +52,7 @@ class ApprovalStore:
     def approve(self, key: str, digest: str, tools: list[str]) -> None:
         data = self._load()
         data[key] = {"hash": digest, "tools": sorted(tools), "approvedAt": time.time()}
-        self.home.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.home, prefix=".mcp-approvals.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_json(self.path, data, sort_keys=True)
 
     def revoke(self, key: str) -> bool:
         data = self._load()

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from bastion.errors import BastionError
+from bastion.fsutil import atomic_write_json
 
 TRUST_FILE = "trust.json"
 PROJECT_DIR = ".bastion"
@@ -72,16 +71,7 @@ class TrustStore:
         return data if isinstance(data, dict) else {}
 
     def _save(self, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.home, prefix=".trust.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_json(self.path, data, sort_keys=True)
 
     def state(self, root: Path) -> TrustState:
         """``none`` (no project config), ``trusted``, ``changed`` (since trusted), ``untrusted``."""

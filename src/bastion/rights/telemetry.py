@@ -19,10 +19,11 @@ import datetime as dt
 import json
 import os
 import re
-import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
+
+from bastion.fsutil import atomic_write_json
 
 ENV_DISABLED = "BASTION_TELEMETRY_DISABLED"
 FILENAME = "telemetry.json"
@@ -126,7 +127,7 @@ class Telemetry:
         stored = read_stats(self.path) or _empty()
         merged = _merge(stored, self._delta)
         merged["updated"] = dt.date.today().isoformat()
-        _atomic_write(self.path, merged)
+        atomic_write_json(self.path, merged, sort_keys=True)
         self._delta = _empty()
         self._dirty = False
 
@@ -186,18 +187,6 @@ def percentiles(stats: dict[str, Any], points: tuple[int, ...] = (50, 90, 99)
     return out
 
 
-def _atomic_write(path: Path, doc: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_crash_report(home: Path, exc: BaseException, settings: Any) -> Path | None:
     """Keep a redacted crash report locally (``telemetry.crashReports``); never sent.
 
@@ -220,7 +209,7 @@ def write_crash_report(home: Path, exc: BaseException, settings: Any) -> Path | 
     folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / f"crash-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}.json"
     with contextlib.suppress(OSError):
-        _atomic_write(path, report)
+        atomic_write_json(path, report, sort_keys=True)
         return path
     return None
 

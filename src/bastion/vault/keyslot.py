@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from bastion.errors import BastionError
+from bastion.fsutil import atomic_write_json
 
 from .crypto import DecryptionError, open_sealed, seal
 
@@ -62,20 +62,6 @@ def write_keyslot(path: Path, master_key: bytes, passphrase: str, params: KdfPar
         **(extra or {}),
     }
     atomic_write_json(path, doc)
-
-
-def atomic_write_json(path: Path, doc: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_keyslot(path: Path) -> dict[str, Any]:

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from bastion.errors import BastionError
+from bastion.fsutil import atomic_write_json
 
 from .crypto import KEY_BYTES, DecryptionError, derive_subkey, open_sealed, seal
-from .keyslot import atomic_write_json
 
 FILENAME = "rotation.json"
 STAGED_SUFFIX = ".rotating"
