@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bastion.journal import Journal
+from bastion.policy import Policy
+from bastion.store import Database
+from bastion.tools import ToolContext
 from helpers import PASSPHRASE
 
 
@@ -32,3 +37,17 @@ def workspace(tmp_path: Path) -> Path:
     return ws
 
 
+
+
+@pytest.fixture
+def journal(bastion_home: Path) -> Iterator[Journal]:
+    """A journal on a throwaway encrypted database (policy, journal and tool tests)."""
+    db = Database(bastion_home / "test.db", os.urandom(32))
+    yield Journal(db, bastion_home, os.urandom(32))
+    db.close()
+
+
+@pytest.fixture
+def ctx(workspace: Path, journal: Journal) -> ToolContext:
+    return ToolContext(workspace=workspace, policy=Policy(workspace), session_id="s1",
+                       extras={"journal": journal})

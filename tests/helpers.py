@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from keyring.backend import KeyringBackend
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -56,3 +57,22 @@ def all_bytes_under(folder: Path) -> bytes:
         if p.is_file():
             chunks.append(p.read_bytes())
     return b"\n".join(chunks)
+
+
+class MemoryKeychain(KeyringBackend):
+    """Stands in for an OS keychain (Secret Service, macOS Keychain) in-process."""
+
+    priority = 10  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 
 from bastion.runtime import Runtime
 from bastion.store import DatabaseError, open_database
@@ -15,7 +14,7 @@ from bastion.vault import (
     WrongPassphraseError,
     open_vault,
 )
-from helpers import run_bastion
+from helpers import MemoryKeychain, run_bastion
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -23,23 +22,6 @@ def _snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-class MemoryKeychain(KeyringBackend):
-    """Stands in for an OS keychain (Secret Service, macOS Keychain) in-process."""
-
-    priority = 10  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
 
 
 def test_first_run_creates_passphrase_slot_without_plaintext_key(bastion_home: Path) -> None:

@@ -6,30 +6,12 @@ import json
 from pathlib import Path
 
 import keyring
-from keyring.backend import KeyringBackend
 
 from bastion.policy import TrustStore
 from bastion.rights import delete_all, delete_project, delete_session
 from bastion.runtime import Runtime
 from bastion.vault import open_vault
-from helpers import run_bastion
-
-
-class MemoryKeychain(KeyringBackend):
-    priority = 10  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
+from helpers import MemoryKeychain, run_bastion
 
 
 def _blob_files(home: Path) -> set[Path]:
