@@ -5,6 +5,7 @@ Everything with state lives here so commands open it once and close it cleanly.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -12,6 +13,7 @@ from types import TracebackType
 from bastion import audit as audit_api
 from bastion.audit import AuditLog
 from bastion.config import Settings, load_settings
+from bastion.fsutil import RUNTIME_LOCK, acquire_lock
 from bastion.home import bastion_home
 from bastion.store import Database, SessionStore, open_database
 from bastion.vault import ApiKeyStore, Vault, open_vault
@@ -26,6 +28,8 @@ class Runtime:
     sessions: SessionStore
     api_keys: ApiKeyStore
     _audit: AuditLog | None = field(default=None, repr=False)
+    #: shared lock on ``runtime.lock``: key rotation waits until no runtime is open
+    _lock_fd: int | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> AuditLog:
@@ -38,8 +42,14 @@ class Runtime:
     def open(cls, settings: Settings | None = None) -> Runtime:
         home = bastion_home()
         settings = settings or load_settings()
-        vault = open_vault(home, settings.vault.slot)
-        rt = cls.attach(home, settings, vault)
+        lock = acquire_lock(home / RUNTIME_LOCK, shared=True)  # before the key is read
+        try:
+            vault = open_vault(home, settings.vault.slot)
+            rt = cls.attach(home, settings, vault, _lock=lock)
+        except BaseException:
+            if lock is not None:
+                os.close(lock)
+            raise
         if settings.retention.days:
             from bastion.rights.retention import apply_retention
 
@@ -51,11 +61,18 @@ class Runtime:
         return rt
 
     @classmethod
-    def attach(cls, home: Path, settings: Settings, vault: Vault) -> Runtime:
+    def attach(cls, home: Path, settings: Settings, vault: Vault, *,
+               _lock: int | None = None) -> Runtime:
         """Open the database with an already-unlocked vault (e.g. after a key rotation)."""
-        db = open_database(home, vault.subkey("database"))
+        lock = _lock if _lock is not None else acquire_lock(home / RUNTIME_LOCK, shared=True)
+        try:
+            db = open_database(home, vault.subkey("database"))
+        except BaseException:
+            if _lock is None and lock is not None:
+                os.close(lock)
+            raise
         rt = cls(home, settings, vault, db, SessionStore(db),
-                 ApiKeyStore(db, vault.subkey("api-keys")))
+                 ApiKeyStore(db, vault.subkey("api-keys")), _lock_fd=lock)
         audit_api.install(lambda: rt.audit, owner=rt)
         return rt
 
@@ -64,6 +81,9 @@ class Runtime:
         if self._audit is not None:
             self._audit.close()  # signs a final checkpoint
         self.db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> Runtime:
         return self

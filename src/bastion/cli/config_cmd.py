@@ -57,6 +57,19 @@ def _parse_value(raw: str) -> Any:
         return raw  # a bare word is a string
 
 
+def _check_type(key: str, new: Any, parsed: Any) -> None:
+    """Refuse a value the schema would only accept by conversion ("yes" for a boolean)."""
+    try:
+        stored = get_key(dump_settings(parsed), key)
+    except KeyError:
+        return
+    if type(stored) is not type(new) and not (isinstance(stored, float)
+                                              and type(new) is int):
+        expected = "true or false" if isinstance(stored, bool) else json.dumps(stored)
+        raise SettingsError(f"{key}: {json.dumps(new)} is not the right type "
+                            f"(expected a value like {expected}); nothing was changed")
+
+
 @app.command("set")
 def set_(key: str = typer.Argument(...),
          value: str = typer.Argument(..., help="JSON value (bare words are strings).")) -> None:
@@ -66,7 +79,7 @@ def set_(key: str = typer.Argument(...),
     parse_settings(data, p)  # refuse to edit a file that is already invalid
     new = _parse_value(value)
     old = set_key(data, key, new)
-    parse_settings(data, p)  # validate before anything is unlocked
+    _check_type(key, new, parse_settings(data, p))  # validate before anything is unlocked
     with Runtime.open() as rt:  # a change that cannot be audited is not made
         write_settings_json(p, data)
         rt.audit.record("config", "set", {"key": key, "old": mask_setting(key, old),
@@ -78,5 +91,7 @@ def set_(key: str = typer.Argument(...),
 def validate(file: Path | None = typer.Argument(None, help="Settings file (default: user's).")) -> None:
     """Check a settings file; errors name the file, key and what was expected."""
     p = file or settings_path()
+    if file is not None and not file.is_file():
+        raise typer.BadParameter(f"{file} is not an existing file", param_hint="FILE")
     parse_settings(read_settings_json(p), p)
     err.print(f"{p}: valid", markup=False)
