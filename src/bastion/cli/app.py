@@ -60,6 +60,7 @@ app.command("chat")(run.chat)
 app.command("doctor")(doctor.doctor)
 app.command("scan")(scan.scan)
 app.command("redact")(scan.redact)
+app.command("lock")(exec_cmd.lock)
 app.command("exec", context_settings={"allow_interspersed_args": False})(
     exec_cmd.exec_command)
 app.add_typer(sessions.app, name="sessions")
