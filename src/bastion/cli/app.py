@@ -22,6 +22,7 @@ from . import (
     run,
     scan,
     sessions,
+    sync_cmd,
     telemetry_cmd,
 )
 from . import changes as changes_cmd
@@ -78,6 +79,7 @@ app.command("untrust")(trust_cmd.untrust)
 app.command("export")(rights_cmd.export)
 app.command("delete")(rights_cmd.delete)
 app.add_typer(telemetry_cmd.app, name="telemetry")
+app.add_typer(sync_cmd.app, name="sync")
 
 
 def main() -> None:
