@@ -46,7 +46,7 @@ class Device:
     def session_ids(self) -> set[str]:
         return {s.id for s in self.sessions.list(10_000)}
 
-    def keys(self) -> dict[int, bytes]:
+    def epoch_keys(self) -> dict[int, bytes]:
         ident = SyncState(self.db).identity()
         assert ident is not None
         return ident.keys
@@ -84,7 +84,7 @@ def decrypt_all(dev: Device, blobs: dict[str, bytes]) -> list[Any]:
     for name, data in blobs.items():
         for kind in ("segment", "manifest"):
             try:
-                out.append(open_object(dev.keys(), name, kind, data))
+                out.append(open_object(dev.epoch_keys(), name, kind, data))
                 break
             except Exception:
                 continue

@@ -184,10 +184,10 @@ def test_revoked_device_gets_no_new_key(tmp_path: Path, store: FolderBackend) ->
     a.sync()
     b.sync()
     assert sid in b.session_ids()
-    assert 1 in b.keys()
+    assert 1 in b.epoch_keys()
     with pytest.raises(SyncIntegrityError, match="revoked"):
         c.sync()
-    assert 1 not in c.keys()
+    assert 1 not in c.epoch_keys()
     new = [n for n, data in _blobs(store.folder).items()
            if data[:4] == b"BSY1" and object_epoch(n, data) == 1]
     assert new

@@ -251,7 +251,11 @@ def revoke(device: str = typer.Argument(..., help="Device id (or unique prefix, 
 
 def delete_remote(yes: bool) -> None:
     """``bastion delete --remote``: list, delete, verify empty, forget the vault key."""
-    with Runtime.open() as rt:
+    settings = load_settings()
+    if not settings.sync.backend:
+        raise BastionError("sync is not configured, so there is no remote data to delete",
+                           hint="nothing was deleted; local data is removed with --all")
+    with Runtime.open(settings) as rt:
         backend = _backend(rt)
         names = backend.list()
         if not yes:

@@ -46,10 +46,10 @@ def s3_credentials(stored: str | None) -> tuple[str, str]:
             raise SyncConfigError("the stored s3 key must be ACCESS_KEY_ID:SECRET_ACCESS_KEY",
                                   hint="bastion keys set s3 --stdin <<< 'AKIA…:secret'")
         return access, secret
-    access = os.environ.get("AWS_ACCESS_KEY_ID")
-    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if access and secret:
-        return access, secret
+    env_access = os.environ.get("AWS_ACCESS_KEY_ID")
+    env_secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if env_access and env_secret:
+        return env_access, env_secret
     raise SyncConfigError("no S3 credentials",
                           hint="`bastion keys set s3` (ACCESS_KEY_ID:SECRET) or set "
                                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")

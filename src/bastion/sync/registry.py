@@ -161,26 +161,26 @@ def save_registry(backend: Backend, state: SyncState, ident: Identity, reg: Regi
 
 
 def _pairing_key(secret: bytes) -> tuple[str, bytes]:
-    return object_name(secret, "pairing"), digest(b"bastion-sync-pairing\x00" + secret)[:64]
+    return object_name(secret, "pairing"), bytes.fromhex(digest(b"bastion-sync-pairing\x00" + secret))
 
 
 def put_pairing(backend: Backend, ident: Identity, secret: bytes) -> str:
-    name, key_hex = _pairing_key(secret)
+    name, key = _pairing_key(secret)
     doc = {"space": ident.space.hex(), "keys": {str(e): k.hex() for e, k in ident.keys.items()},
            "epoch": ident.epoch, "inviter": ident.device_id, "created": time.time()}
-    backend.create(name, seal_object(bytes.fromhex(key_hex), 0, name, "pairing", doc))
+    backend.create(name, seal_object(key, 0, name, "pairing", doc))
     return name
 
 
 def take_pairing(backend: Backend, secret: bytes) -> tuple[str, dict[str, Any]]:
-    name, key_hex = _pairing_key(secret)
+    name, key = _pairing_key(secret)
     got = backend.get(name)
     if got is None:
         raise SyncIntegrityError(f"no pairing offer for this code at {backend.description}",
                                  hint="codes work once and for 24 hours; check the backend "
                                       "flags, or run `bastion sync init` on a paired device "
                                       "for a new code")
-    doc = open_object({0: bytes.fromhex(key_hex)}, name, "pairing", got[0])
+    doc = open_object({0: key}, name, "pairing", got[0])
     if time.time() - float(doc["created"]) > PAIRING_TTL_S:
         backend.delete(name)
         raise SyncIntegrityError("this pairing code has expired (older than 24 hours)",

@@ -135,17 +135,5 @@ class S3Backend:
                 return sorted(names)
             token = resp.get("NextContinuationToken")
 
-    def list_all_keys(self) -> list[str]:
-        """Every key under the prefix, Bastion's or not (``delete --remote`` verification)."""
-        keys: list[str] = []
-        token: str | None = None
-        while True:
-            extra = {"ContinuationToken": token} if token else {}
-            resp = self._call("list_objects_v2", Prefix=self.prefix, **extra) or {}
-            keys.extend(str(o["Key"]) for o in resp.get("Contents", []))
-            if not resp.get("IsTruncated"):
-                return keys
-            token = resp.get("NextContinuationToken")
-
     def close(self) -> None:
         self._http.close()
