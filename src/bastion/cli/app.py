@@ -23,6 +23,7 @@ from . import (
     scan,
     sessions,
     telemetry_cmd,
+    ui_cmd,
 )
 from . import changes as changes_cmd
 from . import rights as rights_cmd
@@ -78,6 +79,7 @@ app.command("untrust")(trust_cmd.untrust)
 app.command("export")(rights_cmd.export)
 app.command("delete")(rights_cmd.delete)
 app.add_typer(telemetry_cmd.app, name="telemetry")
+app.command("ui")(ui_cmd.ui)
 
 
 def main() -> None:
