@@ -16,7 +16,6 @@ from bastion.config import (
     read_settings_json,
     settings_path,
 )
-from bastion.runtime import Runtime, SettingChange
 
 from .output import err, out, print_json
 
@@ -58,6 +57,8 @@ def _parse_value(raw: str) -> Any:
 def set_(key: str = typer.Argument(...),
          value: str = typer.Argument(..., help="JSON value (bare words are strings).")) -> None:
     """Change one setting; the file is validated before it is replaced."""
+    from bastion.runtime import Runtime, SettingChange
+
     change = SettingChange.prepare(key, _parse_value(value))  # validated before unlocking
     with Runtime.open() as rt:  # a change that cannot be audited is not made
         change.apply(rt.audit)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from .patterns import PathPattern, PatternError
 
@@ -30,6 +31,7 @@ Verdict = Literal["allow", "ask", "deny"]
 READ_TOOLS = frozenset({"read_file", "list_dir", "glob", "grep"})
 WRITE_TOOLS = frozenset({"write_file", "edit_file", "delete_file", "move_file"})
 FILE_TOOLS = READ_TOOLS | WRITE_TOOLS
+FETCH_TOOLS = frozenset({"fetch_url"})
 
 FAMILIES: dict[str, frozenset[str]] = {
     "read": READ_TOOLS,
@@ -93,11 +95,27 @@ class Rule:
             if self.path_pattern is None:
                 return False
             return self.path_pattern.matches(target)
+        if tool in FETCH_TOOLS and _is_domain_spec(self.specifier):
+            return _host_matches(self.specifier.removeprefix("domain:"), target)
         glob = self.specifier[:-2] + "*" if self.specifier.endswith(":*") else self.specifier
         return fnmatchcase(target, glob)
 
     def describe(self) -> str:
         return f"{self.verdict} {self.text} ({self.source})"
+
+
+def _is_domain_spec(spec: str) -> bool:
+    """``domain:HOST`` or a bare host pattern (no scheme, no path) names a host."""
+    return spec.startswith("domain:") or ("/" not in spec and ":" not in spec)
+
+
+def _host_matches(pattern: str, url: str) -> bool:
+    """The URL's host against a host glob (``example.com``, ``*.example.com``), any case."""
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return False
+    return host is not None and fnmatchcase(host.lower(), pattern.strip().lower().rstrip("."))
 
 
 def _tools_of(name: str) -> frozenset[str]:
