@@ -55,7 +55,7 @@ def test_unanswered_approval_is_a_deny(workspace: Path, tmp_path: Path) -> None:
     assert "approval" in kinds and kinds[-1] == "done"
     answered = next(e for e in events if e["kind"] == "approval_answered")
     assert answered["answer"] == "deny" and answered["timed_out"] is True
-    result = next(e for e in events if e["kind"] == "tool_result")
+    result = next(e for e in events if e["kind"] == "tool_result" and e["name"] == "edit_file")
     assert result["status"] != "ok"
     assert (workspace / "src" / "app.py").read_bytes() == before
 
