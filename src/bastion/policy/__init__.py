@@ -60,7 +60,7 @@ from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
 from .patterns import PathPattern, PatternError
 from .policy import ApproveMode, Grant, Mode, Policy, SandboxView
-from .rules import Rule, RuleError, Verdict
+from .rules import Rule, RuleError, Verdict, fallback_for
 from .trust import TrustStore, project_digest
 
 __all__ = [
@@ -88,6 +88,7 @@ __all__ = [
     "canonical",
     "deny_read_paths",
     "display_path",
+    "fallback_for",
     "is_within",
     "project_digest",
     "project_settings",

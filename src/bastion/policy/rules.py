@@ -124,6 +124,13 @@ def _tools_of(name: str) -> frozenset[str]:
     # Family names never contain '_', built-in tool names always do, so they cannot clash.
     return FAMILIES.get(name.lower(), frozenset({name}))
 
+def fallback_for(tool: str) -> Verdict:
+    """The verdict for a non-path call no rule matches: a command or an MCP call is asked
+    (Bastion cannot see what it changes), a fetch or a delegation is allowed (the gateway and
+    the member's own policy police them)."""
+    return "ask" if tool == "run_command" or tool.startswith("mcp__") else "allow"
+
+
 def access_of(tool: str) -> Literal["read", "write", "other"]:
     if tool in READ_TOOLS:
         return "read"
