@@ -67,6 +67,7 @@ register("delete", "rights:delete", "Delete data (all, a session, a project, --r
 register("telemetry", "telemetry_cmd:app", "Local-only usage statistics (never sent anywhere).")
 register("sync", "sync_cmd:app", "End-to-end-encrypted sync to storage you own (S3 or a folder).")
 register("doctor", "doctor:doctor", "Report sandbox, key custody, database, model and network readiness.")
+register("ui", "ui_cmd:ui", "Serve the local web UI (loopback only) and open it in the browser.")
 
 
 def main() -> None:
