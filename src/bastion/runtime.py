@@ -48,7 +48,7 @@ class Runtime:
     def open(cls, settings: Settings | None = None) -> Runtime:
         home = bastion_home()
         settings = settings or load_settings()
-        vault = open_vault(home, settings.vault.slot)
+        vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
         rt = cls.attach(home, settings, vault)
         if settings.retention.days:
             from bastion.rights.retention import apply_retention
