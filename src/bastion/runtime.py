@@ -98,13 +98,21 @@ class SettingChange:
     data: dict[str, Any]
 
     @classmethod
-    def prepare(cls, key: str, value: Any, path: Path | None = None) -> SettingChange:
+    def prepare(cls, key: str, value: Any, path: Path | None = None, *,
+                remove: bool = False) -> SettingChange:
+        """``remove``: drop ``key`` from the file (back to its default) instead of setting it."""
         p = path or settings_path()
         data = read_settings_json(p)
         parse_settings(data, p)  # refuse to edit a file that is already invalid
         old = set_key(data, key, value)
+        if remove:
+            parent = data
+            *parents, last = key.split(".")
+            for part in parents:
+                parent = parent[part]
+            del parent[last]
         parse_settings(data, p)  # validate before anything is written
-        return cls(p, key, old, value, data)
+        return cls(p, key, old, None if remove else value, data)
 
     @property
     def changed(self) -> bool:
