@@ -40,6 +40,11 @@ class Runtime:
         settings = settings or load_settings()
         vault = open_vault(home, settings.vault.slot)
         rt = cls.attach(home, settings, vault)
+        for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
+            import sys
+
+            sys.stderr.write(f"warning: {problem}; if you restored a backup on purpose, run "
+                             "`bastion audit accept-restore`\n")
         if settings.retention.days:
             from bastion.rights.retention import apply_retention
 

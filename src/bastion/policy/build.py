@@ -12,7 +12,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bastion.config import Settings, parse_settings, read_settings_json
+from bastion.config import (
+    Settings,
+    constrain_project,
+    layers_of,
+    parse_settings,
+    read_settings_json,
+)
 
 from .approval import Approver
 from .decision import DecisionHook
@@ -27,15 +33,26 @@ def _grant_path(raw: str, base: Path) -> Path:
     return Path(os.path.realpath(text if os.path.isabs(text) else base / text))
 
 
+def _source(settings: Settings | None, key: str, entry: Any, default: str) -> str:
+    """The layer that contributed a list entry ("managed settings …", "role …")."""
+    layers = layers_of(settings) if settings is not None else None
+    origin = layers.entry_origin(key, entry) if layers is not None else "user"
+    if origin == "user" or layers is None or layers.managed_path is None:
+        return default
+    label = f"role {origin[5:]}" if origin.startswith("role:") else f"{origin} settings"
+    return f"{label} {layers.managed_path}"
+
+
 def _rules(perms: Any, source: str, workspace: Path, home: Path,
-           verdicts: tuple[Verdict, ...]) -> list[Rule]:
+           verdicts: tuple[Verdict, ...], settings: Settings | None = None) -> list[Rule]:
     from bastion.config import SettingsError
 
     out = []
     for verdict in verdicts:
         for text in getattr(perms, verdict):
+            src = _source(settings, f"permissions.{verdict}", text, source)
             try:
-                out.append(Rule.parse(text, verdict, source, workspace, home))
+                out.append(Rule.parse(text, verdict, src, workspace, home))
             except RuleError as exc:
                 raise SettingsError(str(exc)) from None
     return out
@@ -57,14 +74,16 @@ def build_policy(settings: Settings, workspace: Path, *, bastion_home: Path,
     home = Path(os.path.realpath(home or os.path.expanduser("~")))
     perms = settings.permissions
     grants = [Grant(workspace, "write", "default (workspace)")]
-    grants += [Grant(_grant_path(f.path, workspace), f.access, "user settings")
+    grants += [Grant(_grant_path(f.path, workspace), f.access,
+                     _source(settings, "permissions.folders", f.model_dump(), "user settings"))
                for f in perms.folders]
-    rules = _rules(perms, "user settings", workspace, home, ("deny", "ask", "allow"))
+    rules = _rules(perms, "user settings", workspace, home, ("deny", "ask", "allow"), settings)
     deny_read = list(perms.deny_read)
     strict = settings.security_mode
     notes: list[str] = []
 
     project, ppath = project_settings(workspace)
+    project = constrain_project(settings, project, ppath)  # never loosens managed settings
     if project is not None:
         state = TrustStore(bastion_home).state(workspace)
         trusted = state == "trusted"
