@@ -34,6 +34,8 @@ class Anchor(Protocol):
 
     def write_text(self, text: str) -> None: ...
 
+    def forget(self) -> bool: ...
+
 
 class KeychainAnchor:
     """The OS keychain entry ``bastion`` / ``audit-anchor:<home digest>``."""
@@ -69,6 +71,14 @@ class KeychainAnchor:
             with contextlib.suppress(Exception):  # best effort: the other anchors remain
                 backend.set_password(SERVICE, self.account, text)
 
+    def forget(self) -> bool:
+        backend = self._backend()
+        if backend is None or self.read_text() is None:
+            return False
+        with contextlib.suppress(Exception):
+            backend.delete_password(SERVICE, self.account)
+        return self.read_text() is None
+
 
 class FileAnchor:
     """``<logPath>.checkpoint``: beside the external audit log, outside the data directory."""
@@ -87,12 +97,31 @@ class FileAnchor:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path, json.loads(text))
 
+    def forget(self) -> bool:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
 
 def anchors_for(home: Path, log_path: Path | None) -> list[Anchor]:
     found: list[Anchor] = [KeychainAnchor(home)]
     if log_path is not None:
         found.append(FileAnchor(log_path.with_name(log_path.name + ".checkpoint")))
     return found
+
+
+def forget_external(home: Path, log_path: Path | None) -> list[str]:
+    """``delete --all``: remove the anchors and the rotated parts of ``logPath`` (what was
+    removed, for the report)."""
+    from .files import rotated_segments
+
+    removed = [a.where for a in anchors_for(home, log_path) if a.forget()]
+    for part in rotated_segments(log_path) if log_path is not None else []:
+        part.unlink()
+        removed.append(str(part))
+    return removed
 
 
 def read_anchor(anchor: Anchor, signer: CheckpointSigner) -> Checkpoint | None:
@@ -158,4 +187,4 @@ def reset_anchors(anchors: list[Anchor], signer: CheckpointSigner,
 
 
 __all__ = ["Anchor", "CheckpointInvalid", "FileAnchor", "KeychainAnchor", "advance_anchors",
-           "anchors_for", "read_anchor", "reset_anchors", "rollback_problems", "write_anchor"]
+           "anchors_for", "forget_external", "read_anchor", "reset_anchors", "rollback_problems", "write_anchor"]
