@@ -95,7 +95,7 @@ def test_project_cannot_enable_telemetry_managed_disables(managed, bastion_home:
     refused = [d for d in audit_records("config") if d["action"] == "refused"]
     layers = {d["payload"]["layer"] for d in refused}
     assert {"project", "user"} <= layers, refused
-    assert {d["payload"].get("command") for d in refused} >= {"config set", "telemetry"}
+    assert {d["payload"].get("command") for d in refused} >= {"cli", "telemetry"}
 
 
 def test_locked_key_cannot_be_changed_by_any_path(managed, bastion_home: Path,  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from bastion.config import (
 from bastion.errors import BastionError
 from bastion.journal import open_journal
 from bastion.net import build_fetch_client
-from bastion.policy import DecisionRecord, build_policy, session_event_hook
+from bastion.policy import Approver, DecisionRecord, build_policy, session_event_hook
 from bastion.privacy import PrivacyFilter
 from bastion.providers import ProviderOptions, create_provider
 from bastion.rights.telemetry import Telemetry, instrument_provider
@@ -51,6 +51,8 @@ class RunOptions:
     #: a named agent definition (agent/definitions.py) or taskforce (agent/taskforce.py)
     agent: str | None = None
     taskforce: str | None = None
+    #: who answers "ask" decisions (the web UI's browser approver); None: the terminal, if any
+    approver: Approver | None = None
 
 
 def check_workspace(path: Path) -> Path:
@@ -125,7 +127,8 @@ class AgentSession:
         policy_mode = None if opts.mode == "audit" else opts.mode
         self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=policy_mode,
                                    approve=opts.approve, session_id=self.session_id,
-                                   user_settings_path=settings_path())
+                                   user_settings_path=settings_path(), approver=opts.approver,
+                                   interactive=True if opts.approver is not None else None)
         _audit_refusals(rt, settings)  # project entries refused while building the policy too
         if rt.audit.full:  # audit mode records every configuration read
             rt.audit.record("config", "read", {"files": settings_files(

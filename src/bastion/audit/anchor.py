@@ -187,4 +187,5 @@ def reset_anchors(anchors: list[Anchor], signer: CheckpointSigner,
 
 
 __all__ = ["Anchor", "CheckpointInvalid", "FileAnchor", "KeychainAnchor", "advance_anchors",
-           "anchors_for", "forget_external", "read_anchor", "reset_anchors", "rollback_problems", "write_anchor"]
+           "anchors_for", "forget_external", "read_anchor", "reset_anchors",
+           "rollback_problems", "write_anchor"]

@@ -8,9 +8,7 @@ from typing import Any
 
 import typer
 
-from bastion.audit import mask_setting
 from bastion.config import (
-    ManagedRefusal,
     SettingsError,
     dump_settings,
     get_key,
@@ -18,11 +16,8 @@ from bastion.config import (
     origins_table,
     parse_settings,
     read_settings_json,
-    set_key,
     settings_path,
-    write_settings_json,
 )
-from bastion.runtime import Runtime
 
 from .output import err, out, print_json
 
@@ -100,22 +95,12 @@ def _parse_value(raw: str) -> Any:
 def set_(key: str = typer.Argument(...),
          value: str = typer.Argument(..., help="JSON value (bare words are strings).")) -> None:
     """Change one setting; the file is validated before it is replaced."""
-    p = settings_path()
-    data = read_settings_json(p)
-    parse_settings(data, p)  # refuse to edit a file that is already invalid
-    new = _parse_value(value)
-    old = set_key(data, key, new)
-    parse_settings(data, p)  # validate before anything is unlocked
+    from bastion.runtime import Runtime, SettingChange
+
+    change = SettingChange.prepare(key, _parse_value(value))  # validated before unlocking
     with Runtime.open() as rt:  # a change that cannot be audited is not made
-        try:
-            write_settings_json(p, data)
-        except ManagedRefusal as refused:
-            for r in refused.refusals:
-                rt.audit.record("config", "refused", {**r.to_json(), "command": "config set"})
-            raise
-        rt.audit.record("config", "set", {"key": key, "old": mask_setting(key, old),
-                                          "new": mask_setting(key, new), "file": str(p)})
-    err.print(f"{key}: {json.dumps(old)} → {value}", markup=False)
+        change.apply(rt.audit)
+    err.print(f"{key}: {json.dumps(change.old)} → {value}", markup=False)
 
 
 @app.command("validate")

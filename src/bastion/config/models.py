@@ -255,6 +255,18 @@ class SandboxSettings(_Model):
     landlock: bool = True
 
 
+class SyncSettings(_Model):
+    """Where ``bastion sync`` keeps its ciphertext; never credentials or keys (those are in
+    the vault: ``bastion keys set s3``, or the AWS environment variables)."""
+
+    backend: Literal["s3", "folder"] | None = None
+    endpoint: str | None = None
+    bucket: str | None = None
+    prefix: str = ""
+    folder: str | None = None
+    region: str | None = None
+
+
 class Settings(_Model):
     """Everything a user can configure. Defaults are the strict ones."""
 
@@ -274,5 +286,6 @@ class Settings(_Model):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
     #: how these settings were merged (config/layers.py); None for a single file
     _layers: Any = PrivateAttr(default=None)
