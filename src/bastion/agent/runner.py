@@ -99,6 +99,13 @@ class AgentSession:
         if opts.mode == "audit":  # audit mode: permissions as configured, everything recorded
             rt.audit.full = True
         workspace = check_workspace(opts.workspace)
+        # one policy per session (user + project settings + flags), built first: a bad rule
+        # is a settings error before anything starts
+        policy_mode = None if opts.mode == "audit" else opts.mode  # audit mode: see docs
+        self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=policy_mode,
+                                   approve=opts.approve, user_settings_path=settings_path(),
+                                   approver=opts.approver,
+                                   interactive=True if opts.approver is not None else None)
         provider_name = opts.provider or settings.default_provider
         offline = opts.offline or settings.offline_mode
         self.provider = create_provider(
@@ -123,12 +130,8 @@ class AgentSession:
         self.recorder.start(workspace=str(workspace), provider=provider_name,
                             model=self.provider.model, task=title, mode=opts.mode,
                             offline=offline, approve=opts.approve, **_layer_facts(settings))
-        # one policy per session (user + project settings + flags); decisions go to the events
-        policy_mode = None if opts.mode == "audit" else opts.mode
-        self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=policy_mode,
-                                   approve=opts.approve, session_id=self.session_id,
-                                   user_settings_path=settings_path(), approver=opts.approver,
-                                   interactive=True if opts.approver is not None else None)
+        # decisions go to the session's events and the audit log
+        self.policy.session_id = self.session_id
         _audit_refusals(rt, settings)  # project entries refused while building the policy too
         if rt.audit.full:  # audit mode records every configuration read
             rt.audit.record("config", "read", {"files": settings_files(

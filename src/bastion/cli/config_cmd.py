@@ -107,5 +107,7 @@ def set_(key: str = typer.Argument(...),
 def validate(file: Path | None = typer.Argument(None, help="Settings file (default: user's).")) -> None:
     """Check a settings file; errors name the file, key and what was expected."""
     p = file or settings_path()
-    parse_settings(read_settings_json(p), p)
+    from bastion.policy import validate_rules
+
+    validate_rules(parse_settings(read_settings_json(p), p), p)  # rules too: "Wirte(x)" fails
     err.print(f"{p}: valid", markup=False)

@@ -18,16 +18,18 @@ def ui(port: int = typer.Option(0, "--port", min=0, max=65535,
     The first line printed is the opening URL with this start's token; anyone who has it
     can use the UI until it stops, so do not share it.
     """
-    from bastion.ui import open_ui
+    from bastion.ui import Gate, bind_loopback, start_ui
 
-    server = open_ui(port)
-    print(server.url, flush=True)
+    sockets = bind_loopback(port)  # bound first: the URL works from the moment it is printed
+    gate = Gate(sockets[0].getsockname()[1])
+    print(gate.opening_url(), flush=True)
+    server = start_ui(sockets, gate)  # unlocks the vault; requests wait in the listen queue
     err.print("serving on loopback only; Ctrl-C stops it", markup=False, style="dim")
     if not no_browser:
         import webbrowser
 
         try:
-            webbrowser.open(server.url)
+            webbrowser.open(gate.opening_url())
         except Exception:  # no browser here: the printed URL is enough
             err.print("could not open a browser; open the URL above", markup=False)
     with contextlib.suppress(KeyboardInterrupt):

@@ -119,10 +119,11 @@ async def settings(request: Request) -> Response:
 
 async def data(request: Request) -> Response:
     try:
-        home_dir = await locked(request, lambda s: str(s.runtime.home))
+        home_dir, sync = await locked(request, lambda s: (str(s.runtime.home),
+                                                          views.sync_configured()))
     except BastionError as exc:
         return failed(request, exc)
-    return render(request, "data.html", home=home_dir, sync=views.sync_available())
+    return render(request, "data.html", home=home_dir, sync=sync)
 
 
 async def keys(request: Request) -> Response:
