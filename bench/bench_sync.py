@@ -24,17 +24,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bastion.config import Settings  # noqa: E402
-from bastion.store import Database, SessionStore  # noqa: E402
-from bastion.sync import Engine, SyncReport, init_space, join_space, make_scrub  # noqa: E402
-from bastion.sync.s3 import S3Backend  # noqa: E402
-from sync.conftest import ACCESS_KEY, SECRET_KEY, find_weed, start_seaweed  # noqa: E402
+from bastion.config import Settings
+from bastion.store import Database, SessionStore
+from bastion.sync import Engine, SyncReport, init_space, join_space, make_scrub
+from bastion.sync.s3 import S3Backend
+from sync.conftest import ACCESS_KEY, SECRET_KEY, find_weed, start_seaweed
 
-WORDS = ("alpha beta gamma delta refactor function module test error stack trace file config "
-         "value request response token model agent tool result the a of to and in is it that "
-         "this with for on as was be by not or but are from at have an which one you all "
-         "parser cache index query schema commit branch merge deploy build lint type check "
-         "retry timeout socket thread lock queue buffer stream encode decode").split()
+WORDS = ("alpha", "beta", "gamma", "delta", "refactor", "function", "module", "test", "error",
+         "stack", "trace", "file", "config", "value", "request", "response", "token", "model",
+         "agent", "tool", "result", "the", "a", "of", "to", "and", "in", "is", "it", "that",
+         "this", "with", "for", "on", "as", "was", "be", "by", "not", "or", "but", "are", "from",
+         "at", "have", "an", "which", "one", "you", "all", "parser", "cache", "index", "query",
+         "schema", "commit", "branch", "merge", "deploy", "build", "lint", "type", "check",
+         "retry", "timeout", "socket", "thread", "lock", "queue", "buffer", "stream", "encode",
+         "decode")
 
 
 def _text(rng: random.Random, n: int = 60) -> str:

@@ -1,6 +1,7 @@
 """What syncs: conversation rows out of the local database, and merged back in.
 
-A synced row carries a ``uid`` (random, assigned when it is first pushed), so the same row is
+A synced row carries a ``uid`` (a hash of device, table and local row id — local ids are
+never reused), so the same row is
 never imported twice and two devices' appends to one session are both kept. After an import
 a session's messages and events are renumbered in one canonical order — ``(created_at,
 uid)`` — so every device shows the same conversation in the same order.
@@ -12,7 +13,6 @@ Every string goes through the privacy filter (secrets always; paths and PII in s
 from __future__ import annotations
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +49,7 @@ def collect(db: Database, state: SyncState, scrub: Scrub, since: float
     """Per-session change documents not yet pushed, plus the bookkeeping to record once the
     upload succeeded (see :func:`record_pushed`)."""
     tombs = state.tombstones()
+    device = str(state.get("device_id"))
     docs: dict[str, dict[str, Any]] = {}
     book: dict[str, Any] = {"rows": [], "meta": {}, "hwm": {}}
     workspaces: dict[str, str] = {}
@@ -78,7 +79,9 @@ def collect(db: Database, state: SyncState, scrub: Scrub, since: float
             sid = r["session_id"]
             if sid in tombs or not _workspace(db, sid, workspaces):
                 continue
-            uid = uuid.uuid4().hex[:16]
+            # deterministic: a push retried after a crash (manifest written, bookkeeping
+            # not) re-sends the same uids, so other devices never import a row twice
+            uid = digest(f"{device}\x00{table}\x00{r['id']}".encode())[:20]
             rec = scrub(workspaces[sid], {k: r[k] for k in cols})
             doc(sid)[table].append({"uid": uid, **rec})
             book["rows"].append((table, str(r["id"]), uid))
