@@ -13,7 +13,7 @@ from bastion.config import settings_path
 from bastion.errors import BastionError
 from bastion.journal import open_journal
 from bastion.net import build_fetch_client
-from bastion.policy import DecisionRecord, build_policy, session_event_hook
+from bastion.policy import Approver, DecisionRecord, build_policy, session_event_hook
 from bastion.privacy import PrivacyFilter
 from bastion.providers import ProviderOptions, create_provider
 from bastion.rights.telemetry import Telemetry, instrument_provider
@@ -45,6 +45,8 @@ class RunOptions:
     #: a named agent definition (agent/definitions.py) or taskforce (agent/taskforce.py)
     agent: str | None = None
     taskforce: str | None = None
+    #: who answers "ask" decisions (the web UI's browser approver); None: the terminal, if any
+    approver: Approver | None = None
 
 
 def check_workspace(path: Path) -> Path:
@@ -62,6 +64,12 @@ class AgentSession:
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         settings = rt.settings
         workspace = check_workspace(opts.workspace)
+        # one policy per session (user + project settings + flags), built first: a bad rule
+        # is a settings error before anything starts
+        self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=opts.mode,
+                                   approve=opts.approve, user_settings_path=settings_path(),
+                                   approver=opts.approver,
+                                   interactive=True if opts.approver is not None else None)
         provider_name = opts.provider or settings.default_provider
         offline = opts.offline or settings.offline_mode
         self.provider = create_provider(
@@ -86,10 +94,8 @@ class AgentSession:
         self.recorder.start(workspace=str(workspace), provider=provider_name,
                             model=self.provider.model, task=title, mode=opts.mode,
                             offline=offline, approve=opts.approve)
-        # one policy per session (user + project settings + flags); decisions go to the events
-        self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=opts.mode,
-                                   approve=opts.approve, session_id=self.session_id,
-                                   user_settings_path=settings_path())
+        # decisions go to the session's events and the audit log
+        self.policy.session_id = self.session_id
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
         self.policy.add_hook(_audit_decision_hook(settings.audit.include_tool_calls))
         # privacy: secrets never reach the model, the history or the audit log

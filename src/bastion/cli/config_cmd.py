@@ -14,9 +14,7 @@ from bastion.config import (
     get_key,
     parse_settings,
     read_settings_json,
-    set_key,
     settings_path,
-    write_settings_json,
 )
 
 from .output import err, out, print_json
@@ -59,25 +57,19 @@ def _parse_value(raw: str) -> Any:
 def set_(key: str = typer.Argument(...),
          value: str = typer.Argument(..., help="JSON value (bare words are strings).")) -> None:
     """Change one setting; the file is validated before it is replaced."""
-    p = settings_path()
-    data = read_settings_json(p)
-    parse_settings(data, p)  # refuse to edit a file that is already invalid
-    new = _parse_value(value)
-    old = set_key(data, key, new)
-    parse_settings(data, p)  # validate before anything is unlocked
-    from bastion.audit import mask_setting
-    from bastion.runtime import Runtime
+    from bastion.runtime import Runtime, SettingChange
 
+    change = SettingChange.prepare(key, _parse_value(value))  # validated before unlocking
     with Runtime.open() as rt:  # a change that cannot be audited is not made
-        write_settings_json(p, data)
-        rt.audit.record("config", "set", {"key": key, "old": mask_setting(key, old),
-                                          "new": mask_setting(key, new), "file": str(p)})
-    err.print(f"{key}: {json.dumps(old)} → {value}", markup=False)
+        change.apply(rt.audit)
+    err.print(f"{key}: {json.dumps(change.old)} → {value}", markup=False)
 
 
 @app.command("validate")
 def validate(file: Path | None = typer.Argument(None, help="Settings file (default: user's).")) -> None:
     """Check a settings file; errors name the file, key and what was expected."""
     p = file or settings_path()
-    parse_settings(read_settings_json(p), p)
+    from bastion.policy import validate_rules
+
+    validate_rules(parse_settings(read_settings_json(p), p), p)  # rules too: "Wirte(x)" fails
     err.print(f"{p}: valid", markup=False)

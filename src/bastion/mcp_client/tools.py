@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bastion.config import Settings
-from bastion.policy import Authorization, Request
+from bastion.policy import Authorization, Request, fallback_for
 from bastion.providers.base import ToolSpec
 from bastion.tools import Granted, Tool, ToolContext, ToolRegistry, ToolResult
 
@@ -57,7 +57,7 @@ class McpTool(Tool[Any]):
 
     def requests(self, args: Any, ctx: ToolContext) -> list[Request]:
         target = json.dumps(args, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return [Request(target, None, name="call", fallback="ask")]
+        return [Request(target, None, name="call", fallback=fallback_for(self.name))]
 
     def denied(self, auth: Authorization) -> ToolResult:
         record = auth.record

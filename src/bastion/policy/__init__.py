@@ -54,13 +54,13 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
 
 from .approval import Answer, ApprovalRequest, Approver, terminal_approver, terminal_available
 from .approvals import Authorization, Request, stricter
-from .build import build_policy, project_settings
+from .build import build_policy, project_settings, validate_rules
 from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied, session_event_hook
 from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
 from .patterns import PathPattern, PatternError
 from .policy import ApproveMode, Grant, Mode, Policy, SandboxView
-from .rules import Rule, RuleError, Verdict
+from .rules import Rule, RuleError, Verdict, fallback_for
 from .trust import TrustStore, project_digest
 
 __all__ = [
@@ -88,6 +88,7 @@ __all__ = [
     "canonical",
     "deny_read_paths",
     "display_path",
+    "fallback_for",
     "is_within",
     "project_digest",
     "project_settings",
@@ -97,4 +98,5 @@ __all__ = [
     "stricter",
     "terminal_approver",
     "terminal_available",
+    "validate_rules",
 ]

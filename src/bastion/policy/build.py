@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bastion.config import Settings, parse_settings, read_settings_json
+from bastion.config import Settings, SettingsError, parse_settings, read_settings_json, settings_path
 
 from .approval import Approver
 from .decision import DecisionHook
@@ -28,17 +28,25 @@ def _grant_path(raw: str, base: Path) -> Path:
 
 
 def _rules(perms: Any, source: str, workspace: Path, home: Path,
-           verdicts: tuple[Verdict, ...]) -> list[Rule]:
-    from bastion.config import SettingsError
-
+           verdicts: tuple[Verdict, ...], file: Path | None = None) -> list[Rule]:
+    """The rules of one settings file; a bad one is a settings error naming file and key."""
     out = []
     for verdict in verdicts:
-        for text in getattr(perms, verdict):
+        for i, text in enumerate(getattr(perms, verdict)):
             try:
                 out.append(Rule.parse(text, verdict, source, workspace, home))
             except RuleError as exc:
-                raise SettingsError(str(exc)) from None
+                where = f"{file}: " if file is not None else ""
+                raise SettingsError(f"{where}key 'permissions.{verdict}[{i}]': {exc}",
+                                    hint="fix the rule or remove it") from None
     return out
+
+
+def validate_rules(settings: Settings, file: Path, workspace: Path | None = None) -> None:
+    """Every rule in ``settings`` (read from ``file``) parses, or :class:`SettingsError`."""
+    ws = Path(os.path.realpath(workspace or os.getcwd()))
+    home = Path(os.path.realpath(os.path.expanduser("~")))
+    _rules(settings.permissions, str(file), ws, home, ("deny", "ask", "allow"), file)
 
 
 def project_settings(workspace: Path) -> tuple[Settings | None, Path]:
@@ -59,7 +67,8 @@ def build_policy(settings: Settings, workspace: Path, *, bastion_home: Path,
     grants = [Grant(workspace, "write", "default (workspace)")]
     grants += [Grant(_grant_path(f.path, workspace), f.access, "user settings")
                for f in perms.folders]
-    rules = _rules(perms, "user settings", workspace, home, ("deny", "ask", "allow"))
+    rules = _rules(perms, "user settings", workspace, home, ("deny", "ask", "allow"),
+                   user_settings_path or settings_path())
     deny_read = list(perms.deny_read)
     strict = settings.security_mode
     notes: list[str] = []
@@ -70,8 +79,10 @@ def build_policy(settings: Settings, workspace: Path, *, bastion_home: Path,
         trusted = state == "trusted"
         pp = project.permissions
         src = f"project {ppath}" + ("" if trusted else " (untrusted: tightening only)")
+        # every rule must parse, even those ignored until trusted
+        _rules(pp, src, workspace, home, ("deny", "ask", "allow"), ppath)
         rules += _rules(pp, src, workspace, home,
-                        ("deny", "ask", "allow") if trusted else ("deny", "ask"))
+                        ("deny", "ask", "allow") if trusted else ("deny", "ask"), ppath)
         deny_read += pp.deny_read
         strict = strict or project.security_mode
         for f in pp.folders:

@@ -21,7 +21,7 @@ import httpx
 from pydantic import Field
 
 from bastion.net import EgressDenied
-from bastion.policy import Request
+from bastion.policy import Request, fallback_for
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
 
@@ -129,7 +129,7 @@ class FetchUrl(Tool[FetchUrlArgs]):
 
     def requests(self, args: FetchUrlArgs, ctx: ToolContext) -> list[Request]:
         return [Request(args.url.strip(), None, name="url", preview=f"GET {args.url.strip()}",
-                        fallback="allow")]
+                        fallback=fallback_for(self.name))]
 
     def execute(self, args: FetchUrlArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         client = ctx.extras.get("http_client")
