@@ -18,7 +18,7 @@ import pytest
 
 from bastion.config import settings_path
 from helpers import require, write_script
-from ui.ui_fixtures import running_ui
+from ui.ui_fixtures import logged_in, origin, running_ui
 
 CHROMIUM = os.environ.get("BASTION_TEST_CHROMIUM", "/usr/bin/chromium")
 #: BASTION_UI_SCREENSHOTS=1 refreshes the screenshots in docs/ui/ (docs/ui.md shows them)
@@ -148,6 +148,11 @@ def test_run_approve_undo_settings_export_delete(browser: Any, workspace: Path,
         page.click("#verify")
         assert "ok" in page.locator("#verify-result").inner_text().lower()
         _shot(page, "audit", shots)
+        # live tail: a change made elsewhere appears on the open audit page (SSE)
+        other = logged_in(server)
+        other.post("/settings", data={"key": "securityMode", "value": "true"},
+                   headers={"origin": origin(server)})
+        assert "securityMode" in page.locator("tr.live").first.inner_text()
         page.click("nav >> text=Network")
         _shot(page, "network", shots)
         page.click("nav >> text=Keys")

@@ -41,6 +41,7 @@ ROUTES = [
     Route("/changes/undo", actions.undo, methods=["POST"]),
     Route("/changes/redo", actions.redo, methods=["POST"]),
     Route("/audit", pages.audit),
+    Route("/audit/stream", pages.audit_stream),
     Route("/audit/export", actions.audit_export, methods=["POST"]),
     Route("/network", pages.network),
     Route("/settings", pages.settings),

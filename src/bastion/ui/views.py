@@ -83,12 +83,13 @@ def changes_view(rt: Runtime, session: str | None, limit: int) -> list[tuple[Ope
 
 
 def audit_entries(rt: Runtime, *, category: str | None, session: str | None,
-                  since: str | None, limit: int) -> list[tuple[Entry, dict[str, Any] | None]]:
+                  since: str | None, limit: int, after_seq: int | None = None
+                  ) -> list[tuple[Entry, dict[str, Any] | None]]:
     """The newest ``limit`` records matching the filters, newest first."""
     since_ts = parse_since(since) if since else None
     recent: collections.deque[Entry] = collections.deque(maxlen=limit)
     recent.extend(rt.audit.entries(since=since_ts, session_id=session or None,
-                                   category=category or None))
+                                   category=category or None, after_seq=after_seq))
     return [(e, entry_payload(e)) for e in reversed(recent)]
 
 
