@@ -44,6 +44,7 @@ def _root(
 # `bastion --help` shows. The module is imported only when the command is used (cli/lazy.py).
 register("run", "run:run", "Run one task to completion in a workspace and print the answer.")
 register("chat", "run:chat", "Interactive session with streaming output and approval prompts.")
+register("lock", "exec_cmd:lock", "Forget the unlocked master key cached for this login session.")
 register("exec", "exec_cmd:exec_command", "Run a command in the agent's sandbox, journaled and audited.",
          allow_interspersed_args=False)
 register("scan", "scan:scan", "Find secrets in a file, folder or stdin; exit 1 when any is found.")
@@ -66,6 +67,7 @@ register("delete", "rights:delete", "Delete data (all, a session, a project, --r
 register("telemetry", "telemetry_cmd:app", "Local-only usage statistics (never sent anywhere).")
 register("sync", "sync_cmd:app", "End-to-end-encrypted sync to storage you own (S3 or a folder).")
 register("doctor", "doctor:doctor", "Report sandbox, key custody, database, model and network readiness.")
+register("ui", "ui_cmd:ui", "Serve the local web UI (loopback only) and open it in the browser.")
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
 
 from .approval import Answer, ApprovalRequest, Approver, terminal_approver, terminal_available
 from .approvals import Authorization, Request, stricter
-from .build import build_policy, project_settings
+from .build import build_policy, project_settings, validate_rules
 from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied, session_event_hook
 from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
@@ -98,4 +98,5 @@ __all__ = [
     "stricter",
     "terminal_approver",
     "terminal_available",
+    "validate_rules",
 ]
