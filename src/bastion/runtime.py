@@ -48,7 +48,7 @@ class Runtime:
     def open(cls, settings: Settings | None = None) -> Runtime:
         home = bastion_home()
         settings = settings or load_settings()
-        vault = open_vault(home, settings.vault.slot)
+        vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
         rt = cls.attach(home, settings, vault)
         if settings.retention.days:
             from bastion.rights.retention import apply_retention
@@ -98,13 +98,21 @@ class SettingChange:
     data: dict[str, Any]
 
     @classmethod
-    def prepare(cls, key: str, value: Any, path: Path | None = None) -> SettingChange:
+    def prepare(cls, key: str, value: Any, path: Path | None = None, *,
+                remove: bool = False) -> SettingChange:
+        """``remove``: drop ``key`` from the file (back to its default) instead of setting it."""
         p = path or settings_path()
         data = read_settings_json(p)
         parse_settings(data, p)  # refuse to edit a file that is already invalid
         old = set_key(data, key, value)
+        if remove:
+            parent = data
+            *parents, last = key.split(".")
+            for part in parents:
+                parent = parent[part]
+            del parent[last]
         parse_settings(data, p)  # validate before anything is written
-        return cls(p, key, old, value, data)
+        return cls(p, key, old, None if remove else value, data)
 
     @property
     def changed(self) -> bool:

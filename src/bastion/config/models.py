@@ -195,6 +195,9 @@ class AgentSettings(_Model):
 
 class VaultSettings(_Model):
     slot: Literal["auto", "keychain", "passphrase"] = "auto"
+    #: idle seconds an unlocked passphrase-slot key stays cached in the session keyring
+    #: (``bastion lock`` forgets it); 0 turns the cache off
+    key_cache_s: int = Field(default=900, ge=0)
 
 
 class SandboxSettings(_Model):
@@ -205,8 +208,13 @@ class SandboxSettings(_Model):
     memory_mb: int = Field(default=2048, ge=64)
     max_processes: int = Field(default=256, ge=8)
     max_file_size_mb: int = Field(default=1024, ge=1)
+    #: CPU seconds for the command as a whole (all its processes together)
     cpu_seconds: int = Field(default=300, ge=1)
     max_open_files: int = Field(default=1024, ge=32)
+    #: new files one command may create (whole command; stops it beyond)
+    max_files: int = Field(default=50_000, ge=10)
+    #: default wall clock when nobody watches (--approve auto|never, no terminal, exec)
+    unattended_timeout_s: float = Field(default=30.0, gt=0)
     #: second layer inside bubblewrap (writes only beneath write grants); costs one
     #: interpreter start per command
     landlock: bool = True
