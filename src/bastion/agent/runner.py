@@ -24,10 +24,14 @@ from bastion.privacy import PrivacyFilter
 from bastion.providers import ProviderOptions, create_provider
 from bastion.rights.telemetry import Telemetry, instrument_provider
 from bastion.runtime import Runtime
-from bastion.tools import ToolContext, ToolRegistry, read_only_tools
-from bastion.tools.edit import mutating_tools
-from bastion.tools.fetch import FetchUrl
-from bastion.tools.run_command import RunCommand
+from bastion.tools import (
+    FetchUrl,
+    RunCommand,
+    ToolContext,
+    ToolRegistry,
+    mutating_tools,
+    read_only_tools,
+)
 
 from .loop import Agent, AgentResult
 from .prompts import GENERAL

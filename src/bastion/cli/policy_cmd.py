@@ -18,8 +18,15 @@ from bastion.config import Settings, describe_layers, load_settings
 from bastion.errors import BastionError
 from bastion.home import bastion_home
 from bastion.net import EgressPolicy, decide_request
-from bastion.policy import Decision, Policy, build_policy, fallback_for, stricter
-from bastion.policy.rules import FAMILIES, FILE_TOOLS
+from bastion.policy import (
+    FAMILIES,
+    FILE_TOOLS,
+    Decision,
+    Policy,
+    build_policy,
+    fallback_for,
+    stricter,
+)
 
 from .output import out, print_json
 

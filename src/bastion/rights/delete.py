@@ -21,7 +21,7 @@ from bastion.vault import keychain
 from bastion.vault.keyslot import FILENAME as KEYSLOT_FILENAME
 
 if TYPE_CHECKING:
-    from bastion.runtime import Runtime
+    from .opened import Opened as Runtime
 
 PROJECT_DIR = ".bastion"
 
