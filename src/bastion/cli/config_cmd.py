@@ -109,5 +109,12 @@ def validate(file: Path | None = typer.Argument(None, help="Settings file (defau
     p = file or settings_path()
     from bastion.policy import validate_rules
 
-    validate_rules(parse_settings(read_settings_json(p), p), p)  # rules too: "Wirte(x)" fails
+    parts = [read_settings_json(p)]
+    if any(k in parts[0] for k in ("locked", "roles", "assignments")) \
+            or p.name.startswith("managed"):
+        from bastion.config import validate_managed
+
+        parts = validate_managed(parts[0], p)  # a managed file: its own keys, roles too
+    for data in parts:
+        validate_rules(parse_settings(data, p), p)  # rules too: "Wirte(x)" fails
     err.print(f"{p}: valid", markup=False)

@@ -9,6 +9,7 @@ same rules.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -207,5 +208,23 @@ def describe_layers(settings: Settings) -> list[str]:
     lines = [f"managed settings: {layers.managed_path}"
              + (f" (locked: {', '.join(layers.locked)})" if layers.locked else ""),
              "role: " + (", ".join(layers.roles) if layers.roles else "none")]
+    data = dump_settings(settings)
+    for key in _KEY_FACTS:
+        lines.append(f"{key} = {json.dumps(lookup(data, key)[1])} (decided by "
+                     f"{layers.origin(key)})")
     lines += [f"refused: {r.message()}" for r in layers.refusals]
     return lines
+
+
+#: the values ``doctor`` and ``policy explain`` name the deciding layer of
+_KEY_FACTS = ("securityMode", "offlineMode", "permissions.allowAutoApprove", "audit.level",
+              "telemetry.enabled")
+
+
+def validate_managed(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """Check a managed file's own keys and roles (``config validate``); returns its settings
+    part and every role's fragment (for the rule check). Ownership is checked on loading."""
+    from .managed import parse_managed
+
+    managed = parse_managed(data, path, all_keys(_defaults()))
+    return [managed.settings, *managed.roles.values()]
