@@ -5,14 +5,28 @@ Everything with state lives here so commands open it once and close it cleanly.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from bastion import audit as audit_api
 from bastion.audit import AuditLog
-from bastion.config import Settings, load_settings
+from bastion.config import (
+    ManagedRefusal,
+    Settings,
+    SettingsError,
+    dump_settings,
+    get_key,
+    load_settings,
+    parse_settings,
+    read_settings_json,
+    set_key,
+    settings_path,
+    write_settings_json,
+)
 from bastion.fsutil import RUNTIME_LOCK, acquire_lock
 from bastion.home import bastion_home
 from bastion.store import Database, SessionStore, open_database
@@ -44,12 +58,17 @@ class Runtime:
         settings = settings or load_settings()
         lock = acquire_lock(home / RUNTIME_LOCK, shared=True)  # before the key is read
         try:
-            vault = open_vault(home, settings.vault.slot)
+            vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
             rt = cls.attach(home, settings, vault, _lock=lock)
         except BaseException:
             if lock is not None:
                 os.close(lock)
             raise
+        for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
+            import sys
+
+            sys.stderr.write(f"warning: {problem}; if you restored a backup on purpose, run "
+                             "`bastion audit accept-restore`\n")
         if settings.retention.days:
             from bastion.rights.retention import apply_retention
 
@@ -91,3 +110,67 @@ class Runtime:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+@dataclass
+class SettingChange:
+    """One validated change to the user's ``settings.json`` (``config set``, the web UI).
+
+    :meth:`prepare` validates the file as it is and as it would be; :meth:`apply` writes it
+    and records the change in the audit log — a change that cannot be audited is not made.
+    """
+
+    path: Path
+    key: str
+    old: Any
+    new: Any
+    data: dict[str, Any]
+
+    @classmethod
+    def prepare(cls, key: str, value: Any, path: Path | None = None, *,
+                remove: bool = False) -> SettingChange:
+        """``remove``: drop ``key`` from the file (back to its default) instead of setting it."""
+        p = path or settings_path()
+        data = read_settings_json(p)
+        parse_settings(data, p)  # refuse to edit a file that is already invalid
+        old = set_key(data, key, value)
+        if remove:
+            parent = data
+            *parents, last = key.split(".")
+            for part in parents:
+                parent = parent[part]
+            del parent[last]
+        parsed = parse_settings(data, p)  # validate before anything is written
+        if not remove:
+            _check_type(key, value, parsed)
+        return cls(p, key, old, None if remove else value, data)
+
+    @property
+    def changed(self) -> bool:
+        return json.dumps(self.old, sort_keys=True) != json.dumps(self.new, sort_keys=True)
+
+    def apply(self, audit_log: AuditLog, *, via: str = "cli") -> None:
+        try:
+            write_settings_json(self.path, self.data)
+        except ManagedRefusal as refused:  # would loosen managed settings: refused, audited
+            for r in refused.refusals:
+                audit_log.record("config", "refused", {**r.to_json(), "command": via})
+            raise
+        data = {"key": self.key, "old": audit_api.mask_setting(self.key, self.old),
+                "new": audit_api.mask_setting(self.key, self.new), "file": str(self.path)}
+        if via != "cli":
+            data["via"] = via
+        audit_log.record("config", "set", data)
+
+
+def _check_type(key: str, new: Any, parsed: Settings) -> None:
+    """Refuse a value the schema would only accept by conversion ("yes" for a boolean)."""
+    try:
+        stored = get_key(dump_settings(parsed), key)
+    except KeyError:
+        return
+    if type(stored) is not type(new) and not (isinstance(stored, float) and type(new) is int):
+        expected = "true or false" if isinstance(stored, bool) else json.dumps(stored)
+        raise SettingsError(f"{key}: {json.dumps(new)} is not the right type "
+                            f"(expected a value like {expected}); nothing was changed")
+

@@ -35,6 +35,9 @@ def _walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str,
     ctx = command.make_context("bastion", [], resilient_parsing=True)
     for name in list_commands(ctx):
         sub = command.get_command(ctx, name)
+        real = getattr(command, "real_command", None)  # a lazy group's placeholder → real one
+        if real is not None and type(sub).__name__ == "_Placeholder":
+            sub = real(name)
         if sub is not None and not getattr(sub, "hidden", False):
             yield from _walk(sub, (*path, name))
 

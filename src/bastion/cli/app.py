@@ -13,27 +13,12 @@ import typer
 from bastion import __version__
 from bastion.errors import BastionError
 
-from . import (
-    agents_cmd,
-    audit_cmd,
-    config_cmd,
-    doctor,
-    exec_cmd,
-    keys,
-    mcp_cmd,
-    policy_cmd,
-    run,
-    scan,
-    sessions,
-    telemetry_cmd,
-)
-from . import changes as changes_cmd
-from . import rights as rights_cmd
-from . import trust as trust_cmd
+from .lazy import LazyGroup, register
 from .output import err
 
 app = typer.Typer(
     name="bastion",
+    cls=LazyGroup,
     help="A local-first AI agent that cannot leak, break or exceed what you granted it.",
     no_args_is_help=True,
     add_completion=False,
@@ -58,29 +43,34 @@ def _root(
     _state["debug"] = debug
 
 
-app.command("run")(run.run)
-app.command("chat")(run.chat)
-app.command("doctor")(doctor.doctor)
-app.command("scan")(scan.scan)
-app.command("redact")(scan.redact)
-app.command("exec", context_settings={"allow_interspersed_args": False})(
-    exec_cmd.exec_command)
-app.add_typer(sessions.app, name="sessions")
-app.add_typer(keys.app, name="keys")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(audit_cmd.app, name="audit")
-app.add_typer(policy_cmd.app, name="policy")
-app.add_typer(agents_cmd.app, name="agents")
-app.add_typer(agents_cmd.taskforces_app, name="taskforces")
-app.add_typer(mcp_cmd.app, name="mcp")
-app.command("changes")(changes_cmd.changes)
-app.command("undo")(changes_cmd.undo)
-app.command("redo")(changes_cmd.redo)
-app.command("trust")(trust_cmd.trust)
-app.command("untrust")(trust_cmd.untrust)
-app.command("export")(rights_cmd.export)
-app.command("delete")(rights_cmd.delete)
-app.add_typer(telemetry_cmd.app, name="telemetry")
+# One line per command: name, "module:attribute" in bastion.cli, the one-line help that
+# `bastion --help` shows. The module is imported only when the command is used (cli/lazy.py).
+register("run", "run:run", "Run one task to completion in a workspace and print the answer.")
+register("chat", "run:chat", "Interactive session with streaming output and approval prompts.")
+register("lock", "exec_cmd:lock", "Forget the unlocked master key cached for this login session.")
+register("exec", "exec_cmd:exec_command", "Run a command in the agent's sandbox, journaled and audited.",
+         allow_interspersed_args=False)
+register("scan", "scan:scan", "Find secrets in a file, folder or stdin; exit 1 when any is found.")
+register("redact", "scan:redact", "Print the text with every secret replaced by a placeholder.")
+register("sessions", "sessions:app", "Conversation history (stored encrypted).")
+register("changes", "changes:changes", "List journaled file operations, newest first.")
+register("undo", "changes:undo", "Restore files to their state before journaled operation(s).")
+register("redo", "changes:redo", "Re-apply what the most recent undo reverted.")
+register("audit", "audit_cmd:app", "The tamper-evident audit log: verify, export, tail.")
+register("keys", "keys:app", "Provider API keys (AES-256-GCM inside the encrypted database).")
+register("config", "config_cmd:app", "User settings (settings.json, camelCase keys).")
+register("policy", "policy_cmd:app", "Inspect the permission policy.")
+register("trust", "trust:trust", "Trust a project's own .bastion/ settings, agents and MCP servers.")
+register("untrust", "trust:untrust", "Withdraw trust in a project's own settings.")
+register("agents", "agents_cmd:app", "Agent definitions (built-in, user, project).")
+register("taskforces", "agents_cmd:taskforces_app", "Taskforces: an orchestrator and member agents.")
+register("mcp", "mcp_cmd:app", "MCP servers (tools appear as mcp__<server>__<tool>).")
+register("export", "rights:export", "Export your data: conversations, settings, audit log.")
+register("delete", "rights:delete", "Delete data (all, a session, a project, --remote).")
+register("telemetry", "telemetry_cmd:app", "Local-only usage statistics (never sent anywhere).")
+register("sync", "sync_cmd:app", "End-to-end-encrypted sync to storage you own (S3 or a folder).")
+register("doctor", "doctor:doctor", "Report sandbox, key custody, database, model and network readiness.")
+register("ui", "ui_cmd:ui", "Serve the local web UI (loopback only) and open it in the browser.")
 
 
 def main() -> None:
@@ -90,7 +80,7 @@ def main() -> None:
     run; "internal error" (70) is left for genuine bugs only.
     """
     try:
-        code = app(standalone_mode=False)
+        code = app(prog_name="bastion", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except BastionError as exc:

@@ -8,18 +8,16 @@ from typing import Any
 
 import typer
 
-from bastion.audit import mask_setting
 from bastion.config import (
     SettingsError,
     dump_settings,
     get_key,
+    load_settings,
+    origins_table,
     parse_settings,
     read_settings_json,
-    set_key,
     settings_path,
-    write_settings_json,
 )
-from bastion.runtime import Runtime
 
 from .output import err, out, print_json
 
@@ -33,17 +31,53 @@ def path() -> None:
 
 
 @app.command("show")
-def show() -> None:
-    """Print the effective settings (file merged over defaults)."""
-    p = settings_path()
-    print_json(dump_settings(parse_settings(read_settings_json(p), p)))
+def show(origin: bool = typer.Option(False, "--origin", help="Name the layer (managed, role, "
+                                     "user, default) that decided each value."),
+         json_output: bool = typer.Option(False, "--json", help="With --origin: JSON lines."),
+         workspace: Path = typer.Option(Path("."), "--workspace", "-w",
+                                        help="With --origin: include this folder's project "
+                                             "settings (default: cwd).")) -> None:
+    """Print the effective settings (managed, role and user layers over the defaults)."""
+    settings = load_settings()
+    if origin:
+        settings = _with_project(settings, workspace)
+    if not origin:
+        print_json(dump_settings(settings))
+        return
+    for key, value, layer in origins_table(settings):
+        if json_output:
+            out.print(json.dumps({"key": key, "value": value, "origin": layer}), markup=False,
+                      soft_wrap=True)
+        else:
+            out.print(f"{key} = {json.dumps(value)}  [{layer}]", markup=False, soft_wrap=True)
+    from bastion.config import layers_of
+
+    layers = layers_of(settings)
+    for refusal in layers.refusals if layers else []:
+        err.print(f"refused: {refusal.message()}", markup=False)
+
+
+def _with_project(settings: Any, workspace: Path) -> Any:
+    """The project layer as the policy sees it: tightening only until trusted."""
+    from bastion.config import PROJECT, with_layer
+    from bastion.home import bastion_home
+    from bastion.policy import TrustStore, project_settings
+
+    ws = workspace.expanduser().resolve()
+    project, ppath = project_settings(ws)
+    if project is None:
+        return settings
+    trusted = TrustStore(bastion_home()).state(ws) == "trusted"
+    raw = read_settings_json(ppath)
+    return with_layer(settings, raw, PROJECT, f"project settings {ppath}",
+                      tighten_all=not trusted)
 
 
 @app.command("get")
 def get(key: str = typer.Argument(..., help="Dotted key, e.g. network.allowedDomains")) -> None:
     """Print one effective setting as JSON."""
     p = settings_path()
-    effective = dump_settings(parse_settings(read_settings_json(p), p))
+    effective = dump_settings(load_settings())
     try:
         print_json(get_key(effective, key))
     except KeyError:
@@ -57,34 +91,16 @@ def _parse_value(raw: str) -> Any:
         return raw  # a bare word is a string
 
 
-def _check_type(key: str, new: Any, parsed: Any) -> None:
-    """Refuse a value the schema would only accept by conversion ("yes" for a boolean)."""
-    try:
-        stored = get_key(dump_settings(parsed), key)
-    except KeyError:
-        return
-    if type(stored) is not type(new) and not (isinstance(stored, float)
-                                              and type(new) is int):
-        expected = "true or false" if isinstance(stored, bool) else json.dumps(stored)
-        raise SettingsError(f"{key}: {json.dumps(new)} is not the right type "
-                            f"(expected a value like {expected}); nothing was changed")
-
-
 @app.command("set")
 def set_(key: str = typer.Argument(...),
          value: str = typer.Argument(..., help="JSON value (bare words are strings).")) -> None:
     """Change one setting; the file is validated before it is replaced."""
-    p = settings_path()
-    data = read_settings_json(p)
-    parse_settings(data, p)  # refuse to edit a file that is already invalid
-    new = _parse_value(value)
-    old = set_key(data, key, new)
-    _check_type(key, new, parse_settings(data, p))  # validate before anything is unlocked
+    from bastion.runtime import Runtime, SettingChange
+
+    change = SettingChange.prepare(key, _parse_value(value))  # validated before unlocking
     with Runtime.open() as rt:  # a change that cannot be audited is not made
-        write_settings_json(p, data)
-        rt.audit.record("config", "set", {"key": key, "old": mask_setting(key, old),
-                                          "new": mask_setting(key, new), "file": str(p)})
-    err.print(f"{key}: {json.dumps(old)} → {value}", markup=False)
+        change.apply(rt.audit)
+    err.print(f"{key}: {json.dumps(change.old)} → {value}", markup=False)
 
 
 @app.command("validate")
@@ -93,5 +109,14 @@ def validate(file: Path | None = typer.Argument(None, help="Settings file (defau
     p = file or settings_path()
     if file is not None and not file.is_file():
         raise typer.BadParameter(f"{file} is not an existing file", param_hint="FILE")
-    parse_settings(read_settings_json(p), p)
+    from bastion.policy import validate_rules
+
+    parts = [read_settings_json(p)]
+    if any(k in parts[0] for k in ("locked", "roles", "assignments")) \
+            or p.name.startswith("managed"):
+        from bastion.config import validate_managed
+
+        parts = validate_managed(parts[0], p)  # a managed file: its own keys, roles too
+    for data in parts:
+        validate_rules(parse_settings(data, p), p)  # rules too: "Wirte(x)" fails
     err.print(f"{p}: valid", markup=False)

@@ -18,6 +18,12 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
   time, redirection targets are decided like writes (``<`` like reads), a command that cannot
   be fully analysed is at most "ask", and "allow" needs every segment allowed — so
   ``Bash(git status:*)`` never allows ``git status && rm -rf ~``.
+- ``policy.authorize(tool, requests: list[Request], *, decision=None) -> Authorization`` — the
+  gate's side: every request of one tool call (``Request(target, access=None, tool=None,
+  name="path", preview=None, fallback=None)``) decided, the strictest verdict settled once and
+  recorded once; ``auth.allowed``, ``auth.targets`` (name → canonical path or target string,
+  empty unless allowed), ``auth.record``, ``auth.message()``. An "ask" outside every grant
+  (``Decision.outside``) is settled only by a person at a terminal, for that call.
 - ``policy.check(tool, target, *, access=None, preview=None, fallback=None, decision=None)
   -> DecisionRecord`` — decides, settles "ask" (session approvals, ``--approve``, terminal
   prompt; no terminal → deny), calls every hook, never raises. ``record.outcome`` is "allow"
@@ -42,25 +48,32 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
 - ``protected_paths(root) -> list[Path]``, ``protected_match(path) -> str | None``,
   ``deny_read_paths(home, bastion_home) -> list[Path]``, ``policy.is_hidden(path) -> bool``.
 - ``TrustStore(bastion_home).state(dir) / trust(dir) / untrust(dir) / is_trusted(dir)``.
-- :mod:`bastion.policy.safefs` — ``open_dir``/``parent_dir`` (``O_NOFOLLOW`` per component),
-  ``entry_at``, ``read_at``, ``write_atomic_at``.
+- ``safefs`` — :mod:`bastion.safefs` (below policy and journal, re-exported here):
+  ``open_dir``/``parent_dir`` (``O_NOFOLLOW`` per component), ``entry_at``, ``read_at``,
+  ``write_atomic_at``.
 """
 
+from bastion import safefs
+
 from .approval import Answer, ApprovalRequest, Approver, terminal_approver, terminal_available
-from .build import build_policy, project_settings
+from .approvals import Authorization, Request, stricter
+from .build import build_policy, project_settings, validate_rules
 from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied, session_event_hook
 from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
 from .patterns import PathPattern, PatternError
 from .policy import ApproveMode, Grant, Mode, Policy, SandboxView
-from .rules import Rule, RuleError, Verdict
+from .rules import FAMILIES, FILE_TOOLS, Rule, RuleError, Verdict, fallback_for, known_tool
 from .trust import TrustStore, project_digest
 
 __all__ = [
+    "FAMILIES",
+    "FILE_TOOLS",
     "Answer",
     "ApprovalRequest",
     "ApproveMode",
     "Approver",
+    "Authorization",
     "Decision",
     "DecisionHook",
     "DecisionRecord",
@@ -70,6 +83,7 @@ __all__ = [
     "PatternError",
     "Policy",
     "PolicyDenied",
+    "Request",
     "Rule",
     "RuleError",
     "SandboxView",
@@ -79,12 +93,17 @@ __all__ = [
     "canonical",
     "deny_read_paths",
     "display_path",
+    "fallback_for",
     "is_within",
+    "known_tool",
     "project_digest",
     "project_settings",
     "protected_match",
     "protected_paths",
+    "safefs",
     "session_event_hook",
+    "stricter",
     "terminal_approver",
     "terminal_available",
+    "validate_rules",
 ]

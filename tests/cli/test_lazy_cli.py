@@ -1,0 +1,77 @@
+"""The CLI starts without importing what the command does not use (cli/lazy.py).
+
+Verdicts come from a fresh interpreter's ``sys.modules`` after the real entry point ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bastion.cli.lazy import COMMANDS, load_command
+
+HEAVY = ("bashlex", "llama_cpp", "mcp", "httpx", "openai", "anthropic", "sqlcipher3",
+         "cryptography", "keyring")
+
+_PROBE = """
+import atexit, json, sys
+HEAVY = {heavy!r}
+def report():
+    loaded = sorted(m for m in HEAVY if m in sys.modules)
+    sys.stderr.write("LOADED=" + json.dumps(loaded) + "\\n")
+atexit.register(report)
+{body}
+"""
+
+
+def _probe(body: str) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    code = _PROBE.format(heavy=HEAVY, body=body)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "120"}, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    line = [x for x in proc.stderr.splitlines() if x.startswith("LOADED=")]
+    assert line, proc.stderr
+    return json.loads(line[-1].removeprefix("LOADED=")), proc
+
+
+def _main_with(*argv: str) -> str:
+    return ("import sys\nfrom bastion.cli import main\n"
+            f"sys.argv = ['bastion', *{list(argv)!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n")
+
+
+def test_importing_bastion_cli_loads_no_heavy_library() -> None:
+    loaded, _ = _probe("import bastion.cli")
+    assert loaded == []
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["config", "get", "offlineMode"],
+                                  ["config", "--help"]])
+def test_cheap_commands_load_no_heavy_library(argv: list[str]) -> None:
+    loaded, proc = _probe(_main_with(*argv))
+    assert loaded == [], (argv, proc.stdout[-500:], proc.stderr[-500:])
+    assert proc.stdout.strip(), proc.stderr  # the command really ran and printed something
+
+
+def test_config_get_prints_the_setting() -> None:
+    _, proc = _probe(_main_with("config", "get", "offlineMode"))
+    assert proc.stdout.strip() == "false"
+
+
+def test_root_help_lists_every_registered_command_and_no_bool_labels() -> None:
+    _, proc = _probe(_main_with("--help"))
+    for name in COMMANDS:
+        assert f" {name} " in proc.stdout, name
+    assert "<bool>" not in proc.stdout
+    assert "Usage: bastion " in proc.stdout
+
+
+def test_every_registered_command_loads() -> None:
+    for name in COMMANDS:
+        command = load_command(name)
+        assert command.name == name
+        assert (command.help or "").strip(), f"{name} has no help text"
