@@ -264,8 +264,9 @@ class Engine:
                 report.deleted_remote += 1
 
     def _pull(self, others: list[Manifest], tombs: dict[str, float], report: SyncReport) -> None:
+        applied = {r["name"] for r in self.db.query("SELECT name FROM sync_applied")}
         todo = [(m, s) for m in others for s in m.segments
-                if not (s[1] and s[1] in tombs) and not self.state.applied(s[0])]
+                if not (s[1] and s[1] in tombs) and s[0] not in applied]
         configs: list[dict[str, Any]] = []
         for i, (m, (name, _session, _seq, sha)) in enumerate(todo):
             got = self.backend.get(name)
