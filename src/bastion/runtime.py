@@ -14,6 +14,7 @@ from typing import Any
 from bastion import audit as audit_api
 from bastion.audit import AuditLog
 from bastion.config import (
+    ManagedRefusal,
     Settings,
     load_settings,
     parse_settings,
@@ -50,6 +51,11 @@ class Runtime:
         settings = settings or load_settings()
         vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
         rt = cls.attach(home, settings, vault)
+        for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
+            import sys
+
+            sys.stderr.write(f"warning: {problem}; if you restored a backup on purpose, run "
+                             "`bastion audit accept-restore`\n")
         if settings.retention.days:
             from bastion.rights.retention import apply_retention
 
@@ -119,7 +125,12 @@ class SettingChange:
         return json.dumps(self.old, sort_keys=True) != json.dumps(self.new, sort_keys=True)
 
     def apply(self, audit_log: AuditLog, *, via: str = "cli") -> None:
-        write_settings_json(self.path, self.data)
+        try:
+            write_settings_json(self.path, self.data)
+        except ManagedRefusal as refused:  # would loosen managed settings: refused, audited
+            for r in refused.refusals:
+                audit_log.record("config", "refused", {**r.to_json(), "command": via})
+            raise
         data = {"key": self.key, "old": audit_api.mask_setting(self.key, self.old),
                 "new": audit_api.mask_setting(self.key, self.new), "file": str(self.path)}
         if via != "cli":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from bastion.config import settings_path
 from bastion.runtime import Runtime
-from helpers import run_bastion
+from helpers import run_bastion, write_script
 from ui.ui_fixtures import logged_in, origin, running_ui
 
 
@@ -132,3 +133,42 @@ def test_remote_deletion_empties_the_sync_folder(tmp_path: Path) -> None:
         assert r.status_code == 303, r.text
     assert not [p for p in remote.rglob("*") if p.is_file()]
     assert "sync" not in json.loads(settings_path().read_text())
+
+
+def test_undo_and_redo_from_the_changes_page(workspace: Path, tmp_path: Path) -> None:
+    target = workspace / "src" / "app.py"
+    original = target.read_bytes()
+    script = write_script(tmp_path / "s.jsonl", [
+        {"content": "", "tool_calls": [{"name": "write_file", "arguments": {
+            "path": "src/app.py", "content": "print('changed')\n"}}]},
+        {"content": "ok"}])
+    r = run_bastion("run", "rewrite", "-w", workspace, "--provider", "replay", "--script",
+                    script, "--approve", "auto")
+    assert r.returncode == 0, r.stderr
+    assert target.read_text() == "print('changed')\n"
+    with running_ui() as server:
+        client = logged_in(server)
+        hdr = {"origin": origin(server)}
+        page = client.get("/changes").text
+        op = re.search(r'name="op" value="([0-9a-f]+)"', page)
+        assert op and "+print(&#39;changed&#39;)" in page
+        assert client.post("/changes/undo", data={"op": op.group(1)}, headers=hdr
+                           ).status_code == 303
+        assert target.read_bytes() == original
+        assert client.post("/changes/redo", headers=hdr).status_code == 303
+        assert target.read_text() == "print('changed')\n"
+        assert client.post("/changes/undo", data={"op": "nope"}, headers=hdr).status_code == 400
+
+
+def test_delete_a_key_needs_confirmation() -> None:
+    with running_ui() as server:
+        client = logged_in(server)
+        hdr = {"origin": origin(server)}
+        client.post("/keys/set", data={"provider": "anthropic", "value": "sk-ant-xyz123456"},
+                    headers=hdr)
+        keep = client.post("/keys/delete", data={"provider": "anthropic", "key_id": "default"},
+                           headers=hdr)
+        assert keep.status_code == 409 and server.state.runtime.api_keys.get("anthropic")
+        gone = client.post("/keys/delete", data={"provider": "anthropic", "key_id": "default",
+                                                 "confirm": "yes"}, headers=hdr)
+        assert gone.status_code == 303 and server.state.runtime.api_keys.get("anthropic") is None

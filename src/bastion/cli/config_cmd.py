@@ -12,6 +12,8 @@ from bastion.config import (
     SettingsError,
     dump_settings,
     get_key,
+    load_settings,
+    origins_table,
     parse_settings,
     read_settings_json,
     settings_path,
@@ -29,17 +31,53 @@ def path() -> None:
 
 
 @app.command("show")
-def show() -> None:
-    """Print the effective settings (file merged over defaults)."""
-    p = settings_path()
-    print_json(dump_settings(parse_settings(read_settings_json(p), p)))
+def show(origin: bool = typer.Option(False, "--origin", help="Name the layer (managed, role, "
+                                     "user, default) that decided each value."),
+         json_output: bool = typer.Option(False, "--json", help="With --origin: JSON lines."),
+         workspace: Path = typer.Option(Path("."), "--workspace", "-w",
+                                        help="With --origin: include this folder's project "
+                                             "settings (default: cwd).")) -> None:
+    """Print the effective settings (managed, role and user layers over the defaults)."""
+    settings = load_settings()
+    if origin:
+        settings = _with_project(settings, workspace)
+    if not origin:
+        print_json(dump_settings(settings))
+        return
+    for key, value, layer in origins_table(settings):
+        if json_output:
+            out.print(json.dumps({"key": key, "value": value, "origin": layer}), markup=False,
+                      soft_wrap=True)
+        else:
+            out.print(f"{key} = {json.dumps(value)}  [{layer}]", markup=False, soft_wrap=True)
+    from bastion.config import layers_of
+
+    layers = layers_of(settings)
+    for refusal in layers.refusals if layers else []:
+        err.print(f"refused: {refusal.message()}", markup=False)
+
+
+def _with_project(settings: Any, workspace: Path) -> Any:
+    """The project layer as the policy sees it: tightening only until trusted."""
+    from bastion.config import PROJECT, with_layer
+    from bastion.home import bastion_home
+    from bastion.policy import TrustStore, project_settings
+
+    ws = workspace.expanduser().resolve()
+    project, ppath = project_settings(ws)
+    if project is None:
+        return settings
+    trusted = TrustStore(bastion_home()).state(ws) == "trusted"
+    raw = read_settings_json(ppath)
+    return with_layer(settings, raw, PROJECT, f"project settings {ppath}",
+                      tighten_all=not trusted)
 
 
 @app.command("get")
 def get(key: str = typer.Argument(..., help="Dotted key, e.g. network.allowedDomains")) -> None:
     """Print one effective setting as JSON."""
     p = settings_path()
-    effective = dump_settings(parse_settings(read_settings_json(p), p))
+    effective = dump_settings(load_settings())
     try:
         print_json(get_key(effective, key))
     except KeyError:
@@ -71,5 +109,12 @@ def validate(file: Path | None = typer.Argument(None, help="Settings file (defau
     p = file or settings_path()
     from bastion.policy import validate_rules
 
-    validate_rules(parse_settings(read_settings_json(p), p), p)  # rules too: "Wirte(x)" fails
+    parts = [read_settings_json(p)]
+    if any(k in parts[0] for k in ("locked", "roles", "assignments")) \
+            or p.name.startswith("managed"):
+        from bastion.config import validate_managed
+
+        parts = validate_managed(parts[0], p)  # a managed file: its own keys, roles too
+    for data in parts:
+        validate_rules(parse_settings(data, p), p)  # rules too: "Wirte(x)" fails
     err.print(f"{p}: valid", markup=False)

@@ -17,7 +17,7 @@ from .output import err, out, print_json
 WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder (default: cwd).")
 ProviderOpt = typer.Option(None, "--provider", help="embedded, local, openai, anthropic or replay.")
 ModelOpt = typer.Option(None, "--model", help="Model id (or GGUF path for embedded).")
-ModeOpt = typer.Option(None, "--mode", help="standard, strict or restricted.")
+ModeOpt = typer.Option(None, "--mode", help="standard, strict, audit or restricted.")
 OfflineOpt = typer.Option(False, "--offline", help="Refuse every non-loopback connection.")
 ApproveOpt = typer.Option("ask", "--approve", help="ask, auto or never (what to do with 'ask').")
 ScriptOpt = typer.Option(None, "--script", help="Replay script (JSONL) for --provider replay.")
@@ -61,7 +61,7 @@ def run(
     taskforce: str | None = TaskforceOpt,
 ) -> None:
     """Run one task to completion in a workspace and print the answer."""
-    _check_choice(mode, ("standard", "strict", "restricted"), "--mode")
+    _check_choice(mode, ("standard", "strict", "audit", "restricted"), "--mode")
     _check_choice(approve, ("ask", "auto", "never"), "--approve")
     opts = RunOptions(task=task, workspace=workspace, provider=provider, model=model,
                       mode=mode, offline=offline, approve=approve,  # type: ignore[arg-type]
@@ -91,7 +91,7 @@ def chat(
     taskforce: str | None = TaskforceOpt,
 ) -> None:
     """Interactive session with streaming output. Empty line or Ctrl-D ends it."""
-    _check_choice(mode, ("standard", "strict", "restricted"), "--mode")
+    _check_choice(mode, ("standard", "strict", "audit", "restricted"), "--mode")
     _check_choice(approve, ("ask", "auto", "never"), "--approve")
     opts = RunOptions(task="", workspace=workspace, provider=provider, model=model,
                       mode=mode, offline=offline, approve=approve,  # type: ignore[arg-type]

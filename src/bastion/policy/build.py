@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bastion.config import Settings, SettingsError, parse_settings, read_settings_json, settings_path
+from bastion.config import (
+    Settings,
+    SettingsError,
+    constrain_project,
+    layers_of,
+    parse_settings,
+    read_settings_json,
+    settings_path,
+)
 
 from .approval import Approver
 from .decision import DecisionHook
@@ -27,16 +35,31 @@ def _grant_path(raw: str, base: Path) -> Path:
     return Path(os.path.realpath(text if os.path.isabs(text) else base / text))
 
 
+def _source(settings: Settings | None, key: str, entry: Any, default: str) -> str:
+    """The layer that contributed a list entry ("managed settings …", "role …")."""
+    layers = layers_of(settings) if settings is not None else None
+    origin = layers.entry_origin(key, entry) if layers is not None else "user"
+    if origin == "user" or layers is None or layers.managed_path is None:
+        return default
+    label = f"role {origin[5:]}" if origin.startswith("role:") else f"{origin} settings"
+    return f"{label} {layers.managed_path}"
+
+
 def _rules(perms: Any, source: str, workspace: Path, home: Path,
-           verdicts: tuple[Verdict, ...], file: Path | None = None) -> list[Rule]:
-    """The rules of one settings file; a bad one is a settings error naming file and key."""
+           verdicts: tuple[Verdict, ...], file: Path | None = None,
+           settings: Settings | None = None) -> list[Rule]:
+    """The rules of one settings file; a bad one is a settings error naming file and key.
+    With the merged ``settings``, each rule names the layer it came from (managed, role)."""
     out = []
+    layers = layers_of(settings) if settings is not None else None
     for verdict in verdicts:
         for i, text in enumerate(getattr(perms, verdict)):
+            src = _source(settings, f"permissions.{verdict}", text, source)
+            origin = layers.managed_path if layers is not None and src != source else file
             try:
-                out.append(Rule.parse(text, verdict, source, workspace, home))
+                out.append(Rule.parse(text, verdict, src, workspace, home))
             except RuleError as exc:
-                where = f"{file}: " if file is not None else ""
+                where = f"{origin}: " if origin is not None else ""
                 raise SettingsError(f"{where}key 'permissions.{verdict}[{i}]': {exc}",
                                     hint="fix the rule or remove it") from None
     return out
@@ -65,15 +88,17 @@ def build_policy(settings: Settings, workspace: Path, *, bastion_home: Path,
     home = Path(os.path.realpath(home or os.path.expanduser("~")))
     perms = settings.permissions
     grants = [Grant(workspace, "write", "default (workspace)")]
-    grants += [Grant(_grant_path(f.path, workspace), f.access, "user settings")
+    grants += [Grant(_grant_path(f.path, workspace), f.access,
+                     _source(settings, "permissions.folders", f.model_dump(), "user settings"))
                for f in perms.folders]
     rules = _rules(perms, "user settings", workspace, home, ("deny", "ask", "allow"),
-                   user_settings_path or settings_path())
+                   user_settings_path or settings_path(), settings)
     deny_read = list(perms.deny_read)
     strict = settings.security_mode
     notes: list[str] = []
 
     project, ppath = project_settings(workspace)
+    project = constrain_project(settings, project, ppath)  # never loosens managed settings
     if project is not None:
         state = TrustStore(bastion_home).state(workspace)
         trusted = state == "trusted"

@@ -487,10 +487,10 @@ class SecretScanner:
                 out.append(Finding(comp.rule.id, cs, ce, 0, comp.rule.confidence, secret))
         if not out:
             return []
-        return _dedupe(out, text)
+        return dedupe(out, text)
 
 
-def _dedupe(candidates: list[Finding], text: str) -> list[Finding]:
+def dedupe(candidates: list[Finding], text: str) -> list[Finding]:
     """Keep one finding per overlapping group: the widest, then most confident, then first rule."""
     candidates.sort(key=lambda f: (f.start, -(f.end - f.start), -_CONF_RANK[f.confidence]))
     kept: list[Finding] = []

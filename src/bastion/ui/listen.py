@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import html
+import os
 import socket
+import tempfile
+from pathlib import Path
 
 from bastion.errors import BastionError
 
@@ -43,3 +47,26 @@ def close_sockets(sockets: list[socket.socket]) -> None:
     for s in sockets:
         with contextlib.suppress(OSError):
             s.close()
+
+
+def opener_file(url: str) -> Path:
+    """A private (0600, in a 0700 folder) HTML file that redirects to ``url``.
+
+    The browser is started with this file's path, not the tokened URL: a process's command
+    line is readable by every local user (``ps``), a file of ours is not.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="bastion-ui-"))
+    path = folder / "open.html"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    escaped = html.escape(url, quote=True)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f'<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+                 f'<meta http-equiv="refresh" content="0;url={escaped}">'
+                 f'<title>Bastion</title><a href="{escaped}">Open Bastion</a>\n')
+    return path
+
+
+def remove_opener(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+        path.parent.rmdir()

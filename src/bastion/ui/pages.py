@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bastion.config import effective_settings_dict, get_key
+from bastion.config import dump_settings, get_key, layers_of, load_settings
 from bastion.errors import BastionError
 from bastion.rights import env_disabled
 
@@ -104,10 +104,21 @@ async def network(request: Request) -> Response:
     return render(request, "network.html", entries=entries)
 
 
+def _origins(settings: Any) -> tuple[dict[str, str], dict[str, bool]]:
+    """Which layer decided each shown key, and whether managed settings lock it."""
+    layers = layers_of(settings)
+    origins = {k: layers.origin(k) if layers else "user" for k in SETTINGS_SHOWN}
+    locked = {k: bool(layers and layers.is_locked(k)) for k in SETTINGS_SHOWN}
+    return origins, locked
+
+
 async def settings(request: Request) -> Response:
     def load(state: UiState) -> dict[str, Any]:
-        effective = effective_settings_dict()
+        current = load_settings()  # managed → role → user, as a run sees them
+        effective = dump_settings(current)
+        origins, locked = _origins(current)
         return {"values": {k: get_key(effective, k) for k in SETTINGS_SHOWN},
+                "origins": origins, "locked": locked,
                 "telemetry_record": views.telemetry_record(state.runtime.home),
                 "telemetry_env_off": env_disabled()}
     try:
