@@ -233,3 +233,18 @@ def test_the_ui_cannot_loosen_managed_settings(tmp_path: Path,
         # tightening what managed settings leave open is still allowed
         ok = client.post("/settings", data={"key": "securityMode", "value": "true"}, headers=hdr)
         assert ok.status_code == 303
+
+
+def test_ipv6_loopback_serves_the_same_gate() -> None:
+    with running_ui() as server:
+        if len(server.sockets) < 2:
+            pytest.skip("no IPv6 loopback on this host")
+        assert server.sockets[1].getsockname()[0] == "::1"
+        cookie = logged_in(server).cookies["bastion_ui"]
+        port = server.port
+        ok = raw_request(port, f"GET /sessions HTTP/1.1\r\nHost: [::1]:{port}\r\nCookie: "
+                         f"bastion_ui={cookie}\r\nConnection: close\r\n\r\n".encode(), host="::1")
+        assert status_of(ok) == 200
+        anon = raw_request(port, f"GET /sessions HTTP/1.1\r\nHost: [::1]:{port}\r\n"
+                           "Connection: close\r\n\r\n".encode(), host="::1")
+        assert status_of(anon) == 401
