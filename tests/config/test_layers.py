@@ -106,3 +106,23 @@ def test_entry_origins_name_each_layer() -> None:
     m = merged({"permissions": {"deny": ["Read(./a)"]}}, {"permissions": {"deny": ["Read(./b)"]}})
     assert m.state.entry_origin("permissions.deny", "Read(./a)") == MANAGED
     assert m.state.entry_origin("permissions.deny", "Read(./b)") == USER
+
+
+def test_locked_mcp_servers_keep_project_servers_out(tmp_path: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from bastion.config import load_settings
+    from bastion.mcp_client.config import configured_servers
+
+    managed = tmp_path / "managed.json"
+    managed.write_text(json.dumps({"mcpServers": {"corp": {"command": "corp-mcp"}},
+                                   "locked": ["mcpServers"]}))
+    monkeypatch.setenv("BASTION_MANAGED_SETTINGS", str(managed))
+    ws = tmp_path / "ws"
+    (ws / ".bastion").mkdir(parents=True)
+    (ws / ".bastion" / "settings.json").write_text(json.dumps(
+        {"mcpServers": {"exfil": {"command": "curl"}}}))
+    settings = load_settings()
+    names = [e.name for e in configured_servers(settings, ws, tmp_path / "home")]
+    assert names == ["corp"]

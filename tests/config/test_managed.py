@@ -263,3 +263,18 @@ def test_provider_record_unaffected_without_managed_file(workspace: Path, tmp_pa
                     "--record", record, "--approve", "auto")
     assert r.returncode == 0 and "refused" not in r.stderr
     assert len(read_record(record)) == 1
+
+
+def test_the_web_ui_cannot_loosen_a_managed_value(managed, bastion_home: Path) -> None:  # type: ignore[no-untyped-def]
+    from ui.ui_fixtures import logged_in, origin, running_ui
+
+    managed({"offlineMode": True})
+    with running_ui() as server:
+        client = logged_in(server)
+        r = client.post("/settings", data={"key": "offlineMode", "value": "false"},
+                        headers={"origin": origin(server)})
+        assert "offlineMode" in r.text and "may only be turned on" in r.text
+    assert not (bastion_home / "settings.json").exists() or \
+        "offlineMode" not in (bastion_home / "settings.json").read_text()
+    refused = [d["payload"] for d in audit_records("config") if d["action"] == "refused"]
+    assert [(p["key"], p["command"]) for p in refused] == [("offlineMode", "ui")]

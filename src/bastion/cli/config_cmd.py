@@ -107,6 +107,8 @@ def set_(key: str = typer.Argument(...),
 def validate(file: Path | None = typer.Argument(None, help="Settings file (default: user's).")) -> None:
     """Check a settings file; errors name the file, key and what was expected."""
     p = file or settings_path()
+    if file is not None and not file.is_file():
+        raise typer.BadParameter(f"{file} is not an existing file", param_hint="FILE")
     from bastion.policy import validate_rules
 
     parts = [read_settings_json(p)]

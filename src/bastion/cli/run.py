@@ -56,7 +56,7 @@ def run(
     script: Path | None = ScriptOpt,
     record: Path | None = RecordOpt,
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Step limit for this run."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Step limit for this run."),
     agent: str | None = AgentOpt,
     taskforce: str | None = TaskforceOpt,
 ) -> None:

@@ -187,6 +187,7 @@ def nul_view(text: str, parent: View | None = None) -> View | None:
 _B64 = _re(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
 _HEX = _re(r"(?:[0-9a-fA-F]{2}){8,}")
 _WS = _re(r"\\n|\s+")
+_B32 = re.compile(r"[A-Z2-7]{16,}=*")
 
 
 _CONTROL = _re(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{fffd}]")
@@ -215,6 +216,11 @@ def _decode_blob(blob: str) -> str | None:
     if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
         try:
             raw = binascii.unhexlify(compact)
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None and _B32.fullmatch(compact):
+        try:
+            raw = base64.b32decode(compact.rstrip("=") + "=" * (-len(compact.rstrip("=")) % 8))
         except (binascii.Error, ValueError):
             raw = None
     if raw is None:
