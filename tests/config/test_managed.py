@@ -278,3 +278,21 @@ def test_the_web_ui_cannot_loosen_a_managed_value(managed, bastion_home: Path) -
         "offlineMode" not in (bastion_home / "settings.json").read_text()
     refused = [d["payload"] for d in audit_records("config") if d["action"] == "refused"]
     assert [(p["key"], p["command"]) for p in refused] == [("offlineMode", "ui")]
+
+
+def test_settings_built_by_hand_cannot_loosen(managed) -> None:  # type: ignore[no-untyped-def]
+    """However a command builds its settings (e.g. the file plus ``-c KEY=VALUE`` overrides
+    applied to a dict), opening the runtime with them checks them against the layers."""
+    from bastion.config import ManagedRefusal, dump_settings, load_settings, parse_settings
+    from bastion.runtime import Runtime
+
+    managed({"offlineMode": True, "agent": {"maxSteps": 20}})
+    data = dump_settings(load_settings())
+    data["agent"]["maxSteps"] = 5  # tighter: fine
+    with Runtime.open(parse_settings(data, "-c")) as rt:
+        assert rt.settings.agent.max_steps == 5 and rt.settings.offline_mode
+    data["offlineMode"] = False
+    with pytest.raises(ManagedRefusal, match="offlineMode"):
+        Runtime.open(parse_settings(data, "-c"))
+    refused = [d["payload"] for d in audit_records("config") if d["action"] == "refused"]
+    assert [(p["key"], p["layer"]) for p in refused] == [("offlineMode", "command line")]
