@@ -5,6 +5,7 @@ Everything with state lives here so commands open it once and close it cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -105,7 +106,15 @@ class Runtime:
         audit_api.install(lambda: rt.audit, owner=rt)
         return rt
 
-    def close(self) -> None:
+    def close(self, exc: BaseException | None = None) -> None:
+        """Close everything; a session of this process left 'running' is settled first."""
+        with contextlib.suppress(Exception):  # closing must go on even if the db is full
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            for session_id in self.sessions.settle_running(status):
+                self.audit.record("session", "end", {"status": status,
+                                                     "reason": type(exc).__name__ if exc
+                                                     else "not finished"},
+                                  session_id=session_id)
         audit_api.uninstall(owner=self)
         if self._audit is not None:
             self._audit.close()  # signs a final checkpoint
@@ -119,7 +128,7 @@ class Runtime:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        self.close(exc)
 
 
 @dataclass

@@ -11,6 +11,12 @@ from urllib.parse import unquote
 
 from bastion.privacy.detector import Finding, SecretScanner, default_scanner
 from bastion.privacy.known import KnownValues, credential_env_values
+from bastion.privacy.outbound import (
+    OUTBOUND_BUDGET_BITS,
+    OutboundStreams,
+    data_tokens,
+    destination,
+)
 from bastion.privacy.paths import PathScrubber
 from bastion.privacy.pii import find_pii
 from bastion.privacy.placeholders import (
@@ -58,6 +64,7 @@ class PrivacyFilter:
         include_env: bool = False,
         home: Path | None = None,
         user: str | None = None,
+        unattended: bool = False,
     ) -> None:
         self.security_mode = security_mode
         self.workspace = Path(workspace) if workspace is not None else None
@@ -65,6 +72,8 @@ class PrivacyFilter:
         self._scanner = default_scanner() if rules is None else SecretScanner(rules)
         self._known = KnownValues()
         self._map = PlaceholderMap()
+        # what the model sent to each destination; unattended, with a high-entropy budget
+        self._outbound = OutboundStreams(OUTBOUND_BUDGET_BITS if unattended else None)
         if known_values is not None:
             self._known.add_many(known_values)
         if include_env:
@@ -338,6 +347,27 @@ class PrivacyFilter:
                                             location=location))
             for start, end, label, kind, _secret in self._secret_spans(value):
                 findings.append(LeakFinding(kind, label, start, end, location))
+        findings += self._check_stream(args)
+        return findings
+
+
+    def _check_stream(self, args: Mapping[str, Any]) -> list[LeakFinding]:
+        """This request together with what the model already sent to the same destination."""
+        dest = destination(args)
+        strings = [v for _, v in _walk_strings(args, "")]
+        stream, new_at = self._outbound.add(dest, data_tokens(strings))
+        findings: list[LeakFinding] = []
+        if new_at < len(stream):
+            for _start, end, label, _kind, _secret in self._secret_spans(stream):
+                if end > new_at:  # completed by this request
+                    findings.append(LeakFinding("reassembled-secret", f"{dest}: {label}",
+                                                location="(stream)"))
+        bits = self._outbound.over_budget(dest)
+        if bits is not None:
+            findings.append(LeakFinding(
+                "entropy-budget",
+                f"{dest}: {int(bits)} bits of random-looking data chosen by the model "
+                f"(unattended budget {OUTBOUND_BUDGET_BITS})", location="(stream)"))
         return findings
 
 
