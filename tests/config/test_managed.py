@@ -296,3 +296,29 @@ def test_settings_built_by_hand_cannot_loosen(managed) -> None:  # type: ignore[
         Runtime.open(parse_settings(data, "-c"))
     refused = [d["payload"] for d in audit_records("config") if d["action"] == "refused"]
     assert [(p["key"], p["layer"]) for p in refused] == [("offlineMode", "command line")]
+
+
+def test_trusted_project_cannot_widen_past_managed_grants(managed, bastion_home: Path,  # type: ignore[no-untyped-def]
+                                                          workspace: Path, tmp_path: Path) -> None:
+    """A trusted project may widen the user's grants, never the organisation's."""
+    from bastion.config import load_settings
+    from bastion.policy import TrustStore, build_policy
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    managed({"permissions": {"folders": [{"path": str(shared), "access": "read"}],
+                             "deny": ["Bash(curl:*)"]}})
+    (workspace / ".bastion").mkdir()
+    (workspace / ".bastion" / "settings.json").write_text(json.dumps({"permissions": {
+        "folders": [{"path": str(shared), "access": "write"}, {"path": "/etc", "access": "read"}],
+        "allow": ["Bash(curl:*)"]}}))
+    TrustStore(bastion_home).trust(workspace)
+    settings = load_settings()
+    policy = build_policy(settings, workspace, bastion_home=bastion_home, approve="auto",
+                          interactive=False)
+    assert policy.decide("write_file", shared / "x.txt").verdict == "deny"
+    assert policy.decide("read_file", shared / "x.txt").verdict == "allow"
+    assert policy.decide("read_file", "/etc/hostname").verdict != "allow"
+    assert policy.decide("run_command", "curl https://x.example").verdict == "deny"
+    refused = {(r.layer, r.key) for r in settings._layers.refusals}
+    assert ("project", "permissions.folders") in refused
