@@ -150,13 +150,16 @@ def escape_view(text: str, parent: View | None = None) -> View | None:
 # ------------------------------------------------------------------------------ continuations
 
 # Joins removed: "abcd" + "efgh" / 'abcd' 'efgh' / "abcd" +\n "efgh" (4+ token characters on
-# each side, so "" pairs are not joins), `\`-newline after a token, and a line break right
-# after 12+ token characters (a token wrapped at a column, a YAML folded scalar). Unambiguous:
-# each run of blanks is consumed by exactly one quantifier, so no backtracking.
+# each side, so "" pairs are not joins), `\`-newline after a token, and the line break after a
+# line that is one token of 12+ characters (a token wrapped at a column, a YAML folded scalar).
+# Unambiguous: each run of blanks is consumed by one quantifier, so backtracking is bounded by
+# the line. The removed part is group 1, 2 or 3.
 _TOK = "[A-Za-z0-9+/=_-]"
 _CONT = re.compile(
-    rf"(?<={_TOK}{{4}})([\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?"
-    rf"[\"'](?={_TOK}{{4}})|\\\r?\n[ \t]*(?={_TOK})|(?<={_TOK}{{12}})\r?\n[ \t]*(?={_TOK}))")
+    rf"(?m)(?<={_TOK}{{4}})([\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?"
+    rf"(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?[\"'])(?={_TOK}{{4}})"
+    rf"|(?<={_TOK}{{4}})(\\\r?\n[ \t]*)(?={_TOK})"
+    rf"|^[ \t]*[A-Za-z0-9+/_-]{{12,}}=*(\r?\n[ \t]*)(?={_TOK})")
 
 
 def continuation_view(text: str, parent: View | None = None) -> View | None:
@@ -166,7 +169,23 @@ def continuation_view(text: str, parent: View | None = None) -> View | None:
     """
     if "\n" not in text and "'" not in text and '"' not in text:
         return None
-    return split_view("join", text, _CONT, _drop, parent)
+    parts: list[str] = []
+    pos = 0
+    for m in _CONT.finditer(text):
+        g = 1 if m.start(1) >= 0 else 2 if m.start(2) >= 0 else 3
+        s, e = m.span(g)
+        parts += (text[pos:s], text[s:e])
+        pos = e
+        if len(parts) >= 2 * MAX_EDITS:
+            break
+    if not parts:
+        return None
+    parts.append(text[pos:])
+    out = parts[:]
+    out[1::2] = [""] * (len(parts) // 2)
+    vb = array("q", itertools.accumulate(map(len, out), initial=0))
+    ob = array("q", itertools.accumulate(map(len, parts), initial=0))
+    return View("join", "".join(out), vb, ob, parent)
 
 
 # ------------------------------------------------------------------------------ NUL bytes
