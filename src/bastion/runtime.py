@@ -20,6 +20,7 @@ from bastion.config import (
     Settings,
     SettingsError,
     dump_settings,
+    enforce_managed,
     get_key,
     load_settings,
     parse_settings,
@@ -58,7 +59,11 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings | None = None) -> Runtime:
         home = bastion_home()
-        settings = settings or load_settings()
+        refused: ManagedRefusal | None = None
+        try:  # settings made by hand (-c overrides) may not loosen managed ones
+            settings = enforce_managed(settings) if settings is not None else load_settings()
+        except ManagedRefusal as exc:
+            refused, settings = exc, load_settings()
         lock = acquire_lock(home / RUNTIME_LOCK, shared=True)  # before the key is read
         try:
             vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
@@ -67,6 +72,11 @@ class Runtime:
             if lock is not None:
                 os.close(lock)
             raise
+        if refused is not None:  # audited, then refused
+            for r in refused.refusals:
+                rt.audit.record("config", "refused", {**r.to_json(), "command": "run"})
+            rt.close()
+            raise refused
         rt.sweep_crashed()
         for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
             import sys

@@ -14,6 +14,8 @@ Public surface (other packages import only these names)::
         .export_mapping() -> dict / .import_mapping(dict)
     SecretScanner(rules=None).scan(text) -> list[Finding]
     scan_text(text) -> list[Finding]
+    scan_views(scanner, text) -> list[Finding]   # also in decoded / joined / unprefixed views
+    decode_bytes(data) -> str | None              # UTF-8/16/32 text, None for binary
     Finding(rule_id, start, end, line, confidence, secret)
     Rule, load_rules(path), load_gitleaks_toml(path), default_rules(), RuleError
     credential_env_values(environ=None) -> {name: value}
@@ -31,6 +33,8 @@ from bastion.privacy.known import configured_secrets, credential_env_values
 from bastion.privacy.pii import iban_valid, luhn_valid
 from bastion.privacy.response import LeakFinding, ResponseScan
 from bastion.privacy.rules import Rule, RuleError, default_rules, load_gitleaks_toml, load_rules
+from bastion.privacy.textio import decode_bytes
+from bastion.privacy.views import scan_views
 
 __all__ = [
     "Finding",
@@ -42,6 +46,7 @@ __all__ = [
     "SecretScanner",
     "configured_secrets",
     "credential_env_values",
+    "decode_bytes",
     "default_rules",
     "default_scanner",
     "iban_valid",
@@ -49,4 +54,5 @@ __all__ = [
     "load_rules",
     "luhn_valid",
     "scan_text",
+    "scan_views",
 ]
