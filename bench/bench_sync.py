@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -115,6 +116,8 @@ def run(sessions: int, messages: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    # a SIGTERM unwinds like an exception, so SeaweedFS is stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--messages", type=int, default=50)

@@ -5,6 +5,7 @@ Everything with state lives here so commands open it once and close it cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from bastion.config import (
     Settings,
     SettingsError,
     dump_settings,
+    enforce_managed,
     get_key,
     load_settings,
     parse_settings,
@@ -55,7 +57,11 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings | None = None) -> Runtime:
         home = bastion_home()
-        settings = settings or load_settings()
+        refused: ManagedRefusal | None = None
+        try:  # settings made by hand (-c overrides) may not loosen managed ones
+            settings = enforce_managed(settings) if settings is not None else load_settings()
+        except ManagedRefusal as exc:
+            refused, settings = exc, load_settings()
         lock = acquire_lock(home / RUNTIME_LOCK, shared=True)  # before the key is read
         try:
             vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
@@ -64,6 +70,11 @@ class Runtime:
             if lock is not None:
                 os.close(lock)
             raise
+        if refused is not None:  # audited, then refused
+            for r in refused.refusals:
+                rt.audit.record("config", "refused", {**r.to_json(), "command": "run"})
+            rt.close()
+            raise refused
         for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
             import sys
 
@@ -95,7 +106,15 @@ class Runtime:
         audit_api.install(lambda: rt.audit, owner=rt)
         return rt
 
-    def close(self) -> None:
+    def close(self, exc: BaseException | None = None) -> None:
+        """Close everything; a session of this process left 'running' is settled first."""
+        with contextlib.suppress(Exception):  # closing must go on even if the db is full
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            for session_id in self.sessions.settle_running(status):
+                self.audit.record("session", "end", {"status": status,
+                                                     "reason": type(exc).__name__ if exc
+                                                     else "not finished"},
+                                  session_id=session_id)
         audit_api.uninstall(owner=self)
         if self._audit is not None:
             self._audit.close()  # signs a final checkpoint
@@ -109,7 +128,7 @@ class Runtime:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        self.close(exc)
 
 
 @dataclass

@@ -329,3 +329,19 @@ def _dev_id(dev: Device) -> str:
     ident = SyncState(dev.db).identity()
     assert ident is not None
     return ident.device_id
+
+
+def test_an_unused_pairing_offer_is_deleted_once_expired(tmp_path: Path,
+                                                         store: FolderBackend) -> None:
+    from bastion.sync.state import SyncState
+
+    a = Device.make(tmp_path, "a", store)
+    code = init_space(a.db, store, "a").code
+    a.sync()
+    count = len(_blobs(store.folder))
+    state = SyncState(a.db)
+    state.set("pairing_offers", dict.fromkeys(state.get("pairing_offers"), 0.0))
+    assert a.sync().deleted_remote == 1
+    assert len(_blobs(store.folder)) == count - 1
+    with pytest.raises(SyncIntegrityError, match="no pairing offer"):
+        join_space(Device.make(tmp_path, "late", store).db, store, code)

@@ -190,17 +190,23 @@ def test_tampering_replay_deletion_and_delete_remote(seaweed: Seaweed, tmp_path:
     assert r.returncode == 1 and "gone" in r.stderr
 
 
-@pytest.mark.parametrize("offline", [True])
-def test_sync_endpoint_obeys_the_egress_gateway(tmp_path: Path, offline: bool) -> None:
+@pytest.mark.parametrize(("settings", "why"), [
+    ({"offlineMode": True}, "offline"),
+    ({"dataResidency": {"region": "eu-west-1", "enforceRegion": True}}, "dataResidency.region"),
+    ({"network": {"deniedDomains": ["*.amazonaws.com"]}}, "deniedDomains"),
+])
+def test_sync_endpoint_obeys_the_egress_gateway(tmp_path: Path, settings: dict[str, Any],
+                                                why: str) -> None:
     home = tmp_path / "h"
     home.mkdir()
-    (home / "settings.json").write_text(json.dumps({"offlineMode": offline}))
-    r = run_bastion("sync", "init", "--s3", "https://s3.eu-west-1.amazonaws.com", "--bucket",
-                    "b", env={"BASTION_HOME": str(home), "AWS_ACCESS_KEY_ID": "x",
-                              "AWS_SECRET_ACCESS_KEY": "y"})
-    assert r.returncode == 1
-    assert "offline" in r.stderr
-    assert not (home / "settings.json").read_text().count('"sync"')
+    (home / "settings.json").write_text(json.dumps(settings))
+    r = run_bastion("sync", "init", "--s3", "https://s3.us-east-1.amazonaws.com", "--bucket",
+                    "b", "--region", "us-east-1",
+                    env={"BASTION_HOME": str(home), "AWS_ACCESS_KEY_ID": "x",
+                         "AWS_SECRET_ACCESS_KEY": "y"})
+    assert r.returncode == 1, r.stderr
+    assert why in r.stderr and "Traceback" not in r.stderr
+    assert '"sync"' not in (home / "settings.json").read_text()
 
 
 def test_bad_flags_are_usage_errors(tmp_path: Path) -> None:

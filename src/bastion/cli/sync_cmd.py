@@ -201,6 +201,9 @@ def now(json_output: bool = _JSON) -> None:
               f"{report.pushed_segments}, pulled {report.pulled_segments} segment(s); "
               f"{len(report.tombstoned)} session deletion(s), {report.deleted_remote} remote "
               "object(s) removed", markup=False)
+    if report.waiting:
+        err.print(f"not read yet (still on a key from before the last revocation, until they "
+                  f"sync): {', '.join(report.waiting)}", markup=False)
 
 
 @app.command("status")

@@ -28,7 +28,7 @@ from .crypto import (
     seal_object,
 )
 from .records import Scrub, apply_segment, collect, record_pushed, remember_session
-from .registry import Registry, load_registry
+from .registry import PAIRING_TTL_S, Registry, load_registry
 from .state import Identity, SyncState
 
 Progress = Callable[[int, int, str], None]
@@ -168,10 +168,21 @@ class Engine:
         dropped = self._push(own, tombs, report)
         self._delete_tombstoned(dropped, others, tombs, report)
         self._pull(others, tombs, report)
+        self._expire_offers(report)
         self.state.set("last_sync", time.time())
         self.state.set("last_sync_started", wall_start)
         report.seconds = round(time.monotonic() - started, 3)
         return report
+
+    def _expire_offers(self, report: SyncReport) -> None:
+        """Pairing offers this device made that expired unused are deleted from the store."""
+        offers: dict[str, float] = self.state.get("pairing_offers", {})
+        expired = [n for n, t in offers.items() if time.time() - t > PAIRING_TTL_S]
+        for name in expired:
+            self.backend.delete(name)
+            report.deleted_remote += 1
+        if expired:
+            self.state.set("pairing_offers", {n: t for n, t in offers.items() if n not in expired})
 
     def _others(self, reg: Registry, report: SyncReport) -> list[Manifest]:
         """The active devices' manifests. One still sealed under a key epoch older than the
