@@ -73,6 +73,7 @@ def test_two_devices_through_seaweedfs(seaweed: Seaweed, tmp_path: Path) -> None
 
     init = json.loads(a.cli("sync", "init", *a.flags, "--json", "--name", "laptop").stdout)
     assert init["pairing_code"].startswith("BSYNC-")
+    assert init["conditional_writes"] is True  # SeaweedFS honours If-None-Match
     b.cli("sync", "join", init["pairing_code"], *b.flags, "--name", "desktop")
     s_b = b.session(f"{TEXT} (from b)")
     for dev in (a, b, a):
