@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from bastion.tools.edit import mutating_tools
 from bastion.tools.fetch import FetchUrl
 from bastion.tools.run_command import RunCommand
 
+from .history import resume_target, stored_history
 from .loop import Agent, AgentResult
 from .prompts import GENERAL
 
@@ -45,6 +46,11 @@ class RunOptions:
     #: a named agent definition (agent/definitions.py) or taskforce (agent/taskforce.py)
     agent: str | None = None
     taskforce: str | None = None
+    #: continue a stored session (agent/history.py): ``--resume ID`` / ``--continue``
+    resume: str | None = None
+    continue_last: bool = False
+    #: the session's title (default: the task's first line); the CLI passes it redacted
+    title: str | None = None
 
 
 def check_workspace(path: Path) -> Path:
@@ -62,6 +68,10 @@ class AgentSession:
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         settings = rt.settings
         workspace = check_workspace(opts.workspace)
+        resumed = resume_target(rt.sessions, workspace, resume=opts.resume,
+                                continue_last=opts.continue_last)
+        if resumed is not None and not opts.agent and resumed.agent not in (None, "general"):
+            opts = replace(opts, agent=resumed.agent)  # keep the agent the session ran as
         provider_name = opts.provider or settings.default_provider
         offline = opts.offline or settings.offline_mode
         self.provider = create_provider(
@@ -70,11 +80,13 @@ class AgentSession:
                             api_key=rt.api_keys.get(provider_name)),
             settings,
         )
-        title = opts.task.strip().splitlines()[0] if opts.task.strip() else "(interactive)"
+        title = opts.title or (opts.task.strip().splitlines()[0] if opts.task.strip()
+                               else "(interactive)")
         agent_name = opts.agent or (f"taskforce:{opts.taskforce}" if opts.taskforce else "general")
-        self.session_id = rt.sessions.create(title=title, workspace=str(workspace),
-                                             agent=agent_name, provider=provider_name,
-                                             model=self.provider.model)
+        self.resumed = resumed
+        self.session_id = resumed.id if resumed is not None else rt.sessions.create(
+            title=title, workspace=str(workspace), agent=agent_name, provider=provider_name,
+            model=self.provider.model)
         # local-only usage counts (rights/telemetry.py); a no-op when telemetry is disabled
         self.telemetry = Telemetry.for_settings(rt.home, settings)
         self.telemetry.session_started(agent_name)
@@ -92,6 +104,8 @@ class AgentSession:
                                    user_settings_path=settings_path())
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
         self.policy.add_hook(_audit_decision_hook(settings.audit.include_tool_calls))
+        if on_event is not None:  # decisions reach the display (`run --json` events) too
+            self.policy.add_hook(lambda record: on_event("decision", record.to_json()))
         # privacy: secrets never reach the model, the history or the audit log
         self.privacy = PrivacyFilter(
             {f"stored-{i}": v for i, v in enumerate(rt.api_keys.all_values())},
@@ -133,6 +147,8 @@ class AgentSession:
             except BaseException:
                 self._mcp.close()
                 raise
+        if resumed is not None:  # the stored history is sent again, as the model last saw it
+            self.agent.messages = stored_history(rt.sessions, resumed.id, self.agent.name)
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
         if self._display is not None:  # show first, so the user sees what set off an anomaly

@@ -10,17 +10,27 @@ from rich.table import Table
 from bastion.errors import BastionError
 from bastion.runtime import Runtime
 
-from .output import err, out, print_json
+from .output import confirm, err, out, print_json
 
 app = typer.Typer(help="Provider API keys (AES-256-GCM inside the encrypted database).",
                   no_args_is_help=True)
 
 
+#: the names a stored key is looked up by (bastion.providers: providers that take a key)
+KEY_NAMES = ("anthropic", "local", "openai", "s3")
+
+
 @app.command("set")
-def set_(provider: str = typer.Argument(..., help="openai, anthropic, local, …"),
+def set_(provider: str = typer.Argument(..., help="anthropic, local, openai (or s3 for sync)."),
          key_id: str = typer.Option("default", "--id", help="Name of this key."),
          stdin: bool = typer.Option(False, "--stdin", help="Read the key from standard input.")) -> None:
-    """Store an API key. It is read from a hidden prompt (or stdin), never from arguments."""
+    """Store an API key. It is read from a hidden prompt (or stdin), never from arguments.
+
+    Example: printf %s "$OPENAI_API_KEY" | bastion keys set openai --stdin
+    """
+    if provider not in KEY_NAMES:
+        raise typer.BadParameter(f"{provider!r} is not one of {', '.join(KEY_NAMES)}",
+                                 param_hint="PROVIDER")
     if stdin or not sys.stdin.isatty():
         value = sys.stdin.readline().strip()
     else:
@@ -76,9 +86,7 @@ def rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for c
             raise BastionError(f"the audit log does not verify ({report.summary()}); "
                                "key rotation refused",
                                hint="run `bastion audit verify` and investigate first")
-        if not yes and sys.stdin.isatty() and not typer.confirm(
-                "Rotate the master key and re-encrypt all data?"):
-            raise typer.Abort()
+        confirm(yes, "Rotate the master key and re-encrypt all data?")
         home, settings, vault = rt.home, rt.settings, rt.vault
     # the runtime is closed: nothing holds the old database open while it is replaced
     result = rotate_master_key(home, vault, lambda msg: err.print(msg + " …", markup=False))

@@ -19,7 +19,7 @@ from bastion.mcp_client import (
 )
 from bastion.policy import build_policy
 
-from .output import out, print_json
+from .output import confirm, out, print_json
 
 app = typer.Typer(help="MCP servers (tools appear as mcp__<server>__<tool>).", no_args_is_help=True)
 WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Project folder (default: cwd).")
@@ -105,9 +105,8 @@ def approve(name: str, workspace: Path = WorkspaceOpt,
     try:
         for t in tools:
             out.print(f"  {t['name']}: {t['description']}", markup=False)
-        if not yes and not typer.confirm(f"Offer these {len(tools)} tool(s) of {name!r} to "
-                                         "agents?", default=False):
-            raise typer.Exit(1)
+        confirm(yes, f"Offer these {len(tools)} tool(s) of {name!r} to agents?",
+                nothing="nothing was approved")
         digest = tool_list_hash(tools)
         ApprovalStore(home).approve(entry.key, digest, [t["name"] for t in tools])
         out.print(f"approved the tool list of {name} (sha256 {digest[:12]})", markup=False)

@@ -17,6 +17,21 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def confirm(yes: bool, question: str, *, nothing: str = "nothing was changed") -> None:
+    """Go on when ``--yes`` was given or the user agrees; without a terminal, explain --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        from bastion.errors import BastionError
+
+        raise BastionError("confirmation needed and there is no terminal to ask",
+                           hint=f"add --yes to confirm; {nothing}")
+    import typer
+
+    if not typer.confirm(question, default=False):
+        raise typer.Abort()
+
+
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/yellow] {message}", markup=True)
 

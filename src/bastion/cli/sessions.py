@@ -11,7 +11,7 @@ from rich.table import Table
 from bastion.rights import delete_session
 from bastion.runtime import Runtime
 
-from .output import err, out, print_json
+from .output import confirm, err, out, print_json
 
 app = typer.Typer(help="Conversation history (stored encrypted).", no_args_is_help=True)
 
@@ -80,8 +80,7 @@ def delete(session_id: str = typer.Argument(...),
     """Delete a session and everything recorded in it."""
     with Runtime.open() as rt:
         info = rt.sessions.resolve(session_id)
-        if not yes and not typer.confirm(f"Delete session {info.id} ({info.title})?"):
-            raise typer.Abort()
+        confirm(yes, f"Delete session {info.id} ({info.title})?", nothing="nothing was deleted")
         # the same deletion as `bastion delete --session`: rows, its journal blobs, audit payloads
         delete_session(rt, info.id)
     err.print(f"deleted session {info.id}", markup=False)
