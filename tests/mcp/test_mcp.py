@@ -78,8 +78,8 @@ def test_sdk_server_runs_in_sandbox_and_calls_follow_policy(workspace: Path, tmp
     result = run_bastion("run", "use the tools", "-w", workspace, "--provider", "replay",
                          "--script", script, "--record", record, "--json")
     assert result.returncode == 0, result.stderr
-    session = json.loads(run_bastion("sessions", "show", json.loads(result.stdout)["session_id"],
-                                     "--json").stdout)
+    sid = json.loads(result.stdout.splitlines()[-1])["session_id"]
+    session = json.loads(run_bastion("sessions", "show", sid, "--json").stdout)
     calls = {c["name"]: c for c in session["tool_calls"]}
     # allowed by a rule → ran
     assert calls["mcp__echo__echo"]["status"] == "ok"

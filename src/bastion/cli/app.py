@@ -65,6 +65,7 @@ register("export", "rights:export", "Export your data: conversations, settings, 
 register("delete", "rights:delete", "Delete data (all, a session, a project).")
 register("telemetry", "telemetry_cmd:app", "Local-only usage statistics (never sent anywhere).")
 register("doctor", "doctor:doctor", "Report sandbox, key custody, database, model and network readiness.")
+register("completion", "completion_cmd:completion", "Print the shell completion script (bash, zsh, fish).")
 
 
 def main() -> None:

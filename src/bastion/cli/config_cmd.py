@@ -26,20 +26,29 @@ app = typer.Typer(help="User settings (settings.json, camelCase keys).", no_args
 
 @app.command("path")
 def path() -> None:
-    """Print where settings.json lives."""
+    """Print where settings.json lives.
+
+    Example: bastion config path
+    """
     out.print(str(settings_path()), markup=False)
 
 
 @app.command("show")
 def show() -> None:
-    """Print the effective settings (file merged over defaults)."""
+    """Print the effective settings (file merged over defaults).
+
+    Example: bastion config show
+    """
     p = settings_path()
     print_json(dump_settings(parse_settings(read_settings_json(p), p)))
 
 
 @app.command("get")
 def get(key: str = typer.Argument(..., help="Dotted key, e.g. network.allowedDomains")) -> None:
-    """Print one effective setting as JSON."""
+    """Print one effective setting as JSON.
+
+    Example: bastion config get network.allowedDomains
+    """
     p = settings_path()
     effective = dump_settings(parse_settings(read_settings_json(p), p))
     try:
@@ -58,7 +67,10 @@ def _parse_value(raw: str) -> Any:
 @app.command("set")
 def set_(key: str = typer.Argument(...),
          value: str = typer.Argument(..., help="JSON value (bare words are strings).")) -> None:
-    """Change one setting; the file is validated before it is replaced."""
+    """Change one setting; the file is validated before it is replaced.
+
+    Example: bastion config set network.allowedDomains '["api.example.com"]'
+    """
     p = settings_path()
     data = read_settings_json(p)
     parse_settings(data, p)  # refuse to edit a file that is already invalid
@@ -77,7 +89,10 @@ def set_(key: str = typer.Argument(...),
 
 @app.command("validate")
 def validate(file: Path | None = typer.Argument(None, help="Settings file (default: user's).")) -> None:
-    """Check a settings file; errors name the file, key and what was expected."""
+    """Check a settings file; errors name the file, key and what was expected.
+
+    Example: bastion config validate .bastion/settings.json
+    """
     p = file or settings_path()
     parse_settings(read_settings_json(p), p)
     err.print(f"{p}: valid", markup=False)

@@ -28,7 +28,10 @@ def exec_command(
                                       "in the sandbox; accepted for symmetry with run)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Wall-clock limit (seconds)."),
 ) -> None:
-    """Run CMD exactly as the agent's run_command would: sandboxed, journaled, audited."""
+    """Run CMD exactly as the agent's run_command would: sandboxed, journaled, audited.
+
+    Example: bastion exec -w ~/project -- pytest -q
+    """
     del offline  # the sandbox has no network namespace route at all
     ws = check_workspace(workspace)
     with Runtime.open() as rt:

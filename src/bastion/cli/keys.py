@@ -45,7 +45,10 @@ def set_(provider: str = typer.Argument(..., help="anthropic, local, openai (or 
 
 @app.command("list")
 def list_(json_output: bool = typer.Option(False, "--json")) -> None:
-    """List stored keys (masked)."""
+    """List stored keys (masked).
+
+    Example: bastion keys list --json
+    """
     with Runtime.open() as rt:
         keys = rt.api_keys.list()
     if json_output:
@@ -60,7 +63,10 @@ def list_(json_output: bool = typer.Option(False, "--json")) -> None:
 @app.command("delete")
 def delete(provider: str = typer.Argument(...),
            key_id: str = typer.Option("default", "--id")) -> None:
-    """Delete a stored key."""
+    """Delete a stored key.
+
+    Example: bastion keys delete openai
+    """
     with Runtime.open() as rt:
         found = rt.api_keys.delete(provider, key_id)
         if found:
@@ -77,6 +83,8 @@ def rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for c
     """Replace the master key and re-encrypt everything with it (crash-safe).
 
     Run it while no other Bastion command is running.
+
+    Example: bastion keys rotate --yes
     """
     from bastion.rights.rekey import rotate_master_key
 

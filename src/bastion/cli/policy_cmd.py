@@ -55,7 +55,10 @@ def check(
     mode: str | None = ModeOpt,
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Show the decision for a request and the rule that makes it."""
+    """Show the decision for a request and the rule that makes it.
+
+    Example: bastion policy check 'Write(src/app.py)'
+    """
     m = _REQUEST.match(request)
     if not m or m.group(2) is None or not m.group(2).strip():
         raise BastionError(f"cannot parse {request!r}", hint="write Tool(target), e.g. "
@@ -81,6 +84,9 @@ def check(
 
 @app.command("explain")
 def explain(workspace: Path = WorkspaceOpt, mode: str | None = ModeOpt) -> None:
-    """Show the grants, rules, protections and mode in effect for a workspace."""
+    """Show the grants, rules, protections and mode in effect for a workspace.
+
+    Example: bastion policy explain
+    """
     for line in _policy(workspace, mode).explain():
         out.print(line, markup=False)

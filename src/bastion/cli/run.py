@@ -67,7 +67,9 @@ def _options(task: str, workspace: Path, provider: str | None, mode: str | None,
     """Check the flags that depend on each other and build the run's options."""
     _check_choice(mode, ("standard", "strict", "restricted"), "--mode")
     _check_choice(approve, ("ask", "auto", "never"), "--approve")
-    _check_choice(provider, PROVIDER_NAMES, "--provider")
+    if provider is not None and provider not in PROVIDER_NAMES:
+        raise typer.BadParameter(f"unknown provider {provider!r}; choose one of "
+                                 f"{', '.join(PROVIDER_NAMES)}", param_hint="--provider")
     effective = provider or settings.default_provider
     if script is not None and effective != "replay":
         raise typer.BadParameter("--script is only used by --provider replay", param_hint="--script")
