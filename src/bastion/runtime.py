@@ -5,13 +5,23 @@ Everything with state lives here so commands open it once and close it cleanly.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from bastion import audit as audit_api
 from bastion.audit import AuditLog
-from bastion.config import Settings, load_settings
+from bastion.config import (
+    Settings,
+    load_settings,
+    parse_settings,
+    read_settings_json,
+    set_key,
+    settings_path,
+    write_settings_json,
+)
 from bastion.home import bastion_home
 from bastion.store import Database, SessionStore, open_database
 from bastion.vault import ApiKeyStore, Vault, open_vault
@@ -71,3 +81,39 @@ class Runtime:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+@dataclass
+class SettingChange:
+    """One validated change to the user's ``settings.json`` (``config set``, the web UI).
+
+    :meth:`prepare` validates the file as it is and as it would be; :meth:`apply` writes it
+    and records the change in the audit log — a change that cannot be audited is not made.
+    """
+
+    path: Path
+    key: str
+    old: Any
+    new: Any
+    data: dict[str, Any]
+
+    @classmethod
+    def prepare(cls, key: str, value: Any, path: Path | None = None) -> SettingChange:
+        p = path or settings_path()
+        data = read_settings_json(p)
+        parse_settings(data, p)  # refuse to edit a file that is already invalid
+        old = set_key(data, key, value)
+        parse_settings(data, p)  # validate before anything is written
+        return cls(p, key, old, value, data)
+
+    @property
+    def changed(self) -> bool:
+        return json.dumps(self.old, sort_keys=True) != json.dumps(self.new, sort_keys=True)
+
+    def apply(self, audit_log: AuditLog, *, via: str = "cli") -> None:
+        write_settings_json(self.path, self.data)
+        data = {"key": self.key, "old": audit_api.mask_setting(self.key, self.old),
+                "new": audit_api.mask_setting(self.key, self.new), "file": str(self.path)}
+        if via != "cli":
+            data["via"] = via
+        audit_log.record("config", "set", data)

@@ -12,7 +12,7 @@ from bastion import audit
 from bastion.agent import AgentSession, RunOptions
 from bastion.audit import AnomalyMonitor, AnomalyStop, AnomalyThresholds, entry_payload
 from bastion.runtime import Runtime
-from bastion.tools import Tool, ToolArgs, ToolContext, ToolRegistry, ToolResult, read_only_tools
+from bastion.tools import Granted, Tool, ToolArgs, ToolContext, ToolRegistry, ToolResult, read_only_tools
 from helpers import write_script
 
 from .conftest import cli, write_settings
@@ -30,7 +30,7 @@ class StubDelete(Tool[PathArgs]):
     Args = PathArgs
     read_only: ClassVar[bool] = False
 
-    def run(self, args: PathArgs, ctx: ToolContext) -> ToolResult:
+    def execute(self, args: PathArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         return ToolResult("deleted", details={"path": args.path, "access": "delete",
                                               "sha256": "ab" * 32})
 
@@ -45,7 +45,7 @@ class StubCommand(Tool[CommandArgs]):
     Args = CommandArgs
     read_only: ClassVar[bool] = False
 
-    def run(self, args: CommandArgs, ctx: ToolContext) -> ToolResult:
+    def execute(self, args: CommandArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         touched = 150 if "rm -rf" in args.command else 2
         return ToolResult("done", details={"command": args.command, "exit_code": 0,
                                            "changed_files": touched})
@@ -60,7 +60,7 @@ class StubFetch(Tool[UrlArgs]):
     description: ClassVar[str] = "stub"
     Args = UrlArgs
 
-    def run(self, args: UrlArgs, ctx: ToolContext) -> ToolResult:
+    def execute(self, args: UrlArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         audit.record_network({"type": "network", "method": "GET", "host": args.url.split("/")[2],
                               "decision": "allow", "rule": "allowlist"})
         return ToolResult("<html>")

@@ -115,7 +115,7 @@ def test_project_settings_cannot_widen_until_trusted(tmp_path: Path, cli: Any) -
     shown = run_script(ws, tmp_path, [write(str(target), "hi")], cli=cli)
     assert shown["tool_calls"][0]["status"] == "denied" and not target.exists()
     check = cli("policy", "check", f"Write(//{str(target).lstrip('/')})", "-w", ws)
-    assert check.returncode == 0 and check.stdout.startswith("ASK")
+    assert check.returncode == 2 and check.stdout.startswith("ASK")
     assert "not trusted" in cli("policy", "explain", "-w", ws).stdout
 
     assert cli("trust", ws).returncode == 0

@@ -21,6 +21,7 @@ from bastion.policy import (
     build_policy,
     terminal_approver,
 )
+from bastion.policy.approval import render_request
 
 PROTECTED = [".bastion/settings.json", ".bastion/agents/x.yaml", ".git/hooks/pre-commit",
              ".git/config", ".gitmodules", ".vscode/settings.json", ".idea/workspace.xml",
@@ -175,15 +176,59 @@ def test_read_only_grant_denies_writes(tmp_path: Path, workspace: Path) -> None:
 def test_approve_modes_and_hooks(tmp_path: Path, workspace: Path) -> None:
     seen: list[DecisionRecord] = []
     target = str(tmp_path / "out.txt")
+    # outside every grant: auto never approves (only a person at a terminal can)
     auto = Policy(workspace, approve="auto", on_decision=seen.append)
-    assert auto.check("write_file", target).outcome == "allow"
+    assert auto.check("write_file", target).outcome == "deny"
+    assert auto.check("read_file", target).outcome == "deny"
     never = Policy(workspace, approve="never", interactive=True, on_decision=seen.append)
     assert never.check("write_file", target).outcome == "deny"
     no_tty = Policy(workspace, approve="ask", interactive=False, on_decision=seen.append)
     assert no_tty.check("write_file", target).outcome == "deny"
-    assert [r.settled_by for r in seen] == ["approve:auto", "approve:never", "no-tty"]
+    assert [r.settled_by for r in seen] == ["approve:auto-outside", "approve:auto-outside",
+                                            "approve:never", "no-tty"]
     assert all(r.verdict == "ask" and r.rule == "outside-grants" for r in seen)
     json.dumps([r.to_json() for r in seen])
+    # inside the grants auto approves what is asked (strict mode, ask rules)
+    strict = Policy(workspace, mode="strict", approve="auto")
+    inside = strict.check("write_file", "notes.txt")
+    assert (inside.verdict, inside.outcome, inside.settled_by) == ("ask", "allow", "approve:auto")
+    assert strict.check("write_file", target).settled_by == "approve:auto-outside"
+
+
+def test_outside_approval_is_for_that_path_and_that_call_only(tmp_path: Path,
+                                                             workspace: Path) -> None:
+    asked: list[ApprovalRequest] = []
+
+    def approver(req: ApprovalRequest) -> str:
+        asked.append(req)
+        return "always"
+
+    settings_file = tmp_path / "settings.json"
+    policy = Policy(workspace, interactive=True, approver=approver,  # type: ignore[arg-type]
+                    user_settings_path=settings_file)
+    out = tmp_path / "o" / "a.txt"
+    first = policy.check("write_file", str(out))
+    assert (first.outcome, first.settled_by) == ("allow", "user:once")
+    assert asked[0].once_only and asked[0].always_rule is None
+    assert "[o]nce / [d]eny" in render_request(asked[0])
+    again = policy.check("write_file", str(out))  # asked again: no session approval outside
+    assert again.settled_by == "user:once" and len(asked) == 2
+    assert not settings_file.exists()  # nothing persisted
+
+
+@pytest.mark.parametrize("raw", ["/proc/self/environ", "/proc/self/mem", "/sys/kernel/notes",
+                                 "/dev/sda", "/proc/self/cwd/README.md"])
+def test_pseudo_filesystems_are_outside_unless_granted(workspace: Path, raw: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(workspace)  # /proc/self/cwd/README.md resolves into the workspace
+    everything = Policy(workspace, grants=[Grant(Path("/"), "write", "test")], approve="auto")
+    for access in ("read", "write"):
+        d = everything.decide("write_file" if access == "write" else "read_file", raw)
+        assert d.verdict in ("ask", "deny"), (raw, d)
+        record = everything.check("read_file" if access == "read" else "write_file", raw)
+        assert record.outcome == "deny", (raw, record)
+    proc = Policy(workspace, grants=[Grant(Path("/proc"), "read", "test")])
+    assert proc.decide("read_file", "/proc/cpuinfo").verdict == "allow"
 
 
 def test_terminal_approver_once_session_always_deny(tmp_path: Path, workspace: Path) -> None:
@@ -197,9 +242,13 @@ def test_terminal_approver_once_session_always_deny(tmp_path: Path, workspace: P
         asked.append(req)
         return base(req)
 
-    policy = Policy(workspace, interactive=True, approver=approver,  # type: ignore[arg-type]
+    extra = tmp_path / "extra"  # granted, and strict mode asks before every change there
+    extra.mkdir()
+    policy = Policy(workspace, grants=[Grant(workspace, "write", "ws"),
+                                       Grant(extra, "write", "extra")], mode="strict",
+                    interactive=True, approver=approver,  # type: ignore[arg-type]
                     user_settings_path=settings_file)
-    out1, out2, out3 = (tmp_path / "o1" / "a", tmp_path / "o2" / "b", tmp_path / "o3" / "c")
+    out1, out2, out3 = (extra / "o1" / "a", extra / "o2" / "b", extra / "o3" / "c")
     policy.begin_call("call_1", "write_file", {"path": str(out1), "content": "x"})
     assert policy.check("write_file", str(out1), preview="+x").outcome == "allow"  # once
     assert policy.check("write_file", str(out2)).outcome == "allow"  # session

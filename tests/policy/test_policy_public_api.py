@@ -137,11 +137,15 @@ def test_narrowed_keeps_session_state_and_intersects_grants(workspace: Path,
     child.check("write_file", "a.lock")
     assert [r.rule for r in base_records] == [r.rule for r in later] and len(later) == 1
     # "this session" approvals are shared both ways
-    shared = Policy(workspace, approve="ask", interactive=True, approver=lambda req: "session")
+    shared = Policy(workspace, mode="strict", approve="ask", interactive=True,
+                    approver=lambda req: "session")
     kid = shared.narrowed()
-    assert kid.check("write_file", str(other / "f")).outcome == "allow"
+    assert kid.check("write_file", "f").outcome == "allow"
     shared.approver = lambda req: "deny"
-    assert shared.check("write_file", str(other / "f")).settled_by == "approval:session"
+    assert shared.check("write_file", "f").settled_by == "approval:session"
+    # outside every grant a "session" answer covers only that call
+    assert kid.check("write_file", str(other / "f")).settled_by == "user:once"
+    assert shared.check("write_file", str(other / "f")).settled_by == "user:deny"
 
 
 def test_narrowed_mode_and_rules_never_widen(workspace: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bastion.journal import Journal
-from bastion.policy import Policy
+from bastion.policy import Grant, Policy
 from bastion.tools import ToolContext, ToolResult
 from bastion.tools.edit import DeleteFile, EditFile, MoveFile, WriteFile
 from bastion.tools.files import ReadFile
@@ -40,15 +40,15 @@ def test_toctou_directory_swapped_for_symlink_cannot_redirect(
     (outside / "f.txt").write_text("OUTSIDE")
     (workspace / "sub").mkdir()
     (workspace / "sub" / "f.txt").write_text("inside")
-    original = Policy.resolve_write
+    original = Policy.authorize
 
-    def racing(self: Policy, raw: str, tool: str = "write_file", preview: Any = None) -> Path:
-        path = original(self, raw, tool, preview)  # the check passes on the real directory…
+    def racing(self: Policy, tool: str, requests: Any, **kw: Any) -> Any:
+        auth = original(self, tool, requests, **kw)  # the gate passes on the real directory…
         os.rename(workspace / "sub", workspace / "sub-moved")  # …then the attacker swaps it
         os.symlink(outside, workspace / "sub")
-        return path
+        return auth
 
-    monkeypatch.setattr(Policy, "resolve_write", racing)
+    monkeypatch.setattr(Policy, "authorize", racing)
     r = call(WriteFile(), ctx, path="sub/f.txt", content="PWNED")
     assert r.is_error and "symlink" in r.content
     assert (outside / "f.txt").read_text() == "OUTSIDE"
@@ -117,9 +117,13 @@ def test_placeholder_seam_only_inside_workspace(ctx: ToolContext, workspace: Pat
     ctx.extras["restore_placeholders"] = lambda text: text.replace("<SECRET_1>", "s3cr3t")
     call(WriteFile(), ctx, path="cfg.txt", content="key=<SECRET_1>")
     assert (workspace / "cfg.txt").read_text() == "key=s3cr3t"
-    ctx.policy = Policy(workspace, approve="auto")
-    call(WriteFile(), ctx, path=str(tmp_path / "out.txt"), content="key=<SECRET_1>")
-    assert (tmp_path / "out.txt").read_text() == "key=<SECRET_1>"
+    extra = tmp_path / "extra"  # granted, but not the workspace: placeholders stay
+    extra.mkdir()
+    ctx.policy = Policy(workspace, grants=[Grant(workspace, "write", "ws"),
+                                           Grant(extra, "write", "extra")])
+    r = call(WriteFile(), ctx, path=str(extra / "out.txt"), content="key=<SECRET_1>")
+    assert not r.is_error, r.content
+    assert (extra / "out.txt").read_text() == "key=<SECRET_1>"
 
 
 def test_denied_write_leaves_disk_alone_and_records_nothing(ctx: ToolContext, workspace: Path,

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
 from bastion.providers.base import Message, ModelReply, ModelRequest, Provider, ToolCall
 from bastion.store import SessionStore
-from bastion.tools import ToolContext, ToolRegistry, ToolResult, describe_validation_error
+from bastion.tools import ToolContext, ToolRegistry, ToolResult
+
+from .dispatch import dispatch
 
 MessageFilter = Callable[[list[Message]], list[Message]]
 
@@ -173,24 +173,7 @@ class Agent:
         self._append({"role": "tool", "tool_call_id": call.id, "content": content})
 
     def _dispatch(self, call: ToolCall) -> ToolResult:
-        tool = self.tools.get(call.name)
-        if tool is None:
-            available = ", ".join(self.tools.names())
-            return ToolResult(f"unknown tool {call.name!r}; available tools: {available}",
-                              is_error=True)
-        if call.invalid_arguments is not None:
-            return ToolResult(f"arguments for {call.name} are not a JSON object: "
-                              f"{call.invalid_arguments[:200]!r}", is_error=True)
-        try:
-            args = tool.parse(call.arguments)
-        except ValidationError as exc:
-            return ToolResult(describe_validation_error(call.name, exc), is_error=True)
-        self.ctx.tool_call_id = call.id
-        self.ctx.policy.begin_call(call.id, call.name, call.arguments)
-        try:
-            return tool.run(args, self.ctx)
-        except Exception as exc:  # a tool bug must not kill the session; report it to the model
-            return ToolResult(f"{call.name} failed: {type(exc).__name__}: {exc}", is_error=True)
+        return dispatch(self.tools, self.ctx, call)
 
 
 def tool_call_summary(arguments: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from bastion.config import settings_path
 from bastion.errors import BastionError
 from bastion.journal import open_journal
 from bastion.net import build_fetch_client
-from bastion.policy import DecisionRecord, build_policy, session_event_hook
+from bastion.policy import Approver, DecisionRecord, build_policy, session_event_hook
 from bastion.privacy import PrivacyFilter
 from bastion.providers import ProviderOptions, create_provider
 from bastion.rights.telemetry import Telemetry, instrument_provider
@@ -46,6 +46,8 @@ class RunOptions:
     #: a named agent definition (agent/definitions.py) or taskforce (agent/taskforce.py)
     agent: str | None = None
     taskforce: str | None = None
+    #: who answers "ask" decisions (the web UI's browser approver); None: the terminal, if any
+    approver: Approver | None = None
     #: continue a stored session (agent/history.py): ``--resume ID`` / ``--continue``
     resume: str | None = None
     continue_last: bool = False
@@ -101,7 +103,8 @@ class AgentSession:
         # one policy per session (user + project settings + flags); decisions go to the events
         self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=opts.mode,
                                    approve=opts.approve, session_id=self.session_id,
-                                   user_settings_path=settings_path())
+                                   user_settings_path=settings_path(), approver=opts.approver,
+                                   interactive=True if opts.approver is not None else None)
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
         self.policy.add_hook(_audit_decision_hook(settings.audit.include_tool_calls))
         if on_event is not None:  # decisions reach the display (`run --json` events) too

@@ -25,8 +25,9 @@ from typing import Any, ClassVar
 from pydantic import Field, ValidationError
 
 from bastion.errors import BastionError
+from bastion.policy import Request
 from bastion.providers import Provider, ProviderOptions, create_provider
-from bastion.tools import Tool, ToolArgs, ToolContext, ToolRegistry, ToolResult
+from bastion.tools import Granted, Tool, ToolArgs, ToolContext, ToolRegistry, ToolResult
 
 from .definitions import (
     BUILTIN_DIR,
@@ -235,8 +236,13 @@ class DelegateTool(Tool[DelegateArgs]):
         members = ", ".join(self._run.members)
         return dataclasses.replace(base, description=f"{base.description} Members: {members}.")
 
-    def run(self, args: DelegateArgs, ctx: ToolContext) -> ToolResult:
-        return self._run.delegate(args.agent, args.task)
+    def requests(self, args: DelegateArgs, ctx: ToolContext) -> list[Request]:
+        # the member then runs under its own, narrowed policy; rules may deny a delegation
+        return [Request(args.agent, None, name="agent", preview=args.task[:2000],
+                        fallback="allow")]
+
+    def execute(self, args: DelegateArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
+        return self._run.delegate(granted.target("agent"), args.task)
 
 
 @dataclass

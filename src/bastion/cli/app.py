@@ -62,9 +62,11 @@ register("agents", "agents_cmd:app", "Agent definitions (built-in, user, project
 register("taskforces", "agents_cmd:taskforces_app", "Taskforces: an orchestrator and member agents.")
 register("mcp", "mcp_cmd:app", "MCP servers (tools appear as mcp__<server>__<tool>).")
 register("export", "rights:export", "Export your data: conversations, settings, audit log.")
-register("delete", "rights:delete", "Delete data (all, a session, a project).")
+register("delete", "rights:delete", "Delete data (all, a session, a project, --remote).")
 register("telemetry", "telemetry_cmd:app", "Local-only usage statistics (never sent anywhere).")
+register("sync", "sync_cmd:app", "End-to-end-encrypted sync to storage you own (S3 or a folder).")
 register("doctor", "doctor:doctor", "Report sandbox, key custody, database, model and network readiness.")
+register("ui", "ui_cmd:ui", "Serve the local web UI (loopback only) and open it in the browser.")
 register("completion", "completion_cmd:completion", "Print the shell completion script (bash, zsh, fish).")
 
 

@@ -14,9 +14,7 @@ from bastion.config import (
     get_key,
     parse_settings,
     read_settings_json,
-    set_key,
     settings_path,
-    write_settings_json,
 )
 
 from .output import err, out, print_json
@@ -71,20 +69,12 @@ def set_(key: str = typer.Argument(...),
 
     Example: bastion config set network.allowedDomains '["api.example.com"]'
     """
-    p = settings_path()
-    data = read_settings_json(p)
-    parse_settings(data, p)  # refuse to edit a file that is already invalid
-    new = _parse_value(value)
-    old = set_key(data, key, new)
-    parse_settings(data, p)  # validate before anything is unlocked
-    from bastion.audit import mask_setting
-    from bastion.runtime import Runtime
+    from bastion.runtime import Runtime, SettingChange
 
+    change = SettingChange.prepare(key, _parse_value(value))  # validated before unlocking
     with Runtime.open() as rt:  # a change that cannot be audited is not made
-        write_settings_json(p, data)
-        rt.audit.record("config", "set", {"key": key, "old": mask_setting(key, old),
-                                          "new": mask_setting(key, new), "file": str(p)})
-    err.print(f"{key}: {json.dumps(old)} → {value}", markup=False)
+        change.apply(rt.audit)
+    err.print(f"{key}: {json.dumps(change.old)} → {value}", markup=False)
 
 
 @app.command("validate")

@@ -79,8 +79,10 @@ def delete(
     if sum(chosen) != 1:
         raise BastionError("choose exactly one of --all, --session ID, --project DIR, --remote")
     if remote:
-        raise BastionError("sync is not configured, so there is no remote data to delete",
-                           hint="nothing was deleted; local data is removed with --all")
+        from .sync_cmd import delete_remote
+
+        delete_remote(yes)
+        return
     if session is not None:
         with Runtime.open() as rt:
             info = rt.sessions.resolve(session)

@@ -212,6 +212,18 @@ class SandboxSettings(_Model):
     landlock: bool = True
 
 
+class SyncSettings(_Model):
+    """Where ``bastion sync`` keeps its ciphertext; never credentials or keys (those are in
+    the vault: ``bastion keys set s3``, or the AWS environment variables)."""
+
+    backend: Literal["s3", "folder"] | None = None
+    endpoint: str | None = None
+    bucket: str | None = None
+    prefix: str = ""
+    folder: str | None = None
+    region: str | None = None
+
+
 class Settings(_Model):
     """Everything a user can configure. Defaults are the strict ones."""
 
@@ -231,3 +243,4 @@ class Settings(_Model):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)

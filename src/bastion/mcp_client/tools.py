@@ -1,6 +1,6 @@
 """MCP tools in a session: ``mcp__<server>__<tool>``, each call under the session's policy.
 
-A call is decided by ``Policy.check`` like every other tool (no matching rule → "ask"), its
+A call is declared to the gate like every other tool's (no matching rule → "ask"), its
 arguments go to the server exactly as the model wrote them (placeholders for secrets are
 never restored for MCP), and its result passes the privacy filter before anyone sees it.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bastion.config import Settings
+from bastion.policy import Authorization, Request, fallback_for
 from bastion.providers.base import ToolSpec
-from bastion.tools import Tool, ToolContext, ToolRegistry, ToolResult
+from bastion.tools import Granted, Tool, ToolContext, ToolRegistry, ToolResult
 
 from .approvals import ApprovalStore, tool_list_hash
 from .client import McpConnection, McpError, RemoteTool
@@ -56,16 +57,19 @@ class McpTool(Tool[Any]):
     def parse(self, arguments: dict[str, Any]) -> Any:
         return dict(arguments)  # the server validates against its own schema
 
-    def run(self, args: Any, ctx: ToolContext) -> ToolResult:
+    def requests(self, args: Any, ctx: ToolContext) -> list[Request]:
         target = json.dumps(args, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        record = ctx.policy.check(self.name, target, fallback="ask")
-        if record.outcome != "allow":
-            why = {"no-tty": "it needs approval and there is no terminal to ask",
-                   "approve:never": "it needs approval and --approve never is set"}.get(
-                record.settled_by, record.reason)
-            return ToolResult(f"{self.name} denied: {why} (rule: {record.rule}); allow it with a "
-                              f"rule such as {self.name} in permissions.allow", is_error=True,
-                              details={"denied": True, "rule": record.rule})
+        return [Request(target, None, name="call", fallback=fallback_for(self.name))]
+
+    def denied(self, auth: Authorization) -> ToolResult:
+        record = auth.record
+        why = record.why_not_approved() if record.verdict == "ask" else record.reason
+        return ToolResult(f"{self.name} denied: {why} (rule: {record.rule}); allow it with a "
+                          f"rule such as {self.name} in permissions.allow", is_error=True,
+                          details={"denied": True, "rule": record.rule})
+
+    def execute(self, args: Any, ctx: ToolContext, granted: Granted) -> ToolResult:
+        granted.target("call")  # authorised by the gate, exactly these arguments
         try:
             result = self.connection.call(self.remote.name, args)
         except McpError as exc:
@@ -94,6 +98,13 @@ def connect_server(entry: ServerEntry, settings: Settings, policy: Any) -> McpCo
         from .http import http_transport
 
         url = entry.settings.url
+        # MCP over HTTP is a fetch: WebFetch rules, modes and approvals apply before connecting
+        record = policy.check("fetch_url", url, fallback="allow",
+                              preview=f"connect to MCP server {entry.name} at {url}")
+        if record.outcome != "allow":
+            why = record.why_not_approved() if record.verdict == "ask" else record.reason
+            raise McpError(f"MCP server {entry.name!r} not contacted: {url} is denied by the "
+                           f"policy: {why} (rule: {record.rule})")
         return McpConnection(entry.name, lambda: http_transport(url, settings)).connect()
     from .transport import process_streams, start_server
 

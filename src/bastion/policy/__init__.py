@@ -18,6 +18,12 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
   time, redirection targets are decided like writes (``<`` like reads), a command that cannot
   be fully analysed is at most "ask", and "allow" needs every segment allowed — so
   ``Bash(git status:*)`` never allows ``git status && rm -rf ~``.
+- ``policy.authorize(tool, requests: list[Request], *, decision=None) -> Authorization`` — the
+  gate's side: every request of one tool call (``Request(target, access=None, tool=None,
+  name="path", preview=None, fallback=None)``) decided, the strictest verdict settled once and
+  recorded once; ``auth.allowed``, ``auth.targets`` (name → canonical path or target string,
+  empty unless allowed), ``auth.record``, ``auth.message()``. An "ask" outside every grant
+  (``Decision.outside``) is settled only by a person at a terminal, for that call.
 - ``policy.check(tool, target, *, access=None, preview=None, fallback=None, decision=None)
   -> DecisionRecord`` — decides, settles "ask" (session approvals, ``--approve``, terminal
   prompt; no terminal → deny), calls every hook, never raises. ``record.outcome`` is "allow"
@@ -47,13 +53,14 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
 """
 
 from .approval import Answer, ApprovalRequest, Approver, terminal_approver, terminal_available
+from .approvals import Authorization, Request, stricter
 from .build import build_policy, project_settings
 from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied, session_event_hook
 from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
 from .patterns import PathPattern, PatternError
 from .policy import ApproveMode, Grant, Mode, Policy, SandboxView
-from .rules import Rule, RuleError, Verdict
+from .rules import Rule, RuleError, Verdict, fallback_for
 from .trust import TrustStore, project_digest
 
 __all__ = [
@@ -61,6 +68,7 @@ __all__ = [
     "ApprovalRequest",
     "ApproveMode",
     "Approver",
+    "Authorization",
     "Decision",
     "DecisionHook",
     "DecisionRecord",
@@ -70,6 +78,7 @@ __all__ = [
     "PatternError",
     "Policy",
     "PolicyDenied",
+    "Request",
     "Rule",
     "RuleError",
     "SandboxView",
@@ -79,12 +88,14 @@ __all__ = [
     "canonical",
     "deny_read_paths",
     "display_path",
+    "fallback_for",
     "is_within",
     "project_digest",
     "project_settings",
     "protected_match",
     "protected_paths",
     "session_event_hook",
+    "stricter",
     "terminal_approver",
     "terminal_available",
 ]

@@ -37,6 +37,8 @@ class ApprovalRequest:
     preview: str | None = None
     #: the rule "always" would add, e.g. ``Write(//home/u/proj/src/x.py)``
     always_rule: str | None = None
+    #: outside every grant: the answer covers this exact path for this call only
+    once_only: bool = False
 
 
 def terminal_available() -> bool:
@@ -59,6 +61,11 @@ def render_request(req: ApprovalRequest) -> str:
         lines.append("  arguments: " + json.dumps(shown, ensure_ascii=False))
     if req.preview:
         lines.append(_clip(req.preview))
+    if req.once_only:
+        lines.append("  (outside every granted folder: an approval covers this path for this "
+                     "call only)")
+        lines.append("Allow? [o]nce / [d]eny: ")
+        return "\n".join(lines)
     always = f" (adds {req.always_rule} to your settings)" if req.always_rule else ""
     lines.append(f"Allow? [o]nce / [s]ession / [a]lways{always} / [d]eny: ")
     return "\n".join(lines)

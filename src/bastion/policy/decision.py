@@ -24,9 +24,14 @@ class Decision:
     verdict: Verdict
     rule: str
     reason: str
+    #: the request reaches outside every folder grant (or into /proc, /sys, /dev): an "ask"
+    #: like this is settled only by a person at a terminal, for this call — never by
+    #: ``--approve auto``, an earlier "this session" answer, or the absence of a terminal
+    outside: bool = False
 
-    def to_json(self) -> dict[str, str]:
-        return {"verdict": self.verdict, "rule": self.rule, "reason": self.reason}
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "rule": self.rule, "reason": self.reason,
+                "outside_grants": self.outside}
 
 
 @dataclass
@@ -52,6 +57,18 @@ class DecisionRecord:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def why_not_approved(self) -> str:
+        """Why an "ask" ended in "deny", in words for the model and the user."""
+        return _WHY.get(self.settled_by, "the user declined")
+
+
+_WHY = {
+    "no-tty": "it needs approval and there is no terminal to ask",
+    "approve:never": "it needs approval and --approve never is set",
+    "approve:auto-outside": "it is outside every granted folder, and only a person at a "
+                            "terminal can approve that (--approve auto never widens the grant)",
+}
 
 
 DecisionHook = Callable[[DecisionRecord], None]

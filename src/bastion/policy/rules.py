@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from .patterns import PathPattern, PatternError
 
@@ -30,6 +31,7 @@ Verdict = Literal["allow", "ask", "deny"]
 READ_TOOLS = frozenset({"read_file", "list_dir", "glob", "grep"})
 WRITE_TOOLS = frozenset({"write_file", "edit_file", "delete_file", "move_file"})
 FILE_TOOLS = READ_TOOLS | WRITE_TOOLS
+FETCH_TOOLS = frozenset({"fetch_url"})
 
 FAMILIES: dict[str, frozenset[str]] = {
     "read": READ_TOOLS,
@@ -93,6 +95,8 @@ class Rule:
             if self.path_pattern is None:
                 return False
             return self.path_pattern.matches(target)
+        if tool in FETCH_TOOLS and _is_domain_spec(self.specifier):
+            return _host_matches(self.specifier.removeprefix("domain:"), target)
         glob = self.specifier[:-2] + "*" if self.specifier.endswith(":*") else self.specifier
         return fnmatchcase(target, glob)
 
@@ -100,11 +104,32 @@ class Rule:
         return f"{self.verdict} {self.text} ({self.source})"
 
 
+def _is_domain_spec(spec: str) -> bool:
+    """``domain:HOST`` or a bare host pattern (no scheme, no path) names a host."""
+    return spec.startswith("domain:") or ("/" not in spec and ":" not in spec)
+
+
+def _host_matches(pattern: str, url: str) -> bool:
+    """The URL's host against a host glob (``example.com``, ``*.example.com``), any case."""
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return False
+    return host is not None and fnmatchcase(host.lower(), pattern.strip().lower().rstrip("."))
+
+
 def _tools_of(name: str) -> frozenset[str]:
     if name == "*":
         return FILE_TOOLS | {"run_command", "fetch_url"}
     # Family names never contain '_', built-in tool names always do, so they cannot clash.
     return FAMILIES.get(name.lower(), frozenset({name}))
+
+def fallback_for(tool: str) -> Verdict:
+    """The verdict for a non-path call no rule matches: a command or an MCP call is asked
+    (Bastion cannot see what it changes), a fetch or a delegation is allowed (the gateway and
+    the member's own policy police them)."""
+    return "ask" if tool == "run_command" or tool.startswith("mcp__") else "allow"
+
 
 def access_of(tool: str) -> Literal["read", "write", "other"]:
     if tool in READ_TOOLS:

@@ -11,7 +11,9 @@ and allowlist checks.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -318,6 +320,9 @@ class SecretScanner:
             self._kw_rules[kw.encode("utf-8")] = tuple(sorted(owners))
         self._kw_re: Any = None
         self._kw_match: _Matcher | None = None
+        self._kw_set: Any = None
+        self._kw_list: list[bytes] = []
+        self._kw_direct: dict[bytes, tuple[int, ...]] = {}
         self._automaton: Any = None
         if table:
             opts = re2.Options()
@@ -327,6 +332,13 @@ class SecretScanner:
             keys = sorted(self._kw_rules, key=len, reverse=True)
             self._kw_re = re2.compile(b"|".join(re2.escape(k) for k in keys), opts)
             self._kw_match = raw_matcher(self._kw_re)
+            self._kw_list = [k.encode("utf-8") for k in sorted(table)]
+            self._kw_direct = {k.encode("utf-8"): tuple(sorted(v)) for k, v in table.items()}
+            kw_set = re2.Set.SearchSet(opts)
+            for k in self._kw_list:
+                kw_set.Add(re2.escape(k))
+            kw_set.Compile()
+            self._kw_set = kw_set
             automaton = ahocorasick.Automaton()
             for kw in table:
                 automaton.add_word(kw, (len(kw), self._kw_rules[kw.encode("utf-8")]))
@@ -352,32 +364,21 @@ class SecretScanner:
                 for idx in idxs:
                     hits.setdefault(idx, []).append(start)
             return hits
-        match = self._kw_match
-        assert match is not None
-        by_kw: dict[bytes, list[int]] = {}
-        n = len(low)
-        pos = 0
-        while pos < n:
-            start, end = match(low, pos, n)[0]
-            if start < 0:
-                break
-            kw = low[start:end]
-            lst = by_kw.get(kw)
-            if lst is None:
-                by_kw[kw] = [start]
-            else:
-                lst.append(start)
-            # restart just after the start: keywords may overlap ("auth_key'" / "_key'")
-            pos = start + 1
-        # per rule: the union of its keywords' offsets (one match per start, so no duplicates)
-        kw_rules = self._kw_rules
-        for kw, offsets in by_kw.items():
-            for idx in kw_rules[kw]:
+        # which keywords occur: one linear DFA pass (RE2::Set); then each present keyword's
+        # offsets from ``bytes.split`` (C speed, so keyword-dense input costs no Python per hit)
+        kw_set = self._kw_set
+        assert kw_set is not None
+        for i in kw_set.Match(low) or ():
+            kw = self._kw_list[i]
+            parts = low.split(kw)
+            if len(parts) < 2:
+                continue
+            k = len(kw)
+            ends = itertools.accumulate(len(part) + k for part in parts[:-1])
+            offsets = list(map(operator.sub, ends, itertools.repeat(k)))
+            for idx in self._kw_direct[kw]:
                 lst = hits.get(idx)
-                if lst is None:
-                    hits[idx] = offsets
-                else:
-                    hits[idx] = sorted(lst + offsets)
+                hits[idx] = offsets if lst is None else sorted(lst + offsets)
         return hits
 
     def scan(self, text: str) -> list[Finding]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from bastion.privacy.placeholders import (
 )
 from bastion.privacy.response import (
     HTML_IMG,
+    MD_IMAGE_REF,
     MD_INLINE,
     MD_REFDEF,
     URL_RE,
@@ -331,7 +331,10 @@ class PrivacyFilter:
 
 def _has_secret_placeholder(value: str) -> bool:
     """A SECRET/PII placeholder, literal or URL-encoded (PATH/USER placeholders are not secret)."""
-    for candidate in (value, unquote(value), unquote(unquote(value))):
+    candidates = [value]
+    if "%" in value and "5b" in value.lower():  # "[" is %5B (%255B twice encoded)
+        candidates += [unquote(value), unquote(unquote(value))]
+    for candidate in candidates:
         for m in PLACEHOLDER_LOOSE_RE.finditer(candidate):
             if m.group(1).upper() in ("SECRET", "PII"):
                 return True
@@ -339,7 +342,7 @@ def _has_secret_placeholder(value: str) -> bool:
 
 
 def _image_ref_names(text: str) -> list[str]:
-    return re.findall(r"!\[[^\]\n]*\]\[([^\]\n]+)\]", text)
+    return [m.group(1) for m in MD_IMAGE_REF.finditer(text)]
 
 
 def _walk_strings(obj: Any, path: str) -> Iterable[tuple[str, str]]:

@@ -16,7 +16,10 @@ from bastion.vault.apikeys import ENV_VARS
 REMOVED = "[removed]"
 _SECRET_KEY = re.compile(r"(key|token|secret|passw|passphrase|credential|auth|cookie)",
                          re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+# starts at the literal "://": linear on any input (the former ``[a-z][a-z0-9+.-]*://`` prefix was
+# quadratic on a long run of letters, so ``export`` hung on a 50 MB message). Each scan stops at
+# the next "/", and every "://" holds one, so no two scans overlap.
+_URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
 #: environment variables whose values are secrets Bastion itself uses
 _SECRET_ENV = (*ENV_VARS.values(), "BASTION_PASSPHRASE", "BASTION_EXPORT_PASSPHRASE")
 _MIN_SECRET = 6  # shorter "secrets" would blank ordinary words all over an export
@@ -24,7 +27,9 @@ _MIN_SECRET = 6  # shorter "secrets" would blank ordinary words all over an expo
 
 def mask_url_credentials(text: str) -> str:
     """``http://user:pass@proxy:3128`` → ``http://[removed]@proxy:3128``."""
-    return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{REMOVED}@", text)
+    if "://" not in text:
+        return text
+    return _URL_CREDENTIALS.sub(f"://{REMOVED}@", text)
 
 
 class SecretScrubber:
@@ -58,9 +63,9 @@ def known_secret_values(settings_doc: dict[str, Any], api_keys: list[str]) -> li
         values += [str(v) for v in (server.get("env") or {}).values()]
     proxy = (settings_doc.get("network") or {}).get("proxyUrl")
     if proxy:
-        m = re.match(r"[a-z][a-z0-9+.-]*://([^/@\s]+)@", proxy, re.IGNORECASE)
+        m = _URL_CREDENTIALS.search(proxy)
         if m:
-            values += [part for part in m.group(1).split(":") if part]
+            values += [part for part in m.group(0)[3:-1].split(":") if part]
     return values
 
 

@@ -1,7 +1,8 @@
 """Mutating file tools: ``write_file``, ``edit_file``, ``delete_file``, ``move_file``.
 
-Every call: the policy decides on the canonical path (asking if needed), the pre-image goes
-into the journal, and only then the file is changed — through directory fds opened with
+Every call: the tool declares the paths it changes (:meth:`Tool.requests`), the gate decides
+on their canonical form (asking if needed) and hands them over, the pre-image goes into the
+journal, and only then the file is changed — through directory fds opened with
 ``O_NOFOLLOW`` (:mod:`bastion.policy.safefs`), so a symlink swapped in after the check cannot
 redirect the change. Writes are atomic and keep the file's mode; a file with more than one
 hard link is refused (writing it would change the other names' content too, possibly outside
@@ -28,19 +29,14 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from bastion.journal import FileChange, Journal
-from bastion.policy import PolicyDenied, is_within, safefs
+from bastion.policy import Request, canonical, display_path, is_within, safefs
 
-from .base import Tool, ToolArgs, ToolContext, ToolResult
+from .base import Granted, Refused, Tool, ToolArgs, ToolContext, ToolResult
 
 MAX_WRITE_BYTES = 10_000_000
 
 
-class _Refused(Exception):
-    """A tool-level refusal whose message goes back to the model."""
-
-
-def _denied(exc: PolicyDenied) -> ToolResult:
-    return ToolResult(str(exc), is_error=True, details={"denied": True, "rule": exc.rule})
+_Refused = Refused
 
 
 def read_hashes(ctx: ToolContext) -> dict[str, str]:
@@ -146,11 +142,25 @@ def _preview(path: Path, shown: str, new: Callable[[bytes | None], bytes]) -> Ca
     return make
 
 
+def _target(ctx: ToolContext, raw: str) -> Path | None:
+    """The canonical form of ``raw`` for a preview (None: not a valid path; the gate says so)."""
+    try:
+        return canonical(raw, ctx.workspace)
+    except ValueError:
+        return None
+
+
+def _show(ctx: ToolContext, path: Path) -> str:
+    return display_path(path, ctx.workspace)
+
+
+def _content(ctx: ToolContext, target: Path | None, text: str) -> bytes:
+    return _restore(ctx, target, text).encode("utf-8") if target else text.encode("utf-8")
+
+
 def _run(body: Callable[[], ToolResult]) -> ToolResult:
     try:
         return body()
-    except PolicyDenied as exc:
-        return _denied(exc)
     except _Refused as exc:
         return ToolResult(str(exc), is_error=True)
     except safefs.UnsafePathError as exc:
@@ -172,18 +182,25 @@ class WriteFile(Tool[WriteFileArgs]):
     Args = WriteFileArgs
     read_only: ClassVar[bool] = False
 
-    def run(self, args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
+    def requests(self, args: WriteFileArgs, ctx: ToolContext) -> list[Request]:
+        target = _target(ctx, args.path)
+        if len(args.content) > MAX_WRITE_BYTES:  # refused before anyone is asked
+            raise _Refused(f"content too large ({len(args.content)} characters; "
+                           f"limit {MAX_WRITE_BYTES} bytes)")
+        preview = None if target is None else _preview(
+            target, _show(ctx, target), lambda _: _content(ctx, target, args.content))
+        return [Request(args.path, "write", preview=preview)]
+
+    def execute(self, args: WriteFileArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         def body() -> ToolResult:
-            target = ctx.policy.canonical(args.path)
-            data = _restore(ctx, target, args.content).encode("utf-8")
+            path = granted.path()
+            data = _restore(ctx, path, args.content).encode("utf-8")
             if len(data) > MAX_WRITE_BYTES:
                 raise _Refused(f"content too large ({len(data)} bytes; limit {MAX_WRITE_BYTES})")
-            path = ctx.policy.resolve_write(
-                args.path, self.name, _preview(target, ctx.policy.show(target), lambda _: data))
             op_id, created = write_bytes(ctx, path, data, self.name)
             verb = "created" if created else "replaced"
-            return ToolResult(f"{verb} {ctx.policy.show(path)} ({len(data)} bytes)",
-                              details={"path": ctx.policy.show(path), "access": "write",
+            return ToolResult(f"{verb} {granted.show(path)} ({len(data)} bytes)",
+                              details={"path": granted.show(path), "access": "write",
                                        "operation": op_id})
         return _run(body)
 
@@ -219,19 +236,27 @@ class EditFile(Tool[EditFileArgs]):
     Args = EditFileArgs
     read_only: ClassVar[bool] = False
 
-    def run(self, args: EditFileArgs, ctx: ToolContext) -> ToolResult:
+    def _edited(self, args: EditFileArgs, ctx: ToolContext,
+                target: Path) -> Callable[[bytes | None], bytes]:
+        old = _restore(ctx, target, args.old_text)
+        new = _restore(ctx, target, args.new_text)
+
+        def edited(current: bytes | None) -> bytes:
+            if current is None:
+                raise _Refused(f"{args.path}: no such file")
+            return _apply_edit(current, old, new, args.replace_all, args.path)
+        return edited
+
+    def requests(self, args: EditFileArgs, ctx: ToolContext) -> list[Request]:
+        target = _target(ctx, args.path)
+        preview = None if target is None else _preview(target, _show(ctx, target),
+                                                       self._edited(args, ctx, target))
+        return [Request(args.path, "write", preview=preview)]
+
+    def execute(self, args: EditFileArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         def body() -> ToolResult:
-            target = ctx.policy.canonical(args.path)
-            old = _restore(ctx, target, args.old_text)
-            new = _restore(ctx, target, args.new_text)
-
-            def edited(current: bytes | None) -> bytes:
-                if current is None:
-                    raise _Refused(f"{args.path}: no such file")
-                return _apply_edit(current, old, new, args.replace_all, args.path)
-
-            path = ctx.policy.resolve_write(
-                args.path, self.name, _preview(target, ctx.policy.show(target), edited))
+            path = granted.path()
+            edited = self._edited(args, ctx, path)
             _, current = _current(path)
             if current is None:
                 raise _Refused(f"{args.path}: no such file; use write_file to create it")
@@ -244,8 +269,8 @@ class EditFile(Tool[EditFileArgs]):
                                "before editing")
             data = edited(current)
             op_id, _ = write_bytes(ctx, path, data, self.name, expected_before=digest)
-            return ToolResult(f"edited {ctx.policy.show(path)}",
-                              details={"path": ctx.policy.show(path), "access": "write",
+            return ToolResult(f"edited {granted.show(path)}",
+                              details={"path": granted.show(path), "access": "write",
                                        "operation": op_id})
         return _run(body)
 
@@ -260,10 +285,12 @@ class DeleteFile(Tool[DeleteFileArgs]):
     Args = DeleteFileArgs
     read_only: ClassVar[bool] = False
 
-    def run(self, args: DeleteFileArgs, ctx: ToolContext) -> ToolResult:
+    def requests(self, args: DeleteFileArgs, ctx: ToolContext) -> list[Request]:
+        return [Request(args.path, "write", preview=f"delete {args.path}")]
+
+    def execute(self, args: DeleteFileArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         def body() -> ToolResult:
-            path = ctx.policy.resolve_write(args.path, self.name,
-                                            f"delete {args.path}")
+            path = granted.path()
             journal = _journal(ctx)
             entry, before = _current(path)
             if before is None:
@@ -279,8 +306,8 @@ class DeleteFile(Tool[DeleteFileArgs]):
                 journal.mark_failed(op_id)
                 raise
             read_hashes(ctx).pop(str(path), None)
-            return ToolResult(f"deleted {ctx.policy.show(path)}",
-                              details={"path": ctx.policy.show(path), "access": "write",
+            return ToolResult(f"deleted {granted.show(path)}",
+                              details={"path": granted.show(path), "access": "write",
                                        "operation": op_id})
         return _run(body)
 
@@ -297,11 +324,14 @@ class MoveFile(Tool[MoveFileArgs]):
     Args = MoveFileArgs
     read_only: ClassVar[bool] = False
 
-    def run(self, args: MoveFileArgs, ctx: ToolContext) -> ToolResult:
+    def requests(self, args: MoveFileArgs, ctx: ToolContext) -> list[Request]:
+        what = f"move {args.source} → {args.destination}"
+        return [Request(args.source, "write", name="source", preview=what),
+                Request(args.destination, "write", name="destination", preview=what)]
+
+    def execute(self, args: MoveFileArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         def body() -> ToolResult:
-            what = f"move {args.source} → {args.destination}"
-            src = ctx.policy.resolve_write(args.source, self.name, what)
-            dst = ctx.policy.resolve_write(args.destination, self.name, what)
+            src, dst = granted.path("source"), granted.path("destination")
             journal = _journal(ctx)
             entry, data = _current(src)
             if data is None:
@@ -327,8 +357,8 @@ class MoveFile(Tool[MoveFileArgs]):
             hashes = read_hashes(ctx)
             hashes.pop(str(src), None)
             hashes[str(dst)] = digest
-            return ToolResult(f"moved {ctx.policy.show(src)} → {ctx.policy.show(dst)}",
-                              details={"path": ctx.policy.show(dst), "source": ctx.policy.show(src),
+            return ToolResult(f"moved {granted.show(src)} → {granted.show(dst)}",
+                              details={"path": granted.show(dst), "source": granted.show(src),
                                        "access": "write", "operation": op_id})
         return _run(body)
 

@@ -1,10 +1,13 @@
 """``fetch_url``: GET a web page through the egress gateway and return it as readable text.
 
-The model picks the URL, so everything about the request is policed by the gateway client in
-``ctx.extras["http_client"]`` (built with :func:`bastion.net.build_fetch_client`): allowlist,
-offline mode, address checks, TLS, audit. Redirects are followed here, one hop at a time, so
-each hop is a separate request the gateway checks and records. The text passes the privacy
-filter (``ctx.extras["privacy_filter"]``) before the model sees it.
+The model picks the URL. The gate decides it first under the session's policy (``WebFetch``
+/ ``Fetch`` rules, modes, approvals): nothing is sent for a denied URL. Then everything about
+the request is policed by the gateway client in ``ctx.extras["http_client"]`` (built with
+:func:`bastion.net.build_fetch_client`): allowlist, offline mode, address checks, TLS, audit.
+Redirects are followed here, one hop at a time, so each hop is a separate request the gateway
+checks and records; a hop to another host that the policy would not allow without asking is
+refused. The text passes the privacy filter (``ctx.extras["privacy_filter"]``) before the
+model sees it.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from typing import Any, ClassVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from pydantic import Field
 
 from bastion.net import EgressDenied
+from bastion.policy import Request, fallback_for
 
-from .base import Tool, ToolArgs, ToolContext, ToolResult
+from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
 
 MAX_FETCH_BYTES = 2_000_000
 MAX_REDIRECTS = 5
@@ -94,6 +98,13 @@ class _TextExtractor(HTMLParser):
         return f"Title: {title}\n\n{body}" if title else body
 
 
+def _same_host(a: str, b: str) -> bool:
+    try:
+        return urlsplit(a).hostname == urlsplit(b).hostname is not None
+    except ValueError:
+        return False
+
+
 def html_to_text(html: str, base_url: str = "") -> str:
     parser = _TextExtractor(base_url)
     parser.feed(html)
@@ -116,15 +127,24 @@ class FetchUrl(Tool[FetchUrlArgs]):
     # a third party, so fetching can leak data. Restricted mode must not offer it.
     read_only: ClassVar[bool] = False
 
-    def run(self, args: FetchUrlArgs, ctx: ToolContext) -> ToolResult:
+    def requests(self, args: FetchUrlArgs, ctx: ToolContext) -> list[Request]:
+        return [Request(args.url.strip(), None, name="url", preview=f"GET {args.url.strip()}",
+                        fallback=fallback_for(self.name))]
+
+    def execute(self, args: FetchUrlArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         client = ctx.extras.get("http_client")
         if not isinstance(client, httpx.Client):
             return ToolResult("fetch_url is unavailable: no network gateway is configured",
                               is_error=True)
-        url = args.url.strip()
+        url = granted.target("url")
         hops: list[str] = []
         try:
             for _ in range(MAX_REDIRECTS + 1):
+                if hops and not _same_host(url, hops[0]) and granted.verdict(url) != "allow":
+                    return ToolResult(
+                        f"fetch_url: redirect from {hops[0]} to {url} refused by the policy "
+                        f"({granted.verdict(url)} for that URL)", is_error=True,
+                        details={"denied": True, "rule": "policy:redirect", "url": url})
                 hops.append(url)
                 result = self._get(client, url)
                 if isinstance(result, str):

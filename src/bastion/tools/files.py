@@ -1,7 +1,9 @@
 """Read-only file tools: ``read_file``, ``list_dir``, ``glob``, ``grep``.
 
-Every path goes through :meth:`Policy.resolve_read`; directory walks never follow symlinks
-and check each file they report, so a link or a denied file never leaks through a listing.
+Each tool declares the path it reads (:meth:`Tool.requests`); the gate authorises it and
+hands over the canonical path. Directory walks never follow symlinks and show only entries
+the gate's ``granted.readable`` admits, so a link or a denied file never leaks through a
+listing.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import ClassVar
 import re2
 from pydantic import Field
 
-from bastion.policy import PolicyDenied
+from bastion.policy import Request
 
-from .base import Tool, ToolArgs, ToolContext, ToolResult
+from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
 
 MAX_READ_BYTES = 2_000_000
 MAX_LIST_ENTRIES = 1_000
@@ -25,26 +27,24 @@ MAX_MATCHES = 500
 SKIP_DIRS = {".git", "node_modules", ".venv", "__pycache__", ".mypy_cache", ".pytest_cache"}
 
 
-def _denied(exc: PolicyDenied) -> ToolResult:
-    return ToolResult(str(exc), is_error=True, details={"denied": True, "rule": exc.rule})
-
-
 def _looks_binary(sample: bytes) -> bool:
     return b"\x00" in sample[:8192]
 
 
-def walk_files(ctx: ToolContext, root: Path) -> Iterator[Path]:
-    """Regular files under ``root`` that the policy lets the agent read, without following links."""
+def walk_files(granted: Granted, root: Path) -> Iterator[Path]:
+    """Regular files under ``root`` that the gate admits, without following links."""
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if path.is_symlink() or not path.is_file():
                 continue
-            try:
-                yield ctx.policy.resolve_read(str(path))
-            except PolicyDenied:
-                continue
+            if granted.readable(path):
+                yield path
+
+
+def _read(args_path: str) -> list[Request]:
+    return [Request(args_path, "read")]
 
 
 class ReadFileArgs(ToolArgs):
@@ -58,11 +58,11 @@ class ReadFile(Tool[ReadFileArgs]):
     description: ClassVar[str] = "Read a text file. Returns numbered lines."
     Args = ReadFileArgs
 
-    def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
-        try:
-            path = ctx.policy.resolve_read(args.path)
-        except PolicyDenied as exc:
-            return _denied(exc)
+    def requests(self, args: ReadFileArgs, ctx: ToolContext) -> list[Request]:
+        return _read(args.path)
+
+    def execute(self, args: ReadFileArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
+        path = granted.path()
         if path.is_dir():
             return ToolResult(f"{args.path} is a directory; use list_dir", is_error=True)
         try:
@@ -86,7 +86,7 @@ class ReadFile(Tool[ReadFileArgs]):
             body += f"\n[file larger than {MAX_READ_BYTES} bytes; read with offset/limit]"
         if not lines:
             body = "(empty file)"
-        return ToolResult(body, details={"path": ctx.policy.show(path), "access": "read"})
+        return ToolResult(body, details={"path": granted.show(path), "access": "read"})
 
 
 class ListDirArgs(ToolArgs):
@@ -98,11 +98,11 @@ class ListDir(Tool[ListDirArgs]):
     description: ClassVar[str] = "List a directory. Directories end with '/', symlinks with '@'."
     Args = ListDirArgs
 
-    def run(self, args: ListDirArgs, ctx: ToolContext) -> ToolResult:
-        try:
-            path = ctx.policy.resolve_read(args.path)
-        except PolicyDenied as exc:
-            return _denied(exc)
+    def requests(self, args: ListDirArgs, ctx: ToolContext) -> list[Request]:
+        return _read(args.path)
+
+    def execute(self, args: ListDirArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
+        path = granted.path()
         try:
             entries = sorted(os.scandir(path), key=lambda e: e.name)
         except FileNotFoundError:
@@ -122,7 +122,7 @@ class ListDir(Tool[ListDirArgs]):
         if len(entries) > MAX_LIST_ENTRIES:
             lines.append(f"[{len(entries) - MAX_LIST_ENTRIES} more entries not shown]")
         return ToolResult("\n".join(lines) or "(empty directory)",
-                          details={"path": ctx.policy.show(path), "access": "list"})
+                          details={"path": granted.show(path), "access": "list"})
 
 
 class GlobArgs(ToolArgs):
@@ -134,20 +134,23 @@ class Glob(Tool[GlobArgs]):
     description: ClassVar[str] = "Find files in the workspace matching a glob pattern."
     Args = GlobArgs
 
-    def run(self, args: GlobArgs, ctx: ToolContext) -> ToolResult:
+    def requests(self, args: GlobArgs, ctx: ToolContext) -> list[Request]:
+        return _read(".")  # the workspace: the pattern is relative to it
+
+    def execute(self, args: GlobArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         pattern = args.pattern
         if os.path.isabs(pattern) or ".." in Path(pattern).parts:
             return ToolResult("glob patterns must be relative to the workspace and contain no '..'",
                               is_error=True, details={"denied": True, "rule": "workspace-confinement"})
+        root = granted.path()
         found = []
-        for match in sorted(ctx.workspace.glob(pattern)):
-            if any(part in SKIP_DIRS for part in match.relative_to(ctx.workspace).parts):
+        for match in sorted(root.glob(pattern)):
+            if any(part in SKIP_DIRS for part in match.relative_to(root).parts):
                 continue
-            try:
-                path = ctx.policy.resolve_read(str(match))
-            except PolicyDenied:
+            if not granted.readable(match):  # judged as written: a link out is refused
                 continue
-            found.append(ctx.policy.show(path) + ("/" if path.is_dir() else ""))
+            path = Path(os.path.realpath(match))
+            found.append(granted.show(path) + ("/" if path.is_dir() else ""))
             if len(found) >= MAX_LIST_ENTRIES:
                 found.append("[more matches not shown]")
                 break
@@ -165,16 +168,16 @@ class Grep(Tool[GrepArgs]):
     description: ClassVar[str] = "Search file contents with a regular expression; prints file:line: text."
     Args = GrepArgs
 
-    def run(self, args: GrepArgs, ctx: ToolContext) -> ToolResult:
+    def requests(self, args: GrepArgs, ctx: ToolContext) -> list[Request]:
+        return _read(args.path)
+
+    def execute(self, args: GrepArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
         try:
             regex = re2.compile(args.pattern)
         except re2.error as exc:
             return ToolResult(f"invalid pattern: {exc}", is_error=True)
-        try:
-            root = ctx.policy.resolve_read(args.path)
-        except PolicyDenied as exc:
-            return _denied(exc)
-        files = [root] if root.is_file() else walk_files(ctx, root)
+        root = granted.path()
+        files = [root] if root.is_file() else walk_files(granted, root)
         out: list[str] = []
         for file in files:
             if args.glob and not file.match(args.glob):
@@ -187,7 +190,7 @@ class Grep(Tool[GrepArgs]):
                 continue
             for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
                 if regex.search(line):
-                    out.append(f"{ctx.policy.show(file)}:{number}: {line[:300]}")
+                    out.append(f"{granted.show(file)}:{number}: {line[:300]}")
                     if len(out) >= MAX_MATCHES:
                         out.append("[more matches not shown]")
                         return ToolResult("\n".join(out))

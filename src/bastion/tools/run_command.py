@@ -31,6 +31,7 @@ from bastion.journal.snapshot import (
     take_snapshot,
     to_file_changes,
 )
+from bastion.policy import Authorization, DecisionRecord, Request
 from bastion.policy.shell import Analysis, analyse
 from bastion.sandbox import (
     CommandResult,
@@ -41,7 +42,7 @@ from bastion.sandbox import (
     run_unsandboxed,
 )
 
-from .base import Tool, ToolArgs, ToolContext, ToolResult
+from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
 
 Verdict = Literal["allow", "ask", "deny"]
 
@@ -86,23 +87,23 @@ class CommandRunner:
 
     # ------------------------------------------------------------ running
     def run(self, command: str | list[str], timeout_s: float | None = None, *,
-            tool_call_id: str | None = None, authorized: bool = False,
+            tool_call_id: str | None = None, authorized: bool | DecisionRecord = False,
             tool: str = "run_command") -> CommandOutcome:
-        """Decide (unless ``authorized`` — the user typed it), then run and journal."""
+        """Run and journal a command the gate authorised (``authorized`` is its record), the
+        user typed (``True``: ``bastion exec``), or — for direct library use — that the gate
+        authorises now."""
         text = command if isinstance(command, str) else " ".join(command)
         out = CommandOutcome(command=text)
-        if authorized:
+        if authorized is True:
             out.verdict = out.outcome = "allow"
             out.rule, out.reason = "user", "run by the user (bastion exec)"
         else:
-            # decided, settled (approvals) and recorded (hooks) by the one policy
-            record = self.policy.check("run_command", text, preview=text, fallback="ask")
+            record = authorized if isinstance(authorized, DecisionRecord) else \
+                self.policy.authorize(tool, command_requests(text)).record
             out.verdict, out.rule, out.reason = record.verdict, record.rule, record.reason
             out.outcome = record.outcome
             if out.outcome != "allow":
-                why = {"no-tty": "; it needs approval and there is no terminal to ask",
-                       "approve:never": "; it needs approval and --approve never is set"}.get(
-                    record.settled_by, "")
+                why = f"; {record.why_not_approved()}" if record.verdict == "ask" else ""
                 out.error = f"command denied: {record.reason}{why}"
                 return out
         limit = min(timeout_s or self.settings.default_timeout_s, self.settings.max_timeout_s)
@@ -168,6 +169,13 @@ class CommandRunner:
                 shutil.rmtree(p, ignore_errors=True)
                 violations.append(f"{s.path}: created in a protected location; removed")
         return violations
+
+
+def command_requests(command: str) -> list[Request]:
+    """What a command line needs from the gate: the line itself (decided per simple command
+    and redirection; no rule match → ask)."""
+    return [Request(command, None, tool="run_command", name="command", preview=command,
+                    fallback="ask")]
 
 
 def _audit(out: CommandOutcome, tool: str) -> None:
@@ -241,10 +249,22 @@ class RunCommand(Tool[RunCommandArgs]):
                                                session_id=ctx.session_id)
         return self._runners[key]
 
-    def run(self, args: RunCommandArgs, ctx: ToolContext) -> ToolResult:
+    def requests(self, args: RunCommandArgs, ctx: ToolContext) -> list[Request]:
+        return command_requests(args.command)
+
+    def denied(self, auth: Authorization) -> ToolResult:
+        r = auth.record
+        why = f"; {r.why_not_approved()}" if r.verdict == "ask" else ""
+        return ToolResult(f"command denied: {r.reason}{why}", is_error=True,
+                          details={"verdict": r.verdict, "outcome": r.outcome, "rule": r.rule,
+                                   "denied": True})
+
+    def execute(self, args: RunCommandArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
+        assert granted.authorization is not None
         try:
-            out = self.runner(ctx).run(args.command, args.timeout_s,
-                                       tool_call_id=ctx.tool_call_id)
+            out = self.runner(ctx).run(granted.target("command"), args.timeout_s,
+                                       tool_call_id=ctx.tool_call_id,
+                                       authorized=granted.authorization.record)
         except (BastionError, OSError) as exc:  # errors are results, never exceptions
             return ToolResult(f"command failed to start: {exc}", is_error=True)
         details: dict[str, Any] = {"verdict": out.verdict, "outcome": out.outcome,

@@ -1,0 +1,77 @@
+"""Throughput of every redaction path on hostile input (linear time; not a timed test).
+
+    .venv/bin/python bench/bench_pathological.py [--mb-per-shape 1] [--json]
+
+For each hostile shape (the list in tests/privacy/test_linear_time.py: runs of letters before
+``://``, unclosed ``![`` / ``<img``, keyword-dense text, broken escapes…) repeated to N MB, prints
+MB per CPU-second of: the privacy filter (``redact``, ``scan_response``, outbound argument check),
+audit redaction (``audit.redact.scrub``), export scrubbing (``SecretScrubber`` +
+``scrub_settings``) and the crash-report redactor. The minimum over shapes is the figure that
+matters (goal ≥ 10 MB/s); the ratio of the 2N-MB rate to the N-MB rate shows linearity (≈ 1.0;
+a quadratic path would show ≈ 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "privacy"))
+
+from test_linear_time import SHAPES
+
+from bastion.audit.redact import default_redactor, scrub
+from bastion.privacy import PrivacyFilter
+from bastion.rights.secrets import SecretScrubber, scrub_settings
+
+
+def paths() -> dict[str, Callable[[str], object]]:
+    pf = PrivacyFilter({"K": "Zq8vN3mX5pL2wK9r"}, security_mode=True, workspace="/tmp/ws",
+                       user="alice")
+    crash = default_redactor()
+    scrubber = SecretScrubber(["Zq8vN3mX5pL2wK9r"])
+    return {
+        "filter.redact": pf.redact,
+        "filter.scan_response": pf.scan_response,
+        "filter.outbound": lambda t: pf.check_outbound_arguments({"url": t}),
+        "audit.scrub": lambda t: scrub({"message": t}, pf.redact),
+        "export.scrub": lambda t: scrubber.deep(scrub_settings({"x": t})),
+        "crash.redact": crash,
+    }
+
+
+def rate(fn: Callable[[str], object], text: str) -> float:
+    start = time.process_time()
+    fn(text)
+    return len(text) / 1e6 / max(time.process_time() - start, 1e-6)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb-per-shape", type=float, default=1.0)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    n = int(args.mb_per_shape * 1_000_000)
+    results: dict[str, dict[str, float]] = {}
+    for name, fn in paths().items():
+        worst, worst_shape, ratio = float("inf"), "", 1.0
+        for shape in SHAPES:
+            text = (shape * (n // len(shape) + 1))[:n]
+            r1 = rate(fn, text)
+            if r1 < worst:
+                worst, worst_shape = r1, shape
+                ratio = rate(fn, text + text) / r1
+        results[name] = {"min_mb_s": round(worst, 1), "ratio_2x": round(ratio, 2)}
+        if not args.json:
+            print(f"{name:22} min {worst:7.1f} MB/s (shape {worst_shape!r}); "
+                  f"2x-size rate ratio {ratio:.2f}", flush=True)
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""GET handlers: sessions, changes, audit, network, settings, data rights, keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bastion.config import effective_settings_dict, get_key
+from bastion.errors import BastionError
+from bastion.rights import env_disabled
+
+from . import views
+from .state import UiState
+from .web import failed, locked, render
+
+SETTINGS_SHOWN = ["telemetry.enabled", "telemetry.crashReports", "securityMode", "offlineMode",
+                  "network.allowedDomains", "retention.days"]
+
+
+def _int(request: Request, name: str, default: int, high: int) -> int:
+    try:
+        return max(1, min(high, int(request.query_params.get(name, default))))
+    except ValueError:
+        return default
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/sessions", status_code=303)
+
+
+async def sessions(request: Request) -> Response:
+    q = request.query_params.get("q", "").strip()
+    limit = _int(request, "limit", 1000, 10_000)
+
+    def load(state: UiState) -> list[tuple[object, str]]:
+        rt = state.runtime
+        if q:
+            return list(rt.sessions.search(q, limit))
+        return [(s, "") for s in rt.sessions.list(limit)]
+    try:
+        rows = await locked(request, load)
+    except BastionError as exc:
+        return failed(request, exc)
+    return render(request, "sessions.html", rows=rows, q=q)
+
+
+async def session_view(request: Request) -> Response:
+    sid = request.path_params["sid"]
+
+    def load(state: UiState) -> dict[str, Any]:
+        rt = state.runtime
+        info = rt.sessions.resolve(sid)
+        calls = rt.sessions.tool_calls(info.id)
+        return {"info": info, "messages": rt.sessions.messages(info.id),
+                "calls": {c["id"]: c for c in calls}, "events": rt.sessions.events(info.id)}
+    try:
+        data = await locked(request, load)
+    except BastionError as exc:
+        return failed(request, exc, 404)
+    return render(request, "session.html", **data)
+
+
+async def changes(request: Request) -> Response:
+    session = request.query_params.get("session") or None
+    limit = _int(request, "limit", 100, 1000)
+    try:
+        ops = await locked(request, lambda s: views.changes_view(s.runtime, session, limit))
+    except BastionError as exc:
+        return failed(request, exc)
+    return render(request, "changes.html", ops=ops, session=session or "")
+
+
+async def audit(request: Request) -> Response:
+    p = request.query_params
+    filters = {"category": p.get("category", ""), "session": p.get("session", ""),
+               "since": p.get("since", "")}
+    limit = _int(request, "limit", 200, 5000)
+    verify = p.get("verify") == "1"
+
+    def load(state: UiState) -> dict[str, Any]:
+        rt = state.runtime
+        entries = views.audit_entries(rt, category=filters["category"],
+                                      session=filters["session"], since=filters["since"],
+                                      limit=limit)
+        return {"entries": entries, "report": rt.audit.verify() if verify else None}
+    try:
+        data = await locked(request, load)
+    except BastionError as exc:
+        return failed(request, exc)
+    from bastion.audit import CATEGORIES
+
+    return render(request, "audit.html", filters=filters, categories=sorted(CATEGORIES), **data)
+
+
+async def network(request: Request) -> Response:
+    limit = _int(request, "limit", 200, 5000)
+    try:
+        entries = await locked(request, lambda s: views.audit_entries(
+            s.runtime, category="network", session=None, since=None, limit=limit))
+    except BastionError as exc:
+        return failed(request, exc)
+    return render(request, "network.html", entries=entries)
+
+
+async def settings(request: Request) -> Response:
+    def load(state: UiState) -> dict[str, Any]:
+        effective = effective_settings_dict()
+        return {"values": {k: get_key(effective, k) for k in SETTINGS_SHOWN},
+                "telemetry_record": views.telemetry_record(state.runtime.home),
+                "telemetry_env_off": env_disabled()}
+    try:
+        data = await locked(request, load)
+    except BastionError as exc:
+        return failed(request, exc)
+    return render(request, "settings.html", **data)
+
+
+async def data(request: Request) -> Response:
+    try:
+        home_dir = await locked(request, lambda s: str(s.runtime.home))
+    except BastionError as exc:
+        return failed(request, exc)
+    return render(request, "data.html", home=home_dir, sync=views.sync_available())
+
+
+async def keys(request: Request) -> Response:
+    def load(state: UiState) -> list[dict[str, str]]:
+        # provider and name only: a key (even masked) is never sent to the page
+        return [{"provider": k["provider"], "key_id": k["key_id"]}
+                for k in state.runtime.api_keys.list()]
+    try:
+        rows = await locked(request, load)
+    except BastionError as exc:
+        return failed(request, exc)
+    return render(request, "keys.html", keys=rows)

@@ -1,0 +1,106 @@
+"""Runs from the UI over HTTP + SSE: approvals fail closed, answer once, stream the answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from helpers import write_script
+from ui.ui_fixtures import logged_in, origin, running_ui
+
+
+def _script(tmp_path: Path) -> Path:
+    return write_script(tmp_path / "edit.jsonl", [
+        {"content": "", "tool_calls": [{"name": "read_file", "arguments": {"path": "src/app.py"}}]},
+        {"content": "", "tool_calls": [{"name": "edit_file", "arguments": {
+            "path": "src/app.py", "old_text": "hello", "new_text": "pwned"}}]},
+        {"content": "All done."},
+    ])
+
+
+def _start(client: httpx.Client, server: Any, workspace: Path, script: Path) -> str:
+    r = client.post("/run", data={"task": "edit it", "workspace": str(workspace),
+                                  "provider": "replay", "script": str(script),
+                                  "mode": "strict"}, headers={"origin": origin(server)})
+    assert r.status_code == 200, r.text
+    run_id: str = r.json()["run_id"]
+    return run_id
+
+
+def _events(client: httpx.Client, run_id: str, on_approval: Any = None) -> list[dict[str, Any]]:
+    seen = []
+    with client.stream("GET", f"/runs/{run_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                event = json.loads(line[6:])
+                if not event:
+                    break  # the "end" event
+                seen.append(event)
+                if event["kind"] == "approval" and on_approval is not None:
+                    on_approval(event)
+    return seen
+
+
+def test_unanswered_approval_is_a_deny(workspace: Path, tmp_path: Path) -> None:
+    before = (workspace / "src" / "app.py").read_bytes()
+    with running_ui() as server:
+        server.state.runs.approval_timeout_s = 0.3
+        client = logged_in(server)
+        events = _events(client, _start(client, server, workspace, _script(tmp_path)))
+    kinds = [e["kind"] for e in events]
+    assert "approval" in kinds and kinds[-1] == "done"
+    answered = next(e for e in events if e["kind"] == "approval_answered")
+    assert answered["answer"] == "deny" and answered["timed_out"] is True
+    result = next(e for e in events if e["kind"] == "tool_result" and e["name"] == "edit_file")
+    assert result["status"] != "ok"
+    assert (workspace / "src" / "app.py").read_bytes() == before
+
+
+def test_deny_from_the_browser_and_one_answer_per_question(workspace: Path,
+                                                           tmp_path: Path) -> None:
+    before = (workspace / "src" / "app.py").read_bytes()
+    with running_ui() as server:
+        client = logged_in(server)
+        run_id = _start(client, server, workspace, _script(tmp_path))
+        replies = []
+
+        def answer(event: dict[str, Any]) -> None:
+            url, hdr = f"/runs/{run_id}/approve", {"origin": origin(server)}
+            aid = event["approval_id"]
+            assert event["target"].endswith("src/app.py")
+            assert "+print('pwned')" in event["preview"]
+            replies.append(client.post(url, data={"approval_id": aid, "answer": "yes-please"},
+                                       headers=hdr).status_code)
+            replies.append(client.post(url, data={"approval_id": aid, "answer": "deny"},
+                                       headers=hdr).status_code)
+            replies.append(client.post(url, data={"approval_id": aid, "answer": "once"},
+                                       headers=hdr).status_code)
+            # an answer without the Origin never reaches the run
+            replies.append(client.post(url, data={"approval_id": aid, "answer": "once"}
+                                       ).status_code)
+
+        events = _events(client, run_id, answer)
+        assert replies[:2] == [409, 200] and replies[2] in (409,) and replies[3] == 403
+        done = events[-1]
+        assert done["kind"] == "done" and done["answer"] == "All done."
+        # the whole run is in the store, the same as a CLI run
+        info = server.state.runtime.sessions.resolve(done["session_id"])
+        assert info.title == "edit it"
+    assert (workspace / "src" / "app.py").read_bytes() == before
+
+
+def test_a_second_run_waits_for_the_first(workspace: Path, tmp_path: Path) -> None:
+    with running_ui() as server:
+        server.state.runs.approval_timeout_s = 1.0
+        client = logged_in(server)
+        run_id = _start(client, server, workspace, _script(tmp_path))
+        second = client.post("/run", data={"task": "again", "workspace": str(workspace),
+                                           "provider": "replay", "script": str(tmp_path / "x")},
+                             headers={"origin": origin(server)})
+        assert second.status_code == 400 and "already" in second.json()["error"]
+        assert _events(client, run_id)[-1]["kind"] == "done"
+        assert server.state.runs.active() is None
