@@ -92,9 +92,9 @@ def main() -> None:
         err.print("aborted", markup=False)
         sys.exit(1)
     except Exception as exc:  # click usage errors and genuine bugs
-        import click
+        from typer.core import _click  # Typer >= 0.24 raises its own copy of Click's errors
 
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, _click.exceptions.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
         _crash_report(exc)
