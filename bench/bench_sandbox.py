@@ -1,4 +1,9 @@
-"""Sandbox benchmarks: spawn overhead of run_command('true') and snapshot+diff cost.
+"""Sandbox benchmarks: spawn overhead of 'true' and snapshot+diff cost.
+
+In one run: ``sh -c true``, bare bubblewrap, the sandbox alone (``run_sandboxed``: without
+Landlock, with the native Landlock helper, with the Python helper), and ``bastion exec --
+true`` end to end (a fresh process each time, the master key unlocked from the session
+keyring cache after the first call; ``bastion exec`` with the cache off for comparison).
 
 Run: .venv/bin/python bench/bench_sandbox.py  (prints ms and ratios; not a timed test)
 
@@ -21,7 +26,7 @@ from pathlib import Path
 from bastion.config.models import SandboxSettings
 from bastion.journal.snapshot import MemoryBlobStore, SnapshotCache, diff_snapshots, take_snapshot
 from bastion.policy import Policy
-from bastion.sandbox import compile_spec, run_sandboxed
+from bastion.sandbox import compile_spec, landlock, run_sandboxed
 
 BARE_BWRAP = ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc",
               "/proc", "true"]
@@ -51,23 +56,44 @@ def main() -> None:
         ws = Path(tmp) / "ws"
         ws.mkdir()
         policy = Policy(ws, bastion_home=Path(tmp) / "home")
+        os.environ["BASTION_HOME"] = str(Path(tmp) / "home")
         spec = compile_spec(policy, SandboxSettings())
         spec_nl = compile_spec(policy, SandboxSettings(landlock=False))
+        native = landlock.native_helper() is not None
+
+        def python_helper() -> object:
+            os.environ["BASTION_LANDLOCK_HELPER"] = "python"
+            try:
+                return run_sandboxed("true", spec, 10, 10_000)
+            finally:
+                del os.environ["BASTION_LANDLOCK_HELPER"]
+
+        env = {**os.environ, "BASTION_PASSPHRASE": "bench passphrase 1234",
+               "BASTION_TELEMETRY_DISABLED": "1"}
+        exec_cmd = [sys.executable, "-m", "bastion", "exec", "-w", str(ws), "--", "true"]
+        subprocess.run(exec_cmd, check=True, env=env, capture_output=True)  # first run: init
         res = _interleaved({
             "sh": lambda: subprocess.run(["sh", "-c", "true"], check=True),
             "bare": lambda: subprocess.run(BARE_BWRAP, check=True),
             "nl": lambda: run_sandboxed("true", spec_nl, 10, 10_000),
             "ll": lambda: run_sandboxed("true", spec, 10, 10_000),
+            "llpy": python_helper,
+            "exec": lambda: subprocess.run(exec_cmd, check=True, env=env, capture_output=True),
         }, rounds)
         sh, bare = res["sh"], res["bare"]
         print(f"load average: {os.getloadavg()[0]:.2f}, {rounds} interleaved rounds, medians")
         print(f"spawn 'true' unsandboxed (sh -c):           {sh:7.1f} ms")
         print(f"spawn 'true' bare bwrap (reference):        {bare:7.1f} ms  (x{bare / sh:.1f} sh)")
-        for label, key in (("bwrap+seccomp+cgroup+rlimits:", "nl"),
-                           ("... + Landlock:", "ll")):
+        for label, key in (("sandbox alone, no Landlock:", "nl"),
+                           ("... + Landlock " + ("(native)" if native else "(python!)") + ":",
+                            "ll"),
+                           ("... + Landlock (python helper):", "llpy")):
             v = res[key]
             print(f"spawn 'true' {label:31}{v:7.1f} ms  (x{v / bare:.2f} bare bwrap, "
                   f"x{v / sh:.1f} sh)")
+        v = res["exec"]
+        print(f"'bastion exec -- true' end to end (cached key): {v:7.1f} ms  "
+              f"(x{v / bare:.1f} bare bwrap; goal 150 ms)")
 
         for i in range(100):
             d = ws / f"d{i:03}"

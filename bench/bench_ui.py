@@ -1,7 +1,8 @@
 """`bastion ui`: time to the first output line (goal ≤ 1 s) and a 1,000-session page (≤ 300 ms).
 
-Start time is measured in a subprocess from spawn to the printed URL, against a baseline of
-`bastion --version` in the same way (the interpreter and CLI import cost every command pays).
+Start time is measured in a subprocess from spawn to the printed URL, and on to the first page
+served through that URL, against a baseline of `bastion sessions list` (interpreter, CLI,
+unlocking the vault and opening the database: what every data command pays).
 The page is rendered over real HTTP through the whole gate (Host, cookie, CSP headers),
 against a baseline of a tiny page (/static/app.css) on the same connection.
 """
@@ -22,27 +23,38 @@ SESSIONS = 1000
 ROUNDS = 5
 
 
-def _spawn_until_line(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _spawn_until_line(args: list[str], env: dict[str, str],
+                      open_page: bool = False) -> tuple[float, float, str]:
+    """Seconds to the first output line, and (``open_page``) to the first page served."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "bastion", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
-    elapsed = time.perf_counter() - t
+    first_line = time.perf_counter() - t
+    page = 0.0
+    if open_page:
+        with httpx.Client(timeout=30, follow_redirects=True) as client:
+            r = client.get(line)  # waits in the listen queue until the runtime is open
+            assert r.status_code == 200, r.status_code
+        page = time.perf_counter() - t
     proc.terminate()
     proc.wait(10)
-    return elapsed, line
+    return first_line, page, line
 
 
 def start_time(env: dict[str, str]) -> None:
     _spawn_until_line(["--version"], env)  # warm the page cache
-    ui = [_spawn_until_line(["ui", "--no-browser"], env) for _ in range(ROUNDS)]
-    base = [_spawn_until_line(["--version"], env)[0] for _ in range(ROUNDS)]
-    assert all(line.startswith("http://127.0.0.1:") for _, line in ui), ui
-    ui_s = statistics.median(t for t, _ in ui)
+    ui = [_spawn_until_line(["ui", "--no-browser"], env, open_page=True)
+          for _ in range(ROUNDS)]
+    base = [_spawn_until_line(["sessions", "list"], env)[0] for _ in range(ROUNDS)]
+    assert all(line.startswith("http://127.0.0.1:") for _, _, line in ui), ui
+    line_s = statistics.median(t for t, _, _ in ui)
+    page_s = statistics.median(p for _, p, _ in ui)
     base_s = statistics.median(base)
-    print(f"bastion ui → first line: {ui_s * 1000:.0f} ms (median of {ROUNDS}; goal ≤ 1000 ms)"
-          f"   bastion --version: {base_s * 1000:.0f} ms   ratio {ui_s / base_s:.1f}x")
+    print(f"bastion ui → first line: {line_s * 1000:.0f} ms (median of {ROUNDS}; goal ≤ 1000 ms)"
+          f"   → first page served: {page_s * 1000:.0f} ms   baseline `bastion sessions list` "
+          f"(unlock + open the database): {base_s * 1000:.0f} ms   ratio {page_s / base_s:.1f}x")
 
 
 def page_time() -> None:

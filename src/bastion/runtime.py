@@ -14,6 +14,7 @@ from typing import Any
 from bastion import audit as audit_api
 from bastion.audit import AuditLog
 from bastion.config import (
+    ManagedRefusal,
     Settings,
     load_settings,
     parse_settings,
@@ -48,8 +49,13 @@ class Runtime:
     def open(cls, settings: Settings | None = None) -> Runtime:
         home = bastion_home()
         settings = settings or load_settings()
-        vault = open_vault(home, settings.vault.slot)
+        vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
         rt = cls.attach(home, settings, vault)
+        for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
+            import sys
+
+            sys.stderr.write(f"warning: {problem}; if you restored a backup on purpose, run "
+                             "`bastion audit accept-restore`\n")
         if settings.retention.days:
             from bastion.rights.retention import apply_retention
 
@@ -98,20 +104,33 @@ class SettingChange:
     data: dict[str, Any]
 
     @classmethod
-    def prepare(cls, key: str, value: Any, path: Path | None = None) -> SettingChange:
+    def prepare(cls, key: str, value: Any, path: Path | None = None, *,
+                remove: bool = False) -> SettingChange:
+        """``remove``: drop ``key`` from the file (back to its default) instead of setting it."""
         p = path or settings_path()
         data = read_settings_json(p)
         parse_settings(data, p)  # refuse to edit a file that is already invalid
         old = set_key(data, key, value)
+        if remove:
+            parent = data
+            *parents, last = key.split(".")
+            for part in parents:
+                parent = parent[part]
+            del parent[last]
         parse_settings(data, p)  # validate before anything is written
-        return cls(p, key, old, value, data)
+        return cls(p, key, old, None if remove else value, data)
 
     @property
     def changed(self) -> bool:
         return json.dumps(self.old, sort_keys=True) != json.dumps(self.new, sort_keys=True)
 
     def apply(self, audit_log: AuditLog, *, via: str = "cli") -> None:
-        write_settings_json(self.path, self.data)
+        try:
+            write_settings_json(self.path, self.data)
+        except ManagedRefusal as refused:  # would loosen managed settings: refused, audited
+            for r in refused.refusals:
+                audit_log.record("config", "refused", {**r.to_json(), "command": via})
+            raise
         data = {"key": self.key, "old": audit_api.mask_setting(self.key, self.old),
                 "new": audit_api.mask_setting(self.key, self.new), "file": str(self.path)}
         if via != "cli":

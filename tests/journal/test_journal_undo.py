@@ -110,7 +110,7 @@ def test_record_change_set_api_for_commands(journal: Journal, workspace: Path) -
     (workspace / "build" / "out.o").write_bytes(b"obj")
     f.write_text("rewritten")
     os.symlink("app.py", workspace / "src" / "link")
-    from bastion.policy.safefs import sha256
+    from bastion.safefs import sha256
 
     op = journal.record_change_set("s2", "call_9", "run_command", [
         FileChange(f, before_hash=digest, before_mode=0o644, after_hash=sha256(b"rewritten"),

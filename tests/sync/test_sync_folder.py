@@ -234,3 +234,23 @@ def test_delete_remote_leaves_nothing_and_forgets_the_key(tmp_path: Path,
     assert a.db.query("SELECT count(*) FROM sync_config")[0][0] == 0
     with pytest.raises(SyncIntegrityError, match="gone"):
         b.sync()
+
+
+def test_a_push_retried_after_a_crash_imports_nothing_twice(
+        tmp_path: Path, store: FolderBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bastion.sync.engine as engine
+
+    a, b = pair(tmp_path, store, "a", "b")
+    sid = add_session(a, "t", ["one", "two", "three"])
+
+    def crash(*_args: object) -> None:
+        raise KeyboardInterrupt  # the manifest is written, the bookkeeping is not
+
+    monkeypatch.setattr(engine, "record_pushed", crash)
+    with pytest.raises(KeyboardInterrupt):
+        a.sync()
+    monkeypatch.undo()
+    a.sync()
+    b.sync()
+    assert b.conversation(sid) == a.conversation(sid)
+    assert len(b.conversation(sid)) == 3

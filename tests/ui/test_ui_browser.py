@@ -18,10 +18,11 @@ import pytest
 
 from bastion.config import settings_path
 from helpers import require, write_script
-from ui.ui_fixtures import running_ui
+from ui.ui_fixtures import logged_in, origin, running_ui
 
 CHROMIUM = os.environ.get("BASTION_TEST_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
+#: BASTION_UI_SCREENSHOTS=1 refreshes the screenshots in docs/ui/ (docs/ui.md shows them)
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 
@@ -44,9 +45,15 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    return DOCS_SHOTS if os.environ.get("BASTION_UI_SCREENSHOTS") == "1" else tmp_path / "shots"
+
+
+def _shot(page: Any, name: str, where: Path) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(where / f"{name}.png"), full_page=True)
+    assert (where / f"{name}.png").stat().st_size > 1000
 
 
 def _ok(page: Any) -> None:
@@ -65,7 +72,7 @@ def _page(browser: Any, url: str) -> Any:
 
 
 def test_run_approve_undo_settings_export_delete(browser: Any, workspace: Path,
-                                                 tmp_path: Path) -> None:
+                                                 tmp_path: Path, shots: Path) -> None:
     target = workspace / "src" / "app.py"
     original = target.read_bytes()
     script = write_script(tmp_path / "edit.jsonl", [
@@ -92,30 +99,30 @@ def test_run_approve_undo_settings_export_delete(browser: Any, workspace: Path,
         assert "src/app.py" in card.locator(".target").inner_text()
         assert "+print('hello, browser')" in card.locator("pre.diff").inner_text()
         assert target.read_bytes() == original  # nothing happens before the answer
-        _shot(page, "run-approval")
+        _shot(page, "run-approval", shots)
         card.locator("button[data-answer=once]").click()
         page.locator("#run-status.done").wait_for()
         assert "Changed the greeting." in page.locator("#answer").inner_text()
         assert target.read_text() == "print('hello, browser')\n"
-        _shot(page, "run-done")
+        _shot(page, "run-done", shots)
         session_id = page.locator("#session-link").inner_text()
 
         # the session page shows the tool call and its result
         page.click("#session-link")
         assert "edit_file" in page.content()
-        _shot(page, "session")
+        _shot(page, "session", shots)
 
         # undo from the changes page: the file is restored byte for byte
         page.click("nav >> text=Changes")
         assert "+print('hello, browser')" in page.locator("pre.diff").first.inner_text()
-        _shot(page, "changes")
+        _shot(page, "changes", shots)
         page.locator("button.undo").first.click()
         _ok(page)
         assert target.read_bytes() == original
 
         # offline mode toggled in the browser lands in settings.json
         page.click("nav >> text=Privacy & security")
-        _shot(page, "settings")
+        _shot(page, "settings", shots)
         page.locator("#set-offlineMode button").click()
         _ok(page)
         assert json.loads(settings_path().read_text())["offlineMode"] is True
@@ -123,7 +130,7 @@ def test_run_approve_undo_settings_export_delete(browser: Any, workspace: Path,
 
         # export (a download), then delete the session
         page.click("nav >> text=Data rights")
-        _shot(page, "data")
+        _shot(page, "data", shots)
         with page.expect_download() as info:
             page.click("#export button[type=submit]")
         archive = tmp_path / "export.zip"
@@ -140,11 +147,16 @@ def test_run_approve_undo_settings_export_delete(browser: Any, workspace: Path,
         page.click("nav >> text=Audit")
         page.click("#verify")
         assert "ok" in page.locator("#verify-result").inner_text().lower()
-        _shot(page, "audit")
+        _shot(page, "audit", shots)
+        # live tail: a change made elsewhere appears on the open audit page (SSE)
+        other = logged_in(server)
+        other.post("/settings", data={"key": "securityMode", "value": "true"},
+                   headers={"origin": origin(server)})
+        assert "securityMode" in page.locator("tr.live").first.inner_text()
         page.click("nav >> text=Network")
-        _shot(page, "network")
+        _shot(page, "network", shots)
         page.click("nav >> text=Keys")
-        _shot(page, "keys")
+        _shot(page, "keys", shots)
 
 
 def test_a_foreign_page_cannot_drive_the_ui(browser: Any, tmp_path: Path) -> None:

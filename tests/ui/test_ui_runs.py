@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from bastion.config import settings_path
 from helpers import write_script
 from ui.ui_fixtures import logged_in, origin, running_ui
 
@@ -104,3 +105,36 @@ def test_a_second_run_waits_for_the_first(workspace: Path, tmp_path: Path) -> No
         assert second.status_code == 400 and "already" in second.json()["error"]
         assert _events(client, run_id)[-1]["kind"] == "done"
         assert server.state.runs.active() is None
+
+
+def test_always_adds_the_rule_to_the_user_settings(workspace: Path, tmp_path: Path) -> None:
+    with running_ui() as server:
+        client = logged_in(server)
+        run_id = _start(client, server, workspace, _script(tmp_path))
+
+        def answer(event: dict[str, Any]) -> None:
+            assert event["always_rule"].startswith("Write(//")
+            client.post(f"/runs/{run_id}/approve", data={"approval_id": event["approval_id"],
+                                                         "answer": "always"},
+                        headers={"origin": origin(server)})
+
+        events = _events(client, run_id, answer)
+    assert events[-1]["kind"] == "done"
+    assert (workspace / "src" / "app.py").read_text() == "print('pwned')\n"
+    allow = json.loads(settings_path().read_text())["permissions"]["allow"]
+    assert allow == [next(e for e in events if e["kind"] == "approval")["always_rule"]]
+
+
+def test_a_project_deny_holds_in_the_browser_too(workspace: Path, tmp_path: Path) -> None:
+    """The browser can only answer what the policy asks; a project's deny is never asked."""
+    (workspace / ".bastion").mkdir()
+    (workspace / ".bastion" / "settings.json").write_text(
+        json.dumps({"permissions": {"deny": ["Edit(src/**)"]}}))
+    before = (workspace / "src" / "app.py").read_bytes()
+    with running_ui() as server:
+        client = logged_in(server)
+        events = _events(client, _start(client, server, workspace, _script(tmp_path)))
+    assert not [e for e in events if e["kind"] == "approval"]
+    result = next(e for e in events if e["kind"] == "tool_result" and e["name"] == "edit_file")
+    assert result["status"] == "denied", result
+    assert (workspace / "src" / "app.py").read_bytes() == before

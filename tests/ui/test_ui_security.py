@@ -10,6 +10,7 @@ import json
 import re
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -206,3 +207,29 @@ def test_a_stored_key_is_never_sent_back() -> None:
         assert server.state.runtime.api_keys.get("openai", "work") == secret
         for path in ("/audit", "/settings", "/data", "/sessions"):
             assert secret not in client.get(path).text
+
+
+def test_the_ui_cannot_loosen_managed_settings(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    managed = tmp_path / "etc-bastion" / "managed-settings.json"
+    managed.parent.mkdir(mode=0o755)
+    managed.write_text(json.dumps({"offlineMode": True, "telemetry": {"enabled": False},
+                                   "locked": ["telemetry.enabled"]}))
+    managed.chmod(0o644)
+    monkeypatch.setenv("BASTION_MANAGED_SETTINGS", str(managed))
+    with running_ui() as server:
+        client = logged_in(server)
+        page = client.get("/settings").text
+        assert "set by managed" in page and "locked by managed settings" in page
+        before = _settings_bytes()
+        hdr = {"origin": origin(server)}
+        for key, value in (("offlineMode", "false"), ("telemetry.enabled", "true")):
+            r = client.post("/settings", data={"key": key, "value": value}, headers=hdr)
+            assert r.status_code == 400 and "managed" in r.text, (key, r.status_code)
+        assert _settings_bytes() == before
+        refused = [e for e in server.state.runtime.audit.tail(5)
+                   if (e.category, e.action) == ("config", "refused")]
+        assert {(entry_payload(e) or {}).get("command") for e in refused} == {"ui"}
+        # tightening what managed settings leave open is still allowed
+        ok = client.post("/settings", data={"key": "securityMode", "value": "true"}, headers=hdr)
+        assert ok.status_code == 303

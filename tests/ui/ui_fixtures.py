@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 import httpx
 
-from bastion.ui import UiServer, open_ui
+from bastion.ui import open_ui
+from bastion.ui.server import UiServer
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from bastion.providers.base import ToolCall
+from bastion.providers import ToolCall
 from bastion.tools import ToolContext, ToolRegistry, ToolResult, describe_validation_error
 
 

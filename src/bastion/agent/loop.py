@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bastion.providers.base import Message, ModelReply, ModelRequest, Provider, ToolCall
+from bastion.providers import Message, ModelReply, ModelRequest, Provider, ToolCall
 from bastion.store import SessionStore
 from bastion.tools import ToolContext, ToolRegistry, ToolResult
 

@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 from bastion import audit
 from bastion.audit import SessionRecorder
-from bastion.config import settings_path
+from bastion.config import (
+    ManagedRefusal,
+    flag_refusals,
+    layers_of,
+    settings_files,
+    settings_path,
+)
 from bastion.errors import BastionError
 from bastion.journal import open_journal
 from bastion.net import build_fetch_client
@@ -18,16 +24,20 @@ from bastion.privacy import PrivacyFilter
 from bastion.providers import ProviderOptions, create_provider
 from bastion.rights.telemetry import Telemetry, instrument_provider
 from bastion.runtime import Runtime
-from bastion.tools import ToolContext, ToolRegistry, read_only_tools
-from bastion.tools.edit import mutating_tools
-from bastion.tools.fetch import FetchUrl
-from bastion.tools.run_command import RunCommand
+from bastion.tools import (
+    FetchUrl,
+    RunCommand,
+    ToolContext,
+    ToolRegistry,
+    mutating_tools,
+    read_only_tools,
+)
 
 from .history import resume_target, stored_history
 from .loop import Agent, AgentResult
 from .prompts import GENERAL
 
-Mode = Literal["standard", "strict", "restricted"]
+Mode = Literal["standard", "strict", "audit", "restricted"]
 Approve = Literal["ask", "auto", "never"]
 
 
@@ -62,6 +72,32 @@ def check_workspace(path: Path) -> Path:
     return resolved
 
 
+def _refuse_loosening_flags(rt: Runtime, opts: RunOptions) -> None:
+    """``--approve auto`` / ``--mode standard`` against managed settings: refused, audited."""
+    refused = flag_refusals(rt.settings, mode=opts.mode, approve=opts.approve)
+    for refusal in refused:
+        rt.audit.record("config", "refused", refusal.to_json())
+    if refused:
+        raise ManagedRefusal(refused)
+
+
+def _layer_facts(settings: Any) -> dict[str, Any]:
+    layers = layers_of(settings)
+    if layers is None or layers.managed_path is None:
+        return {"roles": []}
+    return {"roles": layers.roles, "managed_settings": str(layers.managed_path)}
+
+
+def _audit_refusals(rt: Runtime, settings: Any) -> None:
+    """Lower-layer values that tried to loosen managed ones: warned about and audited."""
+    import sys
+
+    layers = layers_of(settings)
+    for refusal in layers.refusals if layers is not None else []:
+        rt.audit.record("config", "refused", refusal.to_json())
+        sys.stderr.write(f"warning: {refusal.message()}\n")
+
+
 class AgentSession:
     """An open session: provider loaded, tools registered, history persisting. ``run`` per turn."""
 
@@ -69,11 +105,21 @@ class AgentSession:
                  on_text: Callable[[str], None] | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         settings = rt.settings
+        _refuse_loosening_flags(rt, opts)
+        if opts.mode == "audit":  # audit mode: permissions as configured, everything recorded
+            rt.audit.full = True
         workspace = check_workspace(opts.workspace)
         resumed = resume_target(rt.sessions, workspace, resume=opts.resume,
                                 continue_last=opts.continue_last)
         if resumed is not None and not opts.agent and resumed.agent not in (None, "general"):
             opts = replace(opts, agent=resumed.agent)  # keep the agent the session ran as
+        # one policy per session (user + project settings + flags), built first: a bad rule
+        # is a settings error before anything starts
+        policy_mode = None if opts.mode == "audit" else opts.mode  # audit mode: see docs
+        self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=policy_mode,
+                                   approve=opts.approve, user_settings_path=settings_path(),
+                                   approver=opts.approver,
+                                   interactive=True if opts.approver is not None else None)
         provider_name = opts.provider or settings.default_provider
         offline = opts.offline or settings.offline_mode
         self.provider = create_provider(
@@ -99,12 +145,13 @@ class AgentSession:
                                         pause=settings.anomaly.on_anomaly == "pause")
         self.recorder.start(workspace=str(workspace), provider=provider_name,
                             model=self.provider.model, task=title, mode=opts.mode,
-                            offline=offline, approve=opts.approve)
-        # one policy per session (user + project settings + flags); decisions go to the events
-        self.policy = build_policy(settings, workspace, bastion_home=rt.home, mode=opts.mode,
-                                   approve=opts.approve, session_id=self.session_id,
-                                   user_settings_path=settings_path(), approver=opts.approver,
-                                   interactive=True if opts.approver is not None else None)
+                            offline=offline, approve=opts.approve, **_layer_facts(settings))
+        # decisions go to the session's events and the audit log
+        self.policy.session_id = self.session_id
+        _audit_refusals(rt, settings)  # project entries refused while building the policy too
+        if rt.audit.full:  # audit mode records every configuration read
+            rt.audit.record("config", "read", {"files": settings_files(
+                settings, settings_path(), workspace / ".bastion" / "settings.json")})
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
         self.policy.add_hook(_audit_decision_hook(settings.audit.include_tool_calls))
         if on_event is not None:  # decisions reach the display (`run --json` events) too

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .anchor import forget_external
 from .anomaly import Anomaly, AnomalyMonitor, AnomalyStop, AnomalyThresholds, is_sensitive
 from .chain import CATEGORIES, Entry
 from .checkpoint import Checkpoint
@@ -87,6 +88,7 @@ __all__ = [
     "ask_on_terminal",
     "current",
     "entry_payload",
+    "forget_external",
     "install",
     "is_sensitive",
     "mask_setting",

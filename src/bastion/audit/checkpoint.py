@@ -59,7 +59,11 @@ class CheckpointSigner:
         return base64.b64encode(raw).decode()
 
     def write(self, checkpoint: Checkpoint) -> None:
-        doc: dict[str, Any] = {
+        atomic_write_json(self.path, self.document(checkpoint))
+
+    def document(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """The signed checkpoint as stored (file, keychain anchor)."""
+        return {
             "version": 1,
             "seq": checkpoint.seq,
             "mac": checkpoint.mac,
@@ -67,7 +71,6 @@ class CheckpointSigner:
             "publicKey": self.public_key_b64(),
             "signature": base64.b64encode(self._key.sign(checkpoint.message())).decode(),
         }
-        atomic_write_json(self.path, doc)
 
     def read(self) -> Checkpoint | None:
         """The stored checkpoint, None if there is none; raises if it does not verify."""
@@ -77,18 +80,22 @@ class CheckpointSigner:
             return None
         except OSError as exc:
             raise CheckpointInvalid(f"{self.path}: unreadable ({exc.strerror})") from None
+        return self.parse(text, str(self.path))
+
+    def parse(self, text: str, where: str) -> Checkpoint:
+        """A stored checkpoint document, checked against this home's key."""
         try:
             doc = json.loads(text)
             checkpoint = Checkpoint(int(doc["seq"]), str(doc["mac"]), str(doc["time"]))
             signature = base64.b64decode(doc["signature"])
             public = str(doc.get("publicKey", ""))
         except (ValueError, KeyError, TypeError):
-            raise CheckpointInvalid(f"{self.path}: not a valid checkpoint file") from None
+            raise CheckpointInvalid(f"{where}: not a valid checkpoint file") from None
         if public != self.public_key_b64():
-            raise CheckpointInvalid(f"{self.path}: signed by a different key (not this home's)")
+            raise CheckpointInvalid(f"{where}: signed by a different key (not this home's)")
         try:
             self.public_key.verify(signature, checkpoint.message())
         except InvalidSignature:
-            raise CheckpointInvalid(f"{self.path}: signature does not verify (the checkpoint "
+            raise CheckpointInvalid(f"{where}: signature does not verify (the checkpoint "
                                     "was modified)") from None
         return checkpoint

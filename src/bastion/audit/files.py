@@ -155,3 +155,46 @@ def rewrite_blanked(path: Path, session_id: str) -> int:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     return changed
+
+
+def _segment_suffix(name: str, base: str) -> int | None:
+    rest = name[len(base) + 1:] if name.startswith(base + ".") else ""
+    return int(rest) if len(rest) == 12 and rest.isdigit() else None
+
+
+def rotated_segments(path: Path) -> list[Path]:
+    """Earlier parts of a rotated ``logPath`` file (``NAME.<last seq, 12 digits>``), oldest
+    first; together with ``path`` they hold one unbroken chain."""
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return []
+    found = [(n, _segment_suffix(n, path.name)) for n in names]
+    return [path.parent / n for n, seq in sorted(found, key=lambda f: f[1] or 0)
+            if seq is not None]
+
+
+def rotate(path: Path) -> Path | None:
+    """Move the ``logPath`` file aside (named by its last record); the next record starts a
+    new file whose first ``prev_mac`` links to the last one here."""
+    seq = last_seq(path)
+    if seq is None:
+        return None
+    target = path.with_name(f"{path.name}.{seq:012d}")
+    os.rename(path, target)
+    return target
+
+
+def move_aside(path: Path) -> list[Path]:
+    """Rename the ``logPath`` file and its rotated parts to ``*.before-restore-<time>``
+    (kept as evidence; the log starts a new file)."""
+    import time
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    moved = []
+    for part in [*rotated_segments(path), path]:
+        if part.exists():
+            target = part.with_name(f"{part.name}.before-restore-{stamp}")
+            os.rename(part, target)
+            moved.append(target)
+    return moved

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TextIO
 
 from bastion.errors import BastionError
 
+from .anchor import advance_anchors, anchors_for, reset_anchors, rollback_problems
 from .anomaly import Anomaly, AnomalyMonitor, AnomalyThresholds
 from .canonical import canonical, to_jsonable, utc_now
 from .chain import CATEGORIES, GENESIS, ChainKeys, Entry
@@ -20,8 +21,11 @@ from .files import (
     append_lines,
     jsonl_line,
     last_seq,
+    move_aside,
     read_records,
     rewrite_blanked,
+    rotate,
+    rotated_segments,
     write_csv,
     write_jsonl,
 )
@@ -33,6 +37,8 @@ from .verify import CheckpointContext, VerifyReport, verify_entries
 CHECKPOINT_EVERY = 100
 #: longer strings in a payload are cut (a write_file's content is not audit material)
 MAX_STRING = 2_000
+#: in audit mode (``audit.level`` "full") tool arguments and results are kept up to this
+MAX_STRING_FULL = 1_000_000
 _COLUMNS = "seq, time, category, action, session_id, payload_hash, prev_mac, mac, payload"
 
 
@@ -55,13 +61,13 @@ class _Db(Protocol):
     def transaction(self) -> Any: ...
 
 
-def _clip(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > MAX_STRING:
-        return value[:MAX_STRING] + f"…[{len(value) - MAX_STRING} more characters]"
+def _clip(value: Any, limit: int = MAX_STRING) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"…[{len(value) - limit} more characters]"
     if isinstance(value, dict):
-        return {k: _clip(v) for k, v in value.items()}
+        return {k: _clip(v, limit) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clip(v) for v in value]
+        return [_clip(v, limit) for v in value]
     return value
 
 
@@ -105,8 +111,11 @@ class AuditLog:
         self.enabled: bool = bool(getattr(audit, "enabled", True))
         self.include_tool_calls: bool = bool(getattr(audit, "include_tool_calls", True))
         self.include_file_access: bool = bool(getattr(audit, "include_file_access", True))
+        #: audit mode: every category stored, tool arguments and results in full
+        self.full: bool = getattr(audit, "level", "standard") == "full"
         log_path = getattr(audit, "log_path", None)
         self.log_path: Path | None = Path(log_path).expanduser() if log_path else None
+        self.rotate_bytes = int(float(getattr(audit, "rotate_mb", 64.0)) * 1024 * 1024)
         self.redact = redact or default_redactor()
         self.monitor = monitor or AnomalyMonitor(
             AnomalyThresholds.from_settings(getattr(settings, "anomaly", None)))
@@ -116,6 +125,8 @@ class AuditLog:
         self.keys = ChainKeys.from_audit_key(vault.subkey("audit"))
         self.signer = CheckpointSigner(vault.subkey("audit-checkpoint"),
                                        vault.keyslot_path.parent / CHECKPOINT_FILENAME)
+        #: copies of the checkpoint outside the data directory (rollback detection)
+        self.anchors = anchors_for(vault.keyslot_path.parent.resolve(), self.log_path)
         self._lock = threading.RLock()
         self._pending: list[Anomaly] = []
         self._unsigned = 0  # records appended by this process since its last checkpoint
@@ -125,6 +136,8 @@ class AuditLog:
     # writing ------------------------------------------------------------------------------
     def wants(self, category: str) -> bool:
         """Whether records of ``category`` are stored under the current settings."""
+        if self.full:
+            return True
         if not self.enabled:
             return False
         if category == "tool":
@@ -151,13 +164,14 @@ class AuditLog:
                 else None
             for anomaly in self.monitor.observe(category, action, plain, session_id):
                 self._pending.append(anomaly)
-                if self.enabled:
+                if self.enabled or self.full:
                     self._store("anomaly", anomaly.kind, anomaly.to_json(), anomaly.session_id)
         return seq
 
     def _store(self, category: str, action: str, plain: dict[str, Any],
                session_id: str | None) -> int:
-        payload = canonical(_clip(scrub(plain, self.redact)))
+        payload = canonical(_clip(scrub(plain, self.redact),
+                                  MAX_STRING_FULL if self.full else MAX_STRING))
         own = not self.db.conn.in_transaction
         with self.db.transaction() as conn:
             head = conn.execute("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1"
@@ -187,6 +201,11 @@ class AuditLog:
         if self.log_path is None:
             return
         file_seq = self._file_seq()
+        if file_seq is None and rotated_segments(self.log_path):
+            file_seq = last_seq(rotated_segments(self.log_path)[-1])  # just rotated
+            fresh = True
+        else:
+            fresh = file_seq is None
         if file_seq is None:  # a new (or emptied) file starts with this record
             conn.execute("INSERT INTO audit_meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
                          "DO UPDATE SET value = excluded.value",
@@ -196,6 +215,9 @@ class AuditLog:
             lines = [jsonl_line(entry)] if appended else []
         elif file_seq == entry.seq - 1:
             lines = [jsonl_line(entry)]
+            if fresh:  # the chain goes on in a new file after a rotation
+                conn.execute("INSERT OR IGNORE INTO audit_meta (key, value) VALUES (?, ?)",
+                             (self._log_start_key(), str(entry.seq)))
         else:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq",
                                 (file_seq,)).fetchall()
@@ -207,6 +229,9 @@ class AuditLog:
             append_lines(self.log_path, lines)
             stat = self.log_path.stat()
             self._file_state = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), entry.seq)
+            if stat.st_size >= self.rotate_bytes:
+                rotate(self.log_path)
+                self._file_state = None
         except OSError as exc:
             raise AuditError(f"cannot append to audit.logPath {self.log_path}: {exc.strerror}",
                              hint="fix the path or unset audit.logPath") from None
@@ -250,6 +275,7 @@ class AuditLog:
                     return None
             checkpoint = Checkpoint(head[0], head[1], utc_now())
             self.signer.write(checkpoint)
+            advance_anchors(self.anchors, self.signer, conn, checkpoint)
             conn.execute("INSERT OR REPLACE INTO audit_checkpoints (seq, mac, time) "
                          "VALUES (?, ?, ?)", (checkpoint.seq, checkpoint.mac, checkpoint.time))
             if self.log_path is not None:
@@ -258,6 +284,45 @@ class AuditLog:
                 self._sync_log_file(conn, entry, appended=False)
         self._unsigned = 0
         return checkpoint
+
+    def rollback_problems(self) -> list[str]:
+        """The database compared with the checkpoint's copies outside the data directory."""
+        with self._lock:
+            return rollback_problems(self.anchors, self.signer, self.db.conn)
+
+    def accept_restore(self) -> dict[str, Any]:
+        """A deliberate restore from a backup: record it, then sign the current head into the
+        checkpoint and every anchor; the old ``logPath`` file is moved aside (kept)."""
+        with self._lock:
+            problems = self.rollback_problems()
+            try:
+                old = self.signer.read()
+            except CheckpointInvalid as exc:
+                problems.append(str(exc))
+                old = None
+            kept = move_aside(self.log_path) if self.log_path is not None else []
+            self._file_state = None
+            self._store("user", "accept-restore", {
+                "problems": problems, "previous_checkpoint": old.seq if old else None,
+                "log_file_moved_to": [str(k) for k in kept]}, None)
+            with self.db.transaction() as conn:
+                head = conn.execute("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1"
+                                    ).fetchone()
+                checkpoint = Checkpoint(head[0], head[1], utc_now())
+                self.signer.write(checkpoint)
+                conn.execute("INSERT OR REPLACE INTO audit_checkpoints (seq, mac, time) "
+                             "VALUES (?, ?, ?)", (checkpoint.seq, checkpoint.mac,
+                                                  checkpoint.time))
+                if self.log_path is not None:
+                    conn.execute("DELETE FROM audit_meta WHERE key = ?",
+                                 (self._log_start_key(),))
+                    self._sync_log_file(conn, _row_entry(conn.execute(
+                        f"SELECT {_COLUMNS} FROM audit_log WHERE seq = ?", (head[0],)
+                    ).fetchone()), appended=False)
+            reset_anchors(self.anchors, self.signer, checkpoint)
+            self._unsigned = 0
+        return {"problems": problems, "checkpoint": checkpoint.seq,
+                "moved": [str(k) for k in kept]}
 
     def take_anomalies(self) -> list[Anomaly]:
         """Anomalies detected since the last call (the session recorder pauses on them)."""
@@ -336,6 +401,12 @@ class AuditLog:
             ctx = self._checkpoint_context()
             rows = self.db.conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq")
             report = verify_entries((_row_entry(r) for r in rows), self.keys, ctx)
+        problems = self.rollback_problems()
+        if report.ok and problems:
+            report.ok, report.kind, report.problem = False, "rolled_back", problems[0]
+            report.notes += problems[1:]
+            report.notes.append("after a deliberate restore from a backup: "
+                                "`bastion audit accept-restore`")
         if report.ok and report.checked == 0:
             report.notes.append("the audit log is empty")
         if not self.enabled:
@@ -348,8 +419,11 @@ class AuditLog:
         The signed checkpoint applies when the records are this home's: the ``logPath`` file
         must reach it; an export may end earlier but must agree with it where it overlaps.
         """
+        is_log_file = self.log_path is not None and self.log_path.exists() and \
+            self.log_path.resolve() == path.resolve()
+        parts = [*rotated_segments(path), path] if is_log_file else [path]
         try:
-            entries = list(read_records(path))
+            entries = [e for part in parts for e in read_records(part)]
         except MalformedRecord as bad:
             return VerifyReport(ok=False, checked=0, first_bad_seq=bad.seq, kind="modified",
                                 problem=str(bad))
@@ -362,8 +436,6 @@ class AuditLog:
                                 kind="modified",
                                 problem=f"{path}: no record verifies with this home's audit "
                                         "key (modified, or written by another Bastion home)")
-        is_log_file = self.log_path is not None and self.log_path.exists() and \
-            self.log_path.resolve() == path.resolve()
         expected_first = None
         if is_log_file:
             row = self.db.conn.execute("SELECT value FROM audit_meta WHERE key = ?",
@@ -377,6 +449,8 @@ class AuditLog:
             ctx.checkpoint_problem = None
         report = verify_entries(entries, self.keys, ctx, present={e.seq for e in entries},
                                 partial=partial)
+        if len(parts) > 1:
+            report.notes.append(f"{len(parts) - 1} rotated part(s) of {path} checked with it")
         if partial and report.ok:
             report.notes.append("partial check: each record and their order, not completeness")
         return report

@@ -90,7 +90,9 @@ class SessionRecorder:
             details = data.get("details") or {}
             payload: dict[str, Any] = {"id": data.get("id"), "name": data.get("name"),
                                        "status": data.get("status"), "details": details}
-            if data.get("status") != "ok":
+            if getattr(self.audit, "full", False):  # audit mode: the result the model saw
+                payload["content"] = str(data.get("content") or "")
+            elif data.get("status") != "ok":
                 payload["error"] = _short(str(data.get("content") or ""))
             self.audit.record("tool", "result", payload, session_id=sid)
             self._file_record(data, details)

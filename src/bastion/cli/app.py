@@ -44,6 +44,7 @@ def _root(
 # `bastion --help` shows. The module is imported only when the command is used (cli/lazy.py).
 register("run", "run:run", "Run one task to completion in a workspace and print the answer.")
 register("chat", "run:chat", "Interactive session with streaming output and approval prompts.")
+register("lock", "exec_cmd:lock", "Forget the unlocked master key cached for this login session.")
 register("exec", "exec_cmd:exec_command", "Run a command in the agent's sandbox, journaled and audited.",
          allow_interspersed_args=False)
 register("scan", "scan:scan", "Find secrets in a file, folder or stdin; exit 1 when any is found.")

@@ -54,6 +54,31 @@ def verify(
         out.print(report.summary(), markup=False)
 
 
+@app.command("accept-restore")
+def accept_restore(yes: bool = typer.Option(False, "--yes", help="Do not ask (no terminal).")
+                   ) -> None:
+    """Accept that this data directory was restored from a backup on purpose: the audit
+    checkpoint and its copies outside the data directory start again from here (audited)."""
+    with Runtime.open() as rt:
+        problems = rt.audit.rollback_problems()
+        report = rt.audit.verify()
+        if not problems and report.ok:
+            err.print("nothing to accept: the data directory matches its audit anchors",
+                      markup=False)
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise AuditError("accept-restore changes the audit anchors; confirm with --yes")
+            if not typer.confirm("Accept the restored data directory as the new baseline?"):
+                raise typer.Exit(1)
+        result = rt.audit.accept_restore()
+    for problem in result["problems"] or [report.summary()]:
+        err.print(f"accepted: {problem}", markup=False)
+    for moved in result["moved"]:
+        err.print(f"the previous audit log file was kept as {moved}", markup=False)
+    out.print(f"audit anchors now start at record {result['checkpoint']}", markup=False)
+
+
 @app.command("export")
 def export(
     fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),

@@ -12,6 +12,8 @@ from bastion.config import (
     SettingsError,
     dump_settings,
     get_key,
+    load_settings,
+    origins_table,
     parse_settings,
     read_settings_json,
     settings_path,
@@ -32,13 +34,49 @@ def path() -> None:
 
 
 @app.command("show")
-def show() -> None:
-    """Print the effective settings (file merged over defaults).
+def show(origin: bool = typer.Option(False, "--origin", help="Name the layer (managed, role, "
+                                     "user, default) that decided each value."),
+         json_output: bool = typer.Option(False, "--json", help="With --origin: JSON lines."),
+         workspace: Path = typer.Option(Path("."), "--workspace", "-w",
+                                        help="With --origin: include this folder's project "
+                                             "settings (default: cwd).")) -> None:
+    """Print the effective settings (managed, role and user layers over the defaults).
 
-    Example: bastion config show
+    Example: bastion config show --origin
     """
-    p = settings_path()
-    print_json(dump_settings(parse_settings(read_settings_json(p), p)))
+    settings = load_settings()
+    if origin:
+        settings = _with_project(settings, workspace)
+    if not origin:
+        print_json(dump_settings(settings))
+        return
+    for key, value, layer in origins_table(settings):
+        if json_output:
+            out.print(json.dumps({"key": key, "value": value, "origin": layer}), markup=False,
+                      soft_wrap=True)
+        else:
+            out.print(f"{key} = {json.dumps(value)}  [{layer}]", markup=False, soft_wrap=True)
+    from bastion.config import layers_of
+
+    layers = layers_of(settings)
+    for refusal in layers.refusals if layers else []:
+        err.print(f"refused: {refusal.message()}", markup=False)
+
+
+def _with_project(settings: Any, workspace: Path) -> Any:
+    """The project layer as the policy sees it: tightening only until trusted."""
+    from bastion.config import PROJECT, with_layer
+    from bastion.home import bastion_home
+    from bastion.policy import TrustStore, project_settings
+
+    ws = workspace.expanduser().resolve()
+    project, ppath = project_settings(ws)
+    if project is None:
+        return settings
+    trusted = TrustStore(bastion_home()).state(ws) == "trusted"
+    raw = read_settings_json(ppath)
+    return with_layer(settings, raw, PROJECT, f"project settings {ppath}",
+                      tighten_all=not trusted)
 
 
 @app.command("get")
@@ -48,7 +86,7 @@ def get(key: str = typer.Argument(..., help="Dotted key, e.g. network.allowedDom
     Example: bastion config get network.allowedDomains
     """
     p = settings_path()
-    effective = dump_settings(parse_settings(read_settings_json(p), p))
+    effective = dump_settings(load_settings())
     try:
         print_json(get_key(effective, key))
     except KeyError:
@@ -84,5 +122,7 @@ def validate(file: Path | None = typer.Argument(None, help="Settings file (defau
     Example: bastion config validate .bastion/settings.json
     """
     p = file or settings_path()
-    parse_settings(read_settings_json(p), p)
+    from bastion.policy import validate_rules
+
+    validate_rules(parse_settings(read_settings_json(p), p), p)  # rules too: "Wirte(x)" fails
     err.print(f"{p}: valid", markup=False)

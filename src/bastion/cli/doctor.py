@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from bastion.config import load_settings
+from bastion.config import describe_layers, load_settings
 from bastion.home import bastion_home
 from bastion.net import describe_network_policy
 from bastion.store import FILENAME as DB_FILENAME
@@ -53,6 +53,8 @@ def doctor() -> None:
     home = bastion_home()
     settings = load_settings()
     _line(OK, "data directory", str(home))
+    for fact in describe_layers(settings):
+        _line(WARN if fact.startswith("refused") else OK, "settings", fact)
     custody = describe_custody(home)
     needs_pass = "passphrase" in custody and not os.environ.get(PASSPHRASE_ENV)
     _line(WARN if needs_pass else OK, "master key", custody +

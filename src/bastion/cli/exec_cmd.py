@@ -26,7 +26,9 @@ def exec_command(
     offline: bool = typer.Option(False, "--offline",
                                  help="No network (commands never have network access "
                                       "in the sandbox; accepted for symmetry with run)."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Wall-clock limit (seconds)."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="Wall-clock limit (seconds); default sandbox.unattendedTimeoutS "
+                                "(30 s) capped by sandbox.defaultTimeoutS."),
 ) -> None:
     """Run CMD exactly as the agent's run_command would: sandboxed, journaled, audited.
 
@@ -46,8 +48,10 @@ def exec_command(
     sys.stderr.write(r.stderr)
     if r.truncated:
         sys.stderr.write("bastion: output was cut at the output limit\n")
-    if r.timed_out:
+    if r.timed_out and not r.limit_notes:
         sys.stderr.write(f"bastion: timed out after {r.duration:.1f}s; killed\n")
+    for note in r.limit_notes:
+        sys.stderr.write(f"bastion: {note}\n")
     for v in out.violations:
         sys.stderr.write(f"bastion: {v}\n")
     if out.op_id:
@@ -55,3 +59,16 @@ def exec_command(
                          "(bastion undo to revert)\n")
     code = r.exit_code
     raise typer.Exit(code if 0 <= code < 256 else 128 + (-code if code < 0 else 1))
+
+
+def lock() -> None:
+    """Forget the unlocked master key cached for this login session (vault.keyCacheS)."""
+    from bastion.home import bastion_home
+    from bastion.vault import forget_cached_key
+
+    home = bastion_home()
+    if forget_cached_key(home):
+        sys.stdout.write(f"locked: the cached key for {home} is forgotten; the next command "
+                         "asks for the passphrase\n")
+    else:
+        sys.stdout.write(f"nothing to forget: no unlocked key is cached for {home}\n")

@@ -14,12 +14,19 @@ from pathlib import Path
 
 import typer
 
-from bastion.config import Settings, load_settings
+from bastion.config import Settings, describe_layers, load_settings
 from bastion.errors import BastionError
 from bastion.home import bastion_home
 from bastion.net import EgressPolicy, decide_request
-from bastion.policy import Decision, Policy, build_policy, fallback_for, stricter
-from bastion.policy.rules import FAMILIES, FILE_TOOLS
+from bastion.policy import (
+    FAMILIES,
+    FILE_TOOLS,
+    Decision,
+    Policy,
+    build_policy,
+    fallback_for,
+    stricter,
+)
 
 from .output import out, print_json
 
@@ -132,4 +139,6 @@ def explain(workspace: Path = WorkspaceOpt, mode: str | None = ModeOpt) -> None:
     Example: bastion policy explain
     """
     for line in _policy(workspace, mode).explain():
+        out.print(line, markup=False)
+    for line in describe_layers(load_settings()):  # the layers behind the rules' sources
         out.print(line, markup=False)

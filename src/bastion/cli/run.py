@@ -21,7 +21,7 @@ from .run_input import parse_overrides, settings_with_overrides, task_from_input
 WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder (default: cwd).")
 ProviderOpt = typer.Option(None, "--provider", help="embedded, local, openai, anthropic or replay.")
 ModelOpt = typer.Option(None, "--model", help="Model id (or GGUF path for embedded).")
-ModeOpt = typer.Option(None, "--mode", help="standard, strict or restricted.")
+ModeOpt = typer.Option(None, "--mode", help="standard, strict, audit or restricted.")
 OfflineOpt = typer.Option(False, "--offline", help="Refuse every non-loopback connection.")
 ApproveOpt = typer.Option("ask", "--approve", help="ask, auto or never (what to do with 'ask').")
 ScriptOpt = typer.Option(None, "--script", help="Replay script (JSONL); needs --provider replay.")
@@ -65,7 +65,7 @@ def _title(task: str) -> str:
 def _options(task: str, workspace: Path, provider: str | None, mode: str | None,
              approve: str, script: Path | None, settings: Any, **rest: Any) -> RunOptions:
     """Check the flags that depend on each other and build the run's options."""
-    _check_choice(mode, ("standard", "strict", "restricted"), "--mode")
+    _check_choice(mode, ("standard", "strict", "audit", "restricted"), "--mode")
     _check_choice(approve, ("ask", "auto", "never"), "--approve")
     if provider is not None and provider not in PROVIDER_NAMES:
         raise typer.BadParameter(f"unknown provider {provider!r}; choose one of "

@@ -86,13 +86,9 @@ def parse_overrides(pairs: list[str] | None) -> list[tuple[str, Any]]:
 
 
 def settings_with_overrides(overrides: list[tuple[str, Any]]) -> Any:
-    """The user's effective settings with ``overrides`` applied, validated like the file is."""
-    from bastion.config import dump_settings, load_settings, parse_settings, set_key
+    """The effective settings with ``overrides`` as the command-line layer: validated like the
+    file, and refused when one would loosen a managed value (config/effective.py)."""
+    from bastion.config import command_line_settings, load_settings
 
     settings = load_settings()
-    if not overrides:
-        return settings
-    data = dump_settings(settings)
-    for key, value in overrides:
-        set_key(data, key, value)
-    return parse_settings(data, "-c KEY=VALUE")
+    return command_line_settings(settings, overrides) if overrides else settings

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from bastion.config import read_settings_json, set_key, settings_path, write_settings_json
+from bastion.config import read_settings_json, settings_path
 from bastion.home import bastion_home
 from bastion.rights.telemetry import FILENAME, env_disabled, percentiles, read_stats
 from bastion.runtime import Runtime
@@ -47,14 +47,13 @@ def _state() -> str:
 
 
 def _set(enabled: bool) -> None:
-    p = settings_path()
-    data = read_settings_json(p)
-    old = set_key(data, "telemetry.enabled", enabled)
+    from bastion.runtime import SettingChange
+
+    change = SettingChange.prepare("telemetry.enabled", enabled)
     with Runtime.open() as rt:  # like `config set`: a change that cannot be audited is not made
-        write_settings_json(p, data)
-        rt.audit.record("config", "set", {"key": "telemetry.enabled", "old": old,
-                                          "new": enabled})
-    err.print(f"telemetry.enabled: {json.dumps(old)} → {json.dumps(enabled)}", markup=False)
+        change.apply(rt.audit, via="telemetry")  # refused (and audited) if managed forbids it
+    err.print(f"telemetry.enabled: {json.dumps(change.old)} → {json.dumps(enabled)}",
+              markup=False)
 
 
 @app.command("enable")

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import sys
+from pathlib import Path
 
 import typer
+
+from bastion.ui import remove_opener
 
 from .output import err
 
@@ -20,17 +25,36 @@ def ui(port: int = typer.Option(0, "--port", min=0, max=65535,
 
     Example: bastion ui --port 8765 --no-browser
     """
-    from bastion.ui import open_ui
+    from bastion.ui import Gate, bind_loopback, start_ui
 
-    server = open_ui(port)
-    print(server.url, flush=True)
+    sockets = bind_loopback(port)  # bound first: the URL works from the moment it is printed
+    gate = Gate(sockets[0].getsockname()[1])
+    print(gate.opening_url(), flush=True)
+    server = start_ui(sockets, gate)  # unlocks the vault; requests wait in the listen queue
     err.print("serving on loopback only; Ctrl-C stops it", markup=False, style="dim")
-    if not no_browser:
-        import webbrowser
+    opener = None if no_browser else _open_browser(gate.opening_url())
+    # uvicorn re-raises SIGTERM once it has shut down: exit through the finally blocks
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve()
+    finally:
+        if opener is not None:
+            remove_opener(opener)
 
-        try:
-            webbrowser.open(server.url)
-        except Exception:  # no browser here: the printed URL is enough
-            err.print("could not open a browser; open the URL above", markup=False)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve()
+
+def _open_browser(url: str) -> Path | None:
+    """Open the browser on a private redirect file, so the token is not in its command line."""
+    import webbrowser
+
+    from bastion.ui import opener_file
+
+    path = opener_file(url)
+    try:
+        if webbrowser.open(path.as_uri()):
+            return path
+    except Exception:  # no browser here: the printed URL is enough
+        pass
+    remove_opener(path)
+    err.print("could not open a browser; open the URL above", markup=False)
+    return None

@@ -63,9 +63,13 @@ def read_settings_json(path: Path) -> dict[str, Any]:
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """The user's settings (defaults where the file is silent)."""
-    path = path or settings_path()
-    return parse_settings(read_settings_json(path), path)
+    """The effective settings: managed → role → the user's file (defaults where all are
+    silent); with ``path``, that one file alone."""
+    if path is not None:
+        return parse_settings(read_settings_json(path), path)
+    from .effective import layered_settings
+
+    return layered_settings(settings_path())
 
 
 def dump_settings(settings: Settings) -> dict[str, Any]:
@@ -73,8 +77,13 @@ def dump_settings(settings: Settings) -> dict[str, Any]:
 
 
 def write_settings_json(path: Path, data: dict[str, Any]) -> None:
-    """Validate, then replace ``path`` atomically so a crash never leaves half a file."""
+    """Validate, then replace ``path`` atomically so a crash never leaves half a file.
+    The user's file may not loosen managed settings (raises ``ManagedRefusal``)."""
     parse_settings(data, path)
+    if path == settings_path():
+        from .effective import check_user_write
+
+        check_user_write(path, data)
     atomic_write_json(path, data)
 
 
@@ -107,5 +116,5 @@ def set_key(data: dict[str, Any], dotted: str, value: Any) -> Any:
 
 
 def effective_settings_dict(path: Path | None = None) -> dict[str, Any]:
-    """The full settings (file merged over defaults) as a camelCase dict."""
+    """The full effective settings as a camelCase dict."""
     return dump_settings(load_settings(path))

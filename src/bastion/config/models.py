@@ -5,9 +5,9 @@ Unknown keys are errors (``extra="forbid"``) so that a typo never silently weake
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -63,6 +63,11 @@ class AuditSettings(_Model):
     log_path: str | None = None
     include_tool_calls: bool = True
     include_file_access: bool = True
+    #: "full" (audit mode, ``--mode audit``): tool arguments and results, every file access,
+    #: network request and configuration read (docs/audit.md)
+    level: Literal["standard", "full"] = "standard"
+    #: rotate the ``logPath`` file when it grows past this many MB (the chain continues)
+    rotate_mb: float = Field(default=64.0, gt=0)
 
 
 class AnomalySettings(_Model):
@@ -86,6 +91,28 @@ class AnomalySettings(_Model):
 
 
 _HEX = set("0123456789abcdefABCDEF")
+
+
+def parse_resolver(text: str) -> tuple[str, int] | None:
+    """``"10.0.0.2"``, ``"10.0.0.2:5353"``, ``"::1"`` or ``"[::1]:5353"`` → (ip, port)."""
+    import ipaddress
+
+    host, port = text, 53
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:] if rest else "53"
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        port_text = "53"
+    try:
+        ipaddress.ip_address(host)
+        port = int(port_text)
+    except ValueError:
+        return None
+    return (host, port) if 0 < port < 65536 else None
 
 
 def _valid_pin(pin: str) -> bool:
@@ -122,6 +149,20 @@ class NetworkSettings(_Model):
     ca_bundle: str | None = None
     #: plain http:// to a public address sends everything readable to every hop on the way
     allow_cleartext_http: bool = False
+    #: the gateway's resolver: "system", or resolver addresses ("127.0.0.53", "10.0.0.2:53",
+    #: "[::1]:5353") queried directly — never falling back to the system resolver
+    dns: Literal["system"] | list[str] = "system"
+
+    @field_validator("dns")
+    @classmethod
+    def _check_dns(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError('empty list (use "system" or resolver addresses)')
+            for entry in value:
+                if parse_resolver(entry) is None:
+                    raise ValueError(f"{entry!r} is not an IP address or IP:port")
+        return value
 
     @field_validator("allowed_domains", "denied_domains", "allow_private_addresses")
     @classmethod
@@ -174,6 +215,8 @@ class PermissionsSettings(_Model):
     ask: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
     deny_read: list[str] = Field(default_factory=list)
+    #: false: ``--approve auto`` is refused (an organisation's managed settings may say so)
+    allow_auto_approve: bool = True
 
 
 class RetentionSettings(_Model):
@@ -195,6 +238,9 @@ class AgentSettings(_Model):
 
 class VaultSettings(_Model):
     slot: Literal["auto", "keychain", "passphrase"] = "auto"
+    #: idle seconds an unlocked passphrase-slot key stays cached in the session keyring
+    #: (``bastion lock`` forgets it); 0 turns the cache off
+    key_cache_s: int = Field(default=900, ge=0)
 
 
 class SandboxSettings(_Model):
@@ -205,8 +251,13 @@ class SandboxSettings(_Model):
     memory_mb: int = Field(default=2048, ge=64)
     max_processes: int = Field(default=256, ge=8)
     max_file_size_mb: int = Field(default=1024, ge=1)
+    #: CPU seconds for the command as a whole (all its processes together)
     cpu_seconds: int = Field(default=300, ge=1)
     max_open_files: int = Field(default=1024, ge=32)
+    #: new files one command may create (whole command; stops it beyond)
+    max_files: int = Field(default=50_000, ge=10)
+    #: default wall clock when nobody watches (--approve auto|never, no terminal, exec)
+    unattended_timeout_s: float = Field(default=30.0, gt=0)
     #: second layer inside bubblewrap (writes only beneath write grants); costs one
     #: interpreter start per command
     landlock: bool = True
@@ -244,3 +295,5 @@ class Settings(_Model):
     vault: VaultSettings = Field(default_factory=VaultSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    #: how these settings were merged (config/layers.py); None for a single file
+    _layers: Any = PrivateAttr(default=None)

@@ -29,7 +29,10 @@ Public API
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
+
+from bastion.store import Database
 
 from .blobs import BlobStore, CorruptBlobError
 from .journal import (
@@ -43,11 +46,23 @@ from .journal import (
     current_side,
 )
 
-if TYPE_CHECKING:
-    from bastion.runtime import Runtime
+
+class _Opened(Protocol):
+    """What opening the journal needs (:class:`bastion.runtime.Runtime` has it; naming it
+    here keeps ``journal`` below the wiring layer)."""
+
+    db: Database
+    home: Path
+
+    @property
+    def vault(self) -> _Keys: ...
 
 
-def open_journal(rt: Runtime) -> Journal:
+class _Keys(Protocol):
+    def subkey(self, purpose: str) -> bytes: ...
+
+
+def open_journal(rt: _Opened) -> Journal:
     return Journal(rt.db, rt.home, rt.vault.subkey("journal"))
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bastion import safefs
 from bastion.errors import BastionError
-from bastion.policy import safefs
 from bastion.store import Database
 
 from .blobs import BlobStore, CorruptBlobError

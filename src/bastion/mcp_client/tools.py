@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from bastion.config import Settings
 from bastion.policy import Authorization, Request, fallback_for
-from bastion.providers.base import ToolSpec
+from bastion.providers import ToolSpec
 from bastion.tools import Granted, Tool, ToolContext, ToolRegistry, ToolResult
 
 from .approvals import ApprovalStore, tool_list_hash

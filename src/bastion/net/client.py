@@ -9,6 +9,7 @@ import httpx
 
 from bastion.config import Settings
 
+from .dns import resolver_for
 from .policy import EgressPolicy
 from .record import Recorder
 from .tls import PinSet, build_ssl_context
@@ -40,7 +41,7 @@ def build_transport(
         pins=pins,
         min_tls=net.min_tls_version,
         proxy_url=net.proxy_url,
-        resolver=resolver,
+        resolver=resolver if resolver is not None else resolver_for(net.dns),
         recorder=recorder if recorder is not None else _record_in_audit_log,
         purpose=purpose,
     )

@@ -48,22 +48,27 @@ user settings, the project's ``.bastion/settings.json`` (tightening only until t
 - ``protected_paths(root) -> list[Path]``, ``protected_match(path) -> str | None``,
   ``deny_read_paths(home, bastion_home) -> list[Path]``, ``policy.is_hidden(path) -> bool``.
 - ``TrustStore(bastion_home).state(dir) / trust(dir) / untrust(dir) / is_trusted(dir)``.
-- :mod:`bastion.policy.safefs` — ``open_dir``/``parent_dir`` (``O_NOFOLLOW`` per component),
-  ``entry_at``, ``read_at``, ``write_atomic_at``.
+- ``safefs`` — :mod:`bastion.safefs` (below policy and journal, re-exported here):
+  ``open_dir``/``parent_dir`` (``O_NOFOLLOW`` per component), ``entry_at``, ``read_at``,
+  ``write_atomic_at``.
 """
+
+from bastion import safefs
 
 from .approval import Answer, ApprovalRequest, Approver, terminal_approver, terminal_available
 from .approvals import Authorization, Request, stricter
-from .build import build_policy, project_settings
+from .build import build_policy, project_settings, validate_rules
 from .decision import Decision, DecisionHook, DecisionRecord, PolicyDenied, session_event_hook
 from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
 from .patterns import PathPattern, PatternError
 from .policy import ApproveMode, Grant, Mode, Policy, SandboxView
-from .rules import Rule, RuleError, Verdict, fallback_for
+from .rules import FAMILIES, FILE_TOOLS, Rule, RuleError, Verdict, fallback_for
 from .trust import TrustStore, project_digest
 
 __all__ = [
+    "FAMILIES",
+    "FILE_TOOLS",
     "Answer",
     "ApprovalRequest",
     "ApproveMode",
@@ -94,8 +99,10 @@ __all__ = [
     "project_settings",
     "protected_match",
     "protected_paths",
+    "safefs",
     "session_event_hook",
     "stricter",
     "terminal_approver",
     "terminal_available",
+    "validate_rules",
 ]

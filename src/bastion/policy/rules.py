@@ -32,6 +32,8 @@ READ_TOOLS = frozenset({"read_file", "list_dir", "glob", "grep"})
 WRITE_TOOLS = frozenset({"write_file", "edit_file", "delete_file", "move_file"})
 FILE_TOOLS = READ_TOOLS | WRITE_TOOLS
 FETCH_TOOLS = frozenset({"fetch_url"})
+#: every tool name a rule may name besides the families and ``mcp__server__tool`` globs
+BUILTIN_TOOLS = FILE_TOOLS | FETCH_TOOLS | frozenset({"run_command", "delegate"})
 
 FAMILIES: dict[str, frozenset[str]] = {
     "read": READ_TOOLS,
@@ -71,10 +73,18 @@ class Rule:
         if not m:
             raise RuleError(f"rule {text!r} ({source}): expected Tool or Tool(specifier)")
         tool, spec = m.group(1), m.group(2)
+        if not known_tool(tool):
+            raise RuleError(f"rule {text!r} ({source}): unknown tool or rule family {tool!r}; "
+                            "expected one of Read, Write, Edit, Delete, Move, Bash, Shell, "
+                            "RunCommand, Fetch, WebFetch, *, a built-in tool name or "
+                            "mcp__server__tool")
         if spec is not None:
             spec = spec.strip()
             if not spec:
                 raise RuleError(f"rule {text!r} ({source}): empty specifier; write {tool}")
+            if _tools_of(tool) <= FETCH_TOOLS and spec.startswith("domain:") and \
+                    not spec.removeprefix("domain:").strip():
+                raise RuleError(f"rule {text!r} ({source}): domain: needs a host name")
         pattern = None
         if spec is not None and _tools_of(tool) <= FILE_TOOLS:
             try:
@@ -102,6 +112,12 @@ class Rule:
 
     def describe(self) -> str:
         return f"{self.verdict} {self.text} ({self.source})"
+
+
+def known_tool(name: str) -> bool:
+    """A name a rule may use: a family (any case), ``*``, a built-in tool, an MCP tool glob."""
+    return (name == "*" or name.lower() in FAMILIES or name in BUILTIN_TOOLS
+            or (name.startswith("mcp__") and len(name) > len("mcp__")))
 
 
 def _is_domain_spec(spec: str) -> bool:

@@ -21,7 +21,7 @@ from bastion.vault import keychain
 from bastion.vault.keyslot import FILENAME as KEYSLOT_FILENAME
 
 if TYPE_CHECKING:
-    from bastion.runtime import Runtime
+    from .opened import Opened as Runtime
 
 PROJECT_DIR = ".bastion"
 
@@ -179,6 +179,10 @@ def delete_all(home: Path, settings: Any | None = None) -> AllDeletion:
         else:
             entry.unlink()
         result.files_removed += 1
+    # the audit checkpoint's copies outside the home (keychain, beside logPath), rotated parts
+    from bastion.audit import forget_external
+
+    result.extra_paths += forget_external(home, Path(log_path).expanduser() if log_path else None)
     backend, _reason = keychain.secure_backend()
     if backend is not None and keychain.load_master_key(backend, home) is not None:
         keychain.delete_master_key(backend, home)

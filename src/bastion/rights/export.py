@@ -46,7 +46,7 @@ from bastion.errors import BastionError
 from .secrets import SecretScrubber, known_secret_values, scrub_settings
 
 if TYPE_CHECKING:
-    from bastion.runtime import Runtime
+    from .opened import Opened as Runtime
 
 FORMAT = "bastion-export"
 FORMAT_VERSION = 1

@@ -15,7 +15,7 @@ from bastion import audit
 from .delete import delete_session
 
 if TYPE_CHECKING:
-    from bastion.runtime import Runtime
+    from .opened import Opened as Runtime
 
 DAY = 86_400.0
 

@@ -1,101 +1,236 @@
-"""Process-count limit through a cgroup ``pids.max`` (v2 or the v1 ``pids`` hierarchy).
+"""Whole-command limits through a per-command cgroup: processes, memory, CPU time.
 
-Why not RLIMIT_NPROC: the kernel does not enforce it for root (Bastion may run as root in
-containers), and for other users it counts *every* process of the user, not the command's.
-A per-command cgroup also gives a reliable list of every process to kill at the end.
+Why not rlimits alone: an rlimit binds each process separately (three processes could hold
+three times ``memoryMb``), a tmpfs page belongs to no process at all, and the kernel does not
+enforce ``RLIMIT_NPROC`` for root. A cgroup counts the command as a whole — every process and
+the pages it writes into the sandbox's private ``/tmp`` (shmem is charged to the writer's
+memory cgroup) — and gives a reliable list of every process to kill at the end.
+
+Both layouts are handled: the unified v2 hierarchy (one directory: ``pids.max``,
+``memory.max``, ``memory.swap.max``, ``memory.oom.group``, ``cpu.stat``) and v1 hierarchies
+(one directory per controller: ``pids``, ``memory`` with ``memsw`` for swap, ``cpuacct``).
+Which controllers are usable is found once per process (:func:`layout`); the pids controller
+is required by the launcher when running as root, memory and CPU accounting are used when
+present (``bastion doctor`` says which).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 _ROOT = Path("/sys/fs/cgroup")
 _counter = itertools.count()
+#: the controllers a command cgroup uses (v1 names; in v2 "cpuacct" is the always-present cpu.stat)
+CONTROLLERS = ("pids", "memory", "cpuacct")
 
 
-def _own_path(controller: str | None) -> str | None:
-    """This process's cgroup path for ``controller`` (None: the v2 unified entry)."""
+def _proc_cgroups() -> list[tuple[str, str]]:
+    """(controllers, path) per line of /proc/self/cgroup; controllers "" is the v2 entry."""
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
-        return None
+        return []
+    out = []
     for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controller is None and controllers == "":
-            return path
-        if controller is not None and controller in controllers.split(","):
-            return path
-    return None
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            out.append((parts[1], parts[2]))
+    return out
 
 
-def _candidate_parents() -> list[Path]:
-    parents: list[Path] = []
-    if (_ROOT / "cgroup.controllers").exists():  # pure v2
-        own = _own_path(None)
-        if own is not None:
-            parents.append(_ROOT / own.lstrip("/"))
-    own_v1 = _own_path("pids")
-    if own_v1 is not None and (_ROOT / "pids").is_dir():
-        parents.append(_ROOT / "pids" / own_v1.lstrip("/"))
-    return parents
+def _v1_mounts() -> dict[str, Path]:
+    """controller -> mount point of its v1 hierarchy."""
+    found: dict[str, Path] = {}
+    try:
+        text = Path("/proc/self/mounts").read_text()
+    except OSError:
+        return found
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[2] == "cgroup":
+            for opt in fields[3].split(","):
+                if opt in CONTROLLERS:
+                    found.setdefault(opt, Path(fields[1]))
+    return found
 
 
-class PidsCgroup:
-    """A fresh child cgroup with ``pids.max``; the launcher moves the gate process into it."""
+def _writable_dir(parent: Path, probe: str) -> bool:
+    """Can a child cgroup with file ``probe`` be made under ``parent``? (tried, then removed)"""
+    path = parent / f"bastion-probe-{os.getpid()}-{next(_counter)}"
+    try:
+        path.mkdir()
+    except OSError:
+        return False
+    try:
+        return (path / probe).exists() and os.access(path / "cgroup.procs", os.W_OK)
+    finally:
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.procs_file = str(path / "cgroup.procs")
+
+@functools.cache
+def layout() -> dict[str, tuple[Path, str]]:
+    """controller -> (parent directory for command cgroups, "v1"|"v2"); usable ones only."""
+    found: dict[str, tuple[Path, str]] = {}
+    entries = _proc_cgroups()
+    v2_own = next((p for c, p in entries if c == ""), None)
+    if v2_own is not None and (_ROOT / "cgroup.controllers").exists():
+        parent = _ROOT / v2_own.lstrip("/")
+        with contextlib.suppress(OSError):  # enabling fails where the parent holds processes
+            available = (parent / "cgroup.controllers").read_text().split()
+            enabled = (parent / "cgroup.subtree_control").read_text().split()
+            wanted = [c for c in ("pids", "memory") if c in available and c not in enabled]
+            if wanted:
+                (parent / "cgroup.subtree_control").write_text(
+                    " ".join("+" + c for c in wanted))
+        for controller, probe in (("pids", "pids.max"), ("memory", "memory.max"),
+                                  ("cpuacct", "cpu.stat")):
+            if _writable_dir(parent, probe):
+                found[controller] = (parent, "v2")
+        return found
+    mounts = _v1_mounts()
+    for controller, probe in (("pids", "pids.max"), ("memory", "memory.limit_in_bytes"),
+                              ("cpuacct", "cpuacct.usage")):
+        own = next((p for c, p in entries if controller in c.split(",")), None)
+        if own is None or controller not in mounts:
+            continue
+        parent = mounts[controller] / own.lstrip("/")
+        if _writable_dir(parent, probe):
+            found[controller] = (parent, "v1")
+    return found
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the command's cgroup counted (``None``: not measured here)."""
+
+    cpu_s: float | None
+    oom_kills: int
+    pids_refused: int
+
+
+class CommandCgroup:
+    """One fresh cgroup per command (one directory per v1 hierarchy, or one v2 directory)."""
+
+    def __init__(self, dirs: dict[str, tuple[Path, str]]) -> None:
+        self.dirs = dirs
+        self.paths = sorted({p for p, _ in dirs.values()})
+        self.procs_files = [str(p / "cgroup.procs") for p in self.paths]
+
+    @property
+    def limits_memory(self) -> bool:
+        return "memory" in self.dirs
+
+    @property
+    def measures_cpu(self) -> bool:
+        return "cpuacct" in self.dirs
+
+    @property
+    def limits_pids(self) -> bool:
+        return "pids" in self.dirs
 
     @classmethod
-    def create(cls, max_pids: int) -> PidsCgroup | None:
-        for parent in _candidate_parents():
-            path = parent / f"bastion-{os.getpid()}-{next(_counter)}"
-            try:
-                path.mkdir()
-            except OSError:
-                continue
-            try:
-                (path / "pids.max").write_text(str(max_pids))
-            except OSError:
+    def create(cls, max_pids: int | None, memory_mb: int | None) -> CommandCgroup | None:
+        """A configured cgroup, or None when no controller is usable here."""
+        parents = layout()
+        if not parents:
+            return None
+        made: dict[Path, Path] = {}
+        dirs: dict[str, tuple[Path, str]] = {}
+        name = f"bastion-{os.getpid()}-{next(_counter)}"
+        try:
+            for controller, (parent, version) in parents.items():
+                if parent not in made:
+                    path = parent / name
+                    path.mkdir()
+                    made[parent] = path
+                dirs[controller] = (made[parent], version)
+            cg = cls(dirs)
+            cg._configure(max_pids, memory_mb)
+        except OSError:
+            for path in made.values():
                 with contextlib.suppress(OSError):
                     path.rmdir()
-                continue
-            return cls(path)
-        return None
+            return None
+        return cg
+
+    def _configure(self, max_pids: int | None, memory_mb: int | None) -> None:
+        if "pids" in self.dirs and max_pids:
+            _write(self.dirs["pids"][0] / "pids.max", str(max_pids))
+        if "memory" in self.dirs and memory_mb:
+            path, version = self.dirs["memory"]
+            limit = str(memory_mb * 1024 * 1024)
+            if version == "v2":
+                _write(path / "memory.max", limit)
+                with contextlib.suppress(OSError):  # absent without swap accounting
+                    _write(path / "memory.swap.max", "0")
+                with contextlib.suppress(OSError):
+                    _write(path / "memory.oom.group", "1")
+            else:
+                _write(path / "memory.limit_in_bytes", limit)
+                with contextlib.suppress(OSError):  # memsw: memory + swap, so swap is 0
+                    _write(path / "memory.memsw.limit_in_bytes", limit)
 
     def add(self, pid: int) -> None:
-        """Move process ``pid`` into the cgroup (the launcher's waiting gate process)."""
-        fd = os.open(self.procs_file, os.O_WRONLY)
-        try:
-            os.write(fd, str(pid).encode())
-        finally:
-            os.close(fd)
+        """Move process ``pid`` (the launcher's waiting gate) into every hierarchy."""
+        for procs in self.procs_files:
+            fd = os.open(procs, os.O_WRONLY)
+            try:
+                os.write(fd, str(pid).encode())
+            finally:
+                os.close(fd)
 
-    def join_self(self) -> None:
-        """Called in the forked child (preexec): move this process into the cgroup."""
-        fd = os.open(self.procs_file, os.O_WRONLY)
+    def usage(self) -> Usage:
+        return Usage(self._cpu_s(), self._oom_kills(), self._pids_refused())
+
+    def _cpu_s(self) -> float | None:
+        if "cpuacct" not in self.dirs:
+            return None
+        path, version = self.dirs["cpuacct"]
         try:
-            os.write(fd, str(os.getpid()).encode())
-        finally:
-            os.close(fd)
+            if version == "v1":
+                return int(_read(path / "cpuacct.usage")) / 1e9
+            return _field(_read(path / "cpu.stat"), "usage_usec") / 1e6
+        except (OSError, ValueError):
+            return None
+
+    def _oom_kills(self) -> int:
+        if "memory" not in self.dirs:
+            return 0
+        path, version = self.dirs["memory"]
+        name = "memory.events" if version == "v2" else "memory.oom_control"
+        try:
+            return _field(_read(path / name), "oom_kill")
+        except (OSError, ValueError):
+            return 0
+
+    def _pids_refused(self) -> int:
+        if "pids" not in self.dirs:
+            return 0
+        try:
+            return _field(_read(self.dirs["pids"][0] / "pids.events"), "max")
+        except (OSError, ValueError):
+            return 0
 
     def pids(self) -> list[int]:
-        try:
-            text = Path(self.procs_file).read_text()
-        except OSError:
-            return []
-        return [int(p) for p in text.split()]
+        found: set[int] = set()
+        for procs in self.procs_files:
+            with contextlib.suppress(OSError):
+                found.update(int(p) for p in Path(procs).read_text().split())
+        return sorted(found)
 
     def kill_all(self) -> None:
-        kill_file = self.path / "cgroup.kill"  # v2 only
-        if kill_file.exists():
-            with contextlib.suppress(OSError):
-                kill_file.write_text("1")
+        for path in self.paths:
+            kill_file = path / "cgroup.kill"  # v2 only
+            if kill_file.exists():
+                with contextlib.suppress(OSError):
+                    kill_file.write_text("1")
         for _ in range(50):
             pids = self.pids()
             if not pids:
@@ -107,17 +242,53 @@ class PidsCgroup:
 
     def remove(self) -> None:
         self.kill_all()
-        for _ in range(200):
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                os.sched_yield()
+        for path in self.paths:
+            for _ in range(200):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    os.sched_yield()
+
+
+def _read(path: Path) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _write(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _field(text: str, key: str) -> int:
+    """The integer after ``key`` in a "key value" per line file; 0 when absent."""
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
 
 
 def available() -> bool:
-    cg = PidsCgroup.create(16)
-    if cg is None:
-        return False
-    cg.remove()
-    return True
+    return "pids" in layout()
+
+
+def describe() -> str:
+    """One line for ``bastion doctor``: which whole-command limits this machine enforces."""
+    found = layout()
+    if not found:
+        return "no writable cgroup: per-process rlimits only"
+    version = next(iter(found.values()))[1]
+    names = {"pids": "processes", "memory": "memory", "cpuacct": "CPU time"}
+    parts = [names[c] for c in CONTROLLERS if c in found]
+    missing = [names[c] for c in CONTROLLERS if c not in found]
+    text = f"cgroup {version}: {', '.join(parts)} per command"
+    if missing:
+        text += f" ({', '.join(missing)}: per process only)"
+    return text

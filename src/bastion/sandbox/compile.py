@@ -16,7 +16,8 @@ from .spec import Limits, SandboxSpec, build_env
 def limits_from(settings: SandboxSettings) -> Limits:
     return Limits(cpu_seconds=settings.cpu_seconds, memory_mb=settings.memory_mb,
                   file_size_mb=settings.max_file_size_mb, open_files=settings.max_open_files,
-                  max_processes=settings.max_processes)
+                  max_processes=settings.max_processes,
+                  max_files=getattr(settings, "max_files", None))
 
 
 def compile_spec(policy: Any, settings: SandboxSettings, *,

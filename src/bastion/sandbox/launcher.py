@@ -2,13 +2,16 @@
 
 Layers, outermost first:
 1. the environment is built from an allowlist before bwrap starts (``env=`` of bwrap itself);
-2. resource limits (rlimits) and a per-command pids cgroup are applied to the started child
-   while it waits in a gate, before it execs bwrap, so bwrap and everything below inherit
-   them (see :func:`spawn`);
-3. bwrap: new user/pid/ipc/uts/cgroup/net namespaces, a curated read-only view of the system,
-   write grants bound read-write, protected paths read-only, hidden paths masked, private /tmp,
-   fresh /proc and /dev, no capabilities, ``--die-with-parent``, ``--new-session``;
-4. seccomp: no AF_UNIX ``socket()``, no io_uring, no foreign syscall tables;
+2. rlimits and a per-command cgroup (processes, memory incl. the private /tmp, CPU time) are
+   applied to the started child while it waits in a gate, before it execs bwrap, and it starts
+   with a fresh, empty session keyring (``gate.py``); budgets are watched while it runs
+   (``watch.py``) and a stop is reported with its reason;
+3. bwrap: new user/pid/ipc/uts/cgroup/net namespaces, nested user namespaces disabled, a
+   curated read-only view of the system, write grants bound read-write (``nosuid``), protected
+   paths read-only, hidden paths masked, size-limited private /tmp, fresh /proc and /dev, no
+   capabilities, ``--die-with-parent``, ``--new-session``;
+4. seccomp: no AF_UNIX ``socket()``, no io_uring, no keyring calls, no set-uid/set-gid modes,
+   no foreign syscall tables;
 5. Landlock: writes only beneath the writable roots, abstract sockets and signals scoped.
 """
 
@@ -17,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -26,16 +28,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
-
-from bastion.errors import BastionError
 
 from . import cgroup, landlock, seccomp
+from .errors import INSTALL_HINT, SandboxUnavailable
+from .gate import command_cgroup, spawn
 from .spec import SANDBOX_HOME, SandboxSpec
-
-INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install -y bubblewrap; " \
-    "Fedora: dnf install bubblewrap) and enable unprivileged user namespaces " \
-    "(sysctl kernel.unprivileged_userns_clone=1 / kernel.apparmor_restrict_unprivileged_userns=0)"
+from .watch import POLL_S, Watch, stop_message
 
 #: system directories the sandbox sees read-only; everything else is invisible unless granted
 SYSTEM_DIRS: tuple[str, ...] = (
@@ -51,13 +49,6 @@ SYSTEM_SECRETS: tuple[str, ...] = (
 MAX_HARDLINKS = 2000
 
 
-class SandboxUnavailable(BastionError):
-    """The sandbox cannot be built here; nothing runs (fail closed)."""
-
-    def __init__(self, message: str, hint: str | None = INSTALL_HINT) -> None:
-        super().__init__(message, hint)
-
-
 @dataclass
 class CommandResult:
     exit_code: int
@@ -69,6 +60,10 @@ class CommandResult:
     #: False only in ``sandbox.mode: "none"`` — the caller audits it
     sandboxed: bool = True
     notes: list[str] = field(default_factory=list)
+    #: why the sandbox stopped the command: "time", "cpu", "memory", "files" (None: it ended)
+    stopped: str | None = None
+    #: lines for the model and the user: the stop (if any) and limits hit along the way
+    limit_notes: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- availability
@@ -97,7 +92,7 @@ def _probe() -> tuple[bool, str]:
     abi = landlock.abi_version()
     parts.append(f"Landlock ABI {abi}" if abi else "Landlock unavailable (bwrap only)")
     if cgroup.available():
-        parts.append("process limit: cgroup pids.max")
+        parts.append(cgroup.describe())
     elif os.geteuid() != 0:
         parts.append("process limit: RLIMIT_NPROC")
     else:
@@ -111,10 +106,30 @@ def probe_sandbox() -> tuple[bool, str]:
     return _probe()
 
 
-def ensure_available() -> None:
-    ok, detail = _probe()
-    if not ok:
-        raise SandboxUnavailable(f"sandbox unavailable: {detail}")
+def _quick_check() -> str | None:
+    """What the launcher checks per process without starting anything (None: fine).
+
+    The full probe (:func:`probe_sandbox`, one extra bwrap start) is for ``bastion doctor``;
+    a command needs none: if bwrap cannot build the namespaces it fails before running
+    anything and says so, which is just as closed.
+    """
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) not found on PATH"
+    if not seccomp.supported():
+        return f"no seccomp filter for this CPU architecture ({os.uname().machine})"
+    if not cgroup.available() and os.geteuid() == 0:
+        return ("running as root without a writable pids cgroup: the process-count "
+                "limit cannot be enforced (RLIMIT_NPROC does not apply to root)")
+    return None
+
+
+def ensure_available() -> str:
+    """The bwrap binary to use; raises :class:`SandboxUnavailable` (fail closed)."""
+    problem = _quick_check()
+    bwrap = shutil.which("bwrap")
+    if problem is not None or bwrap is None:
+        raise SandboxUnavailable(f"sandbox unavailable: {problem or 'bwrap not found'}")
+    return bwrap
 
 
 # ---------------------------------------------------------------- bwrap arguments
@@ -155,18 +170,25 @@ class _Plan:
 
 def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool) -> _Plan:
     """The bwrap argument list for ``spec`` (without the command)."""
-    args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME,
-            "--dir", "/var", "--tmpfs", "/var/tmp"]
+    # --disable-userns: no nested user namespace (it needs an explicit --unshare-user)
+    args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev"]
+    size = [] if not spec.limits.memory_mb else \
+        ["--size", str(spec.limits.memory_mb * 1024 * 1024)]
+    args += [*size, "--tmpfs", "/tmp", "--dir", SANDBOX_HOME, "--dir", "/var",
+             *size, "--tmpfs", "/var/tmp"]
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
     system_roots = [Path(d) for d in SYSTEM_DIRS]
-    for prefix in landlock.interpreter_prefixes() if use_landlock else []:
-        if not _under_any(Path(prefix), system_roots):
-            args += ["--ro-bind", prefix, prefix]
+    if use_landlock and landlock.native_helper():
+        args += landlock.helper_mounts()
+    elif use_landlock:
+        for prefix in landlock.interpreter_prefixes():
+            if not _under_any(Path(prefix), system_roots):
+                args += ["--ro-bind", prefix, prefix]
     # grants: shallow first so a nested grant is mounted over its parent's
     mounts = [(p, "--ro-bind") for p in spec.read_only] + [(p, "--bind") for p in spec.writable]
     for path, flag in sorted(mounts, key=lambda m: (_depth(m[0]), str(m[0]))):
@@ -216,95 +238,7 @@ def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool)
 # ---------------------------------------------------------------- running
 
 
-#: The gate bwrap is started through. ``subprocess`` can only use its fast ``vfork`` path
-#: without a ``preexec_fn``; forking a large Python process instead cost milliseconds to tens of
-#: milliseconds per command (page tables are copied). So the child is started without a hook and
-#: *waits* in this tiny POSIX shell, reading one line from its stdin pipe, while the parent
-#: applies the rlimits (``prlimit(2)`` on the child's pid) and moves it into the pids cgroup;
-#: only then does the parent send the line and the shell ``exec``s bwrap, which inherits both.
-#: If the parent dies or fails first, ``read`` sees end-of-file and the shell exits 125 without
-#: starting anything. (stdin rather than an extra fd: dash only redirects fds 0-9.)
-_GATE = 'read -r _ || exit 125; exec "$@"'
-_GATE_DEVNULL = 'read -r _ || exit 125; exec "$@" </dev/null'
-GATE_SHELL = "/bin/sh"
-
-
-def _rlimits(spec: SandboxSpec, cg: cgroup.PidsCgroup | None) -> list[tuple[int, int]]:
-    """(resource, value) pairs applied, soft = hard, to the command's first process."""
-    lim = spec.limits
-    out = [(resource.RLIMIT_CORE, 0)]
-    if lim.cpu_seconds:
-        out.append((resource.RLIMIT_CPU, lim.cpu_seconds))
-    if lim.memory_mb:
-        out.append((resource.RLIMIT_AS, lim.memory_mb * 1024 * 1024))
-    if lim.file_size_mb:
-        out.append((resource.RLIMIT_FSIZE, lim.file_size_mb * 1024 * 1024))
-    if lim.open_files:
-        out.append((resource.RLIMIT_NOFILE, lim.open_files))
-    if cg is None and lim.max_processes and os.geteuid() != 0:
-        # RLIMIT_NPROC counts all of this user's processes; leave room for the existing ones
-        out.append((resource.RLIMIT_NPROC, _user_process_count() + lim.max_processes))
-    return out
-
-
-def _confine(pid: int, limits: list[tuple[int, int]], cg: cgroup.PidsCgroup | None) -> None:
-    """Apply ``limits`` and the cgroup to the (still waiting) gate process ``pid``."""
-    for res, value in limits:
-        resource.prlimit(pid, res, (value, value))
-    if cg is not None:
-        cg.add(pid)
-
-
-def spawn(argv: list[str], spec: SandboxSpec, cg: cgroup.PidsCgroup | None, *,
-          pass_fds: tuple[int, ...], stdin_pipe: bool, stdout: int | IO[bytes] | None,
-          stderr: int | IO[bytes] | None) -> subprocess.Popen[bytes]:
-    """Start ``argv`` (bwrap ...) with the spec's rlimits and cgroup, without a fork hook.
-
-    The command's stdin is a pipe (``stdin_pipe``) or ``/dev/null``. Raises
-    :class:`SandboxUnavailable` (after killing the gate) if a limit cannot be applied.
-    """
-    limits = _rlimits(spec, cg)
-    proc = subprocess.Popen(
-        [GATE_SHELL, "-c", _GATE if stdin_pipe else _GATE_DEVNULL, "bastion-gate", *argv],
-        stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=spec.env,
-        cwd=str(spec.workspace), start_new_session=True, pass_fds=pass_fds, close_fds=True)
-    assert proc.stdin is not None
-    try:
-        try:
-            _confine(proc.pid, limits, cg)
-        except (OSError, ValueError) as exc:
-            raise SandboxUnavailable(f"cannot apply the resource limits: {exc}",
-                                     hint=None) from exc
-        proc.stdin.write(b"go\n")
-        proc.stdin.flush()
-        if not stdin_pipe:
-            proc.stdin.close()
-            proc.stdin = None
-    except BaseException:
-        # killed before its stdin closes: the gate never execs bwrap
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        raise
-    return proc
-
-
-def _user_process_count() -> int:
-    uid = os.getuid()
-    count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if entry.stat().st_uid == uid:
-                    count += 1
-    return count
-
-
-def _kill_tree(proc: subprocess.Popen[bytes], cg: cgroup.PidsCgroup | None) -> None:
+def _kill_tree(proc: subprocess.Popen[bytes], cg: cgroup.CommandCgroup | None) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
@@ -314,11 +248,18 @@ def _kill_tree(proc: subprocess.Popen[bytes], cg: cgroup.PidsCgroup | None) -> N
 
 
 def _collect(proc: subprocess.Popen[bytes], deadline: float, limit: int,
-             cg: cgroup.PidsCgroup | None) -> tuple[bytes, bytes, bool, bool]:
-    """Read stdout/stderr until both close or the deadline passes; keep at most ``limit`` each."""
+             cg: cgroup.CommandCgroup | None,
+             watch: Watch | None = None) -> tuple[bytes, bytes, str | None, bool]:
+    """Read stdout/stderr until both close or the deadline passes; keep at most ``limit`` each.
+
+    Returns (stdout, stderr, stop reason or None, truncated); ``watch`` budgets are checked
+    every :data:`POLL_S` seconds and stop the command like the deadline does.
+    """
     assert proc.stdout is not None and proc.stderr is not None
     bufs = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
-    truncated = timed_out = False
+    truncated = False
+    stopped: str | None = None
+    poll = watch is not None and watch.active
     sel = selectors.DefaultSelector()
     for fd in bufs:
         os.set_blocking(fd, False)
@@ -326,15 +267,19 @@ def _collect(proc: subprocess.Popen[bytes], deadline: float, limit: int,
     try:
         while sel.get_map():
             remaining = deadline - time.monotonic()
-            if remaining <= 0 and not timed_out:
-                timed_out = True
-                _kill_tree(proc, cg)
-                # the pipes close once the tree is gone; don't wait on them forever
-                deadline = time.monotonic() + 2
-                continue
+            if stopped is None:
+                reason = "time" if remaining <= 0 else (
+                    watch.check() if poll and watch is not None else None)
+                if reason is not None:
+                    stopped = reason
+                    _kill_tree(proc, cg)
+                    # the pipes close once the tree is gone; don't wait on them forever
+                    deadline = time.monotonic() + 2
+                    continue
             if remaining <= 0:
                 break
-            for key, _ in sel.select(timeout=remaining):
+            wait = min(remaining, POLL_S) if poll and stopped is None else remaining
+            for key, _ in sel.select(timeout=wait):
                 fd = int(key.fd)
                 try:
                     chunk = os.read(fd, 65536)
@@ -352,7 +297,7 @@ def _collect(proc: subprocess.Popen[bytes], deadline: float, limit: int,
     finally:
         sel.close()
     return (bytes(bufs[proc.stdout.fileno()]), bytes(bufs[proc.stderr.fileno()]),
-            timed_out, truncated)
+            stopped, truncated)
 
 
 def _argv(command: str | list[str]) -> list[str]:
@@ -361,7 +306,8 @@ def _argv(command: str | list[str]) -> list[str]:
 
 def _run(argv: list[str], *, env: dict[str, str], cwd: str, timeout_s: float,
          output_limit: int, spec: SandboxSpec | None, pass_fds: tuple[int, ...],
-         cg: cgroup.PidsCgroup | None, sandboxed: bool) -> CommandResult:
+         cg: cgroup.CommandCgroup | None, sandboxed: bool,
+         watch: Watch | None = None) -> CommandResult:
     start = time.monotonic()
     if spec is not None:
         proc = spawn(argv, spec, cg, pass_fds=pass_fds, stdin_pipe=False,
@@ -371,13 +317,16 @@ def _run(argv: list[str], *, env: dict[str, str], cwd: str, timeout_s: float,
                                 stderr=subprocess.PIPE, env=env, cwd=cwd,
                                 start_new_session=True, pass_fds=pass_fds, close_fds=True)
     try:
-        out, err, timed_out, truncated = _collect(proc, start + timeout_s, output_limit, cg)
+        out, err, stopped, truncated = _collect(proc, start + timeout_s, output_limit, cg,
+                                                watch)
         try:
             code = proc.wait(timeout=max(0.1, start + timeout_s - time.monotonic()))
         except subprocess.TimeoutExpired:
-            timed_out = True
+            stopped = stopped or "time"
             _kill_tree(proc, cg)
             code = proc.wait()
+        if stopped is None and watch is not None:
+            stopped = watch.final(code)
     except BaseException:  # Ctrl-C or any failure: nothing may outlive us
         _kill_tree(proc, cg)
         proc.wait()
@@ -392,10 +341,17 @@ def _run(argv: list[str], *, env: dict[str, str], cwd: str, timeout_s: float,
         elif not sandboxed:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # background jobs of an unsandboxed command
-    return CommandResult(
-        exit_code=-9 if timed_out else code, stdout=out.decode("utf-8", "replace"),
-        stderr=err.decode("utf-8", "replace"), timed_out=timed_out, truncated=truncated,
-        duration=time.monotonic() - start, sandboxed=sandboxed)
+    result = CommandResult(
+        exit_code=-9 if stopped else code, stdout=out.decode("utf-8", "replace"),
+        stderr=err.decode("utf-8", "replace"), timed_out=stopped == "time",
+        truncated=truncated, duration=time.monotonic() - start, sandboxed=sandboxed,
+        stopped=stopped)
+    if stopped is not None and spec is not None:
+        whole = cg is not None and (cg.limits_memory if stopped == "memory" else True)
+        result.limit_notes.append(stop_message(stopped, spec.limits, timeout_s, whole))
+    if watch is not None:
+        result.limit_notes += watch.notes()
+    return result
 
 
 def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
@@ -405,14 +361,9 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
     Raises :class:`SandboxUnavailable` when the sandbox cannot be built — never runs the
     command without it.
     """
-    ensure_available()
-    bwrap = shutil.which("bwrap")
-    assert bwrap is not None
+    bwrap = ensure_available()
     use_landlock = spec.landlock and landlock.abi_version() > 0
-    cg = cgroup.PidsCgroup.create(spec.limits.max_processes) \
-        if spec.limits.max_processes else None
-    if cg is None and spec.limits.max_processes and os.geteuid() == 0:
-        raise SandboxUnavailable("cannot create a pids cgroup to bound the process count")
+    cg = command_cgroup(spec)
     read_fd = write_fd = -1
     try:
         pass_fds: tuple[int, ...] = ()
@@ -428,18 +379,22 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner)
         existed = {p for p in plan.placeholders if os.path.lexists(p)}
+        watch = Watch(spec.limits, cg, list(spec.writable))
+        watch.start()
         try:
             result = _run([bwrap, *plan.args, "--", *inner], env=spec.env,
                           cwd=str(spec.workspace), timeout_s=timeout_s,
                           output_limit=output_limit, spec=spec, pass_fds=pass_fds, cg=cg,
-                          sandboxed=True)
+                          sandboxed=True, watch=watch)
         finally:
             for p in plan.placeholders:  # mount points bwrap had to create on the host
                 if p not in existed:
                     with contextlib.suppress(OSError):
                         p.rmdir()
         if result.exit_code != 0 and result.stderr.startswith("bwrap:"):
-            result.notes.append("the sandbox could not be set up: " + result.stderr.strip())
+            note = "the sandbox could not be set up: " + result.stderr.strip()[:300]
+            result.notes.append(note)
+            result.limit_notes.append(note + f" ({INSTALL_HINT})")
         if use_landlock:
             result.notes.append(f"landlock ABI {landlock.abi_version()}")
         return result

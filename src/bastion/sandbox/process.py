@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from . import cgroup, landlock, seccomp
-from .launcher import SandboxUnavailable, build_args, ensure_available, spawn
+from .launcher import build_args, command_cgroup, ensure_available, spawn
 from .spec import SandboxSpec
 
 
@@ -27,7 +26,7 @@ class SandboxedProcess:
     """A started sandboxed process; ``stdin``/``stdout`` are binary pipes."""
 
     proc: subprocess.Popen[bytes]
-    _cgroup: cgroup.PidsCgroup | None = None
+    _cgroup: cgroup.CommandCgroup | None = None
     _placeholders: list[Path] = field(default_factory=list)
     _fds: list[int] = field(default_factory=list)
 
@@ -84,14 +83,9 @@ def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
 
     Raises :class:`SandboxUnavailable` when the sandbox cannot be built.
     """
-    ensure_available()
-    bwrap = shutil.which("bwrap")
-    assert bwrap is not None
+    bwrap = ensure_available()
     use_landlock = spec.landlock and landlock.abi_version() > 0
-    cg = cgroup.PidsCgroup.create(spec.limits.max_processes) \
-        if spec.limits.max_processes else None
-    if cg is None and spec.limits.max_processes and os.geteuid() == 0:
-        raise SandboxUnavailable("cannot create a pids cgroup to bound the process count")
+    cg = command_cgroup(spec)
     fds: list[int] = []
     try:
         pass_fds: tuple[int, ...] = ()

@@ -67,6 +67,8 @@ class Limits:
     file_size_mb: int | None = 1024
     open_files: int | None = 1024
     max_processes: int | None = 256
+    #: new files (inodes) the command may create in the writable folders' file systems
+    max_files: int | None = 50_000
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -72,10 +73,25 @@ def open_backend(settings: Settings, conf: dict[str, Any] | None = None,
                           hint="bastion sync init --folder DIR | --s3 URL --bucket B")
 
 
+#: short fixed-vocabulary fields (roles, kinds, ids, names): not scanned, nothing to hide
+_PLAIN = frozenset({"role", "kind", "status", "agent", "provider", "model", "tool_call_id",
+                    "id", "name"})
+#: fields holding JSON text: redacted value by value so the JSON stays valid
+_JSON_TEXT = frozenset({"tool_calls", "arguments", "data"})
+
+
+def _redact_json(f: Any, text: str) -> str:
+    try:
+        return json.dumps(f.redact_data(json.loads(text)))
+    except ValueError:
+        return str(f.redact(text))
+
+
 def make_scrub(settings: Settings, known_values: Iterable[str]) -> Scrub:
     """Secrets (rules and the stored API keys) always; paths and PII in security mode.
 
     One privacy filter per workspace, so paths inside a workspace become relative to it.
+    Every string field is scanned except the fixed-vocabulary ones in ``_PLAIN``.
     """
     from bastion.privacy import PrivacyFilter
 
@@ -87,6 +103,16 @@ def make_scrub(settings: Settings, known_values: Iterable[str]) -> Scrub:
         if f is None:
             f = filters[workspace] = PrivacyFilter(
                 known, security_mode=settings.security_mode, workspace=workspace or None)
-        return f.redact_data(value)
+        if not isinstance(value, dict):
+            return f.redact_data(value)
+        out = {}
+        for key, item in value.items():
+            if not isinstance(item, str) or not item or key in _PLAIN:
+                out[key] = item
+            elif key in _JSON_TEXT:
+                out[key] = _redact_json(f, item)
+            else:
+                out[key] = f.redact(item)
+        return out
 
     return scrub

@@ -147,7 +147,7 @@ class Engine:
         self.ident = ident
 
     def run(self) -> SyncReport:
-        started = time.monotonic()
+        started, wall_start = time.monotonic(), time.time()
         report = SyncReport()
         reg = load_registry(self.backend, self.state, self.ident)
         own = read_own_manifest(self.backend, self.state, self.ident)
@@ -158,6 +158,7 @@ class Engine:
         self._delete_tombstoned(dropped, others, tombs, report)
         self._pull(others, tombs, report)
         self.state.set("last_sync", time.time())
+        self.state.set("last_sync_started", wall_start)
         report.seconds = round(time.monotonic() - started, 3)
         return report
 
@@ -208,7 +209,7 @@ class Engine:
 
     def _push(self, own: Manifest, tombs: dict[str, float], report: SyncReport) -> list[str]:
         """Upload new segments and the next manifest; returns our segments it no longer lists."""
-        since = float(self.state.get("last_sync", 0.0))
+        since = float(self.state.get("last_sync_started", 0.0))
         docs, book = collect(self.db, self.state, self.scrub, since)
         configs = collect_configs(self.home, self.db, self.scrub)
         total = len(docs) + (1 if configs else 0)

@@ -1,6 +1,7 @@
 """What syncs: conversation rows out of the local database, and merged back in.
 
-A synced row carries a ``uid`` (random, assigned when it is first pushed), so the same row is
+A synced row carries a ``uid`` (a hash of device, table and local row id — local ids are
+never reused), so the same row is
 never imported twice and two devices' appends to one session are both kept. After an import
 a session's messages and events are renumbered in one canonical order — ``(created_at,
 uid)`` — so every device shows the same conversation in the same order.
@@ -12,7 +13,6 @@ Every string goes through the privacy filter (secrets always; paths and PII in s
 from __future__ import annotations
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -28,9 +28,9 @@ META = ("title", "created_at", "updated_at", "workspace", "agent", "provider", "
 MSG = ("role", "content", "tool_calls", "tool_call_id", "agent", "created_at")
 EVT = ("kind", "data", "created_at")
 CALL = ("id", "name", "arguments", "status", "result", "agent", "started_at", "finished_at")
-#: a tool call finished this long before the last sync is looked at again (clock skew between
-#: writers on this device, a call that was running while the last sync read the table)
-CALL_LOOKBACK_S = 3600.0
+#: a row changed this long before the last sync started is looked at again (a writer that
+#: was mid-transaction while the last sync read the tables, clock steps on this device)
+LOOKBACK_S = 120.0
 
 
 def _fingerprint(doc: Any) -> str:
@@ -49,6 +49,7 @@ def collect(db: Database, state: SyncState, scrub: Scrub, since: float
     """Per-session change documents not yet pushed, plus the bookkeeping to record once the
     upload succeeded (see :func:`record_pushed`)."""
     tombs = state.tombstones()
+    device = str(state.get("device_id"))
     docs: dict[str, dict[str, Any]] = {}
     book: dict[str, Any] = {"rows": [], "meta": {}, "hwm": {}}
     workspaces: dict[str, str] = {}
@@ -57,15 +58,17 @@ def collect(db: Database, state: SyncState, scrub: Scrub, since: float
         return docs.setdefault(sid, {"kind": "session", "session": sid, "meta": None,
                                      "messages": [], "events": [], "tool_calls": []})
 
-    pushed = {r["session_id"]: r["meta_hash"] for r in db.query("SELECT * FROM sync_sessions")}
-    for r in db.query("SELECT * FROM sessions"):
+    # only sessions changed since the last run (or never pushed): O(changes), not O(history)
+    for r in db.query("SELECT s.*, p.meta_hash AS _pushed FROM sessions s LEFT JOIN "
+                      "sync_sessions p ON p.session_id = s.id WHERE p.session_id IS NULL "
+                      "OR s.updated_at >= ?", (since - LOOKBACK_S,)):
         sid = r["id"]
         workspaces[sid] = r["workspace"]
         if sid in tombs:
             continue
         meta = scrub(r["workspace"], {k: r[k] for k in META})
         fp = _fingerprint(meta)
-        if pushed.get(sid) != fp:
+        if r["_pushed"] != fp:
             doc(sid)["meta"] = meta
             book["meta"][sid] = fp
     for table, cols in (("messages", MSG), ("events", EVT)):
@@ -74,9 +77,11 @@ def collect(db: Database, state: SyncState, scrub: Scrub, since: float
         book["hwm"][table] = max([hwm, *(int(r["id"]) for r in rows)])
         for r in rows:
             sid = r["session_id"]
-            if sid in tombs or sid not in workspaces:
+            if sid in tombs or not _workspace(db, sid, workspaces):
                 continue
-            uid = uuid.uuid4().hex[:16]
+            # deterministic: a push retried after a crash (manifest written, bookkeeping
+            # not) re-sends the same uids, so other devices never import a row twice
+            uid = digest(f"{device}\x00{table}\x00{r['id']}".encode())[:20]
             rec = scrub(workspaces[sid], {k: r[k] for k in cols})
             doc(sid)[table].append({"uid": uid, **rec})
             book["rows"].append((table, str(r["id"]), uid))
@@ -84,16 +89,25 @@ def collect(db: Database, state: SyncState, scrub: Scrub, since: float
     return docs, book
 
 
+def _workspace(db: Database, sid: str, workspaces: dict[str, str]) -> bool:
+    if sid not in workspaces:
+        rows = db.query("SELECT workspace FROM sessions WHERE id = ?", (sid,))
+        if not rows:
+            return False
+        workspaces[sid] = rows[0]["workspace"]
+    return True
+
+
 def _collect_calls(db: Database, state: SyncState, scrub: Scrub, since: float,
                    workspaces: dict[str, str], tombs: dict[str, float],
                    doc: Callable[[str], dict[str, Any]], book: dict[str, Any]) -> None:
-    cutoff = since - CALL_LOOKBACK_S
+    cutoff = since - LOOKBACK_S
     known = {r["local_id"]: r["uid"] for r in db.query(
         "SELECT local_id, uid FROM sync_rows WHERE tbl = 'tool_calls'")}
     for r in db.query("SELECT * FROM tool_calls WHERE started_at >= ? OR finished_at >= ? "
                       "OR finished_at IS NULL", (cutoff, cutoff)):
         sid = r["session_id"]
-        if sid in tombs or sid not in workspaces:
+        if sid in tombs or not _workspace(db, sid, workspaces):
             continue
         rec = {k: r[k] for k in CALL}
         fp = _fingerprint(rec)

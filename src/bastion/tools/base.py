@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar, final
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bastion.policy import Authorization, Policy, Request, is_within
-from bastion.providers.base import ToolSpec
+from bastion.providers import ToolSpec
 
 
 class ToolArgs(BaseModel):

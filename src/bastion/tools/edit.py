@@ -3,7 +3,7 @@
 Every call: the tool declares the paths it changes (:meth:`Tool.requests`), the gate decides
 on their canonical form (asking if needed) and hands them over, the pre-image goes into the
 journal, and only then the file is changed — through directory fds opened with
-``O_NOFOLLOW`` (:mod:`bastion.policy.safefs`), so a symlink swapped in after the check cannot
+``O_NOFOLLOW`` (:mod:`bastion.safefs`), so a symlink swapped in after the check cannot
 redirect the change. Writes are atomic and keep the file's mode; a file with more than one
 hard link is refused (writing it would change the other names' content too, possibly outside
 the grant).
@@ -28,8 +28,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from bastion import safefs
 from bastion.journal import FileChange, Journal
-from bastion.policy import Request, canonical, display_path, is_within, safefs
+from bastion.policy import Request, canonical, display_path, is_within
 
 from .base import Granted, Refused, Tool, ToolArgs, ToolContext, ToolResult
 

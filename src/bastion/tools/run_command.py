@@ -106,12 +106,20 @@ class CommandRunner:
                 why = f"; {record.why_not_approved()}" if record.verdict == "ask" else ""
                 out.error = f"command denied: {record.reason}{why}"
                 return out
-        limit = min(timeout_s or self.settings.default_timeout_s, self.settings.max_timeout_s)
+        limit = min(timeout_s or self.default_timeout(tool), self.settings.max_timeout_s)
         try:
             return self._execute(command, out, limit, tool_call_id, tool)
         except SandboxUnavailable as exc:
             out.error = exc.message + (f" ({exc.hint})" if exc.hint else "")
             return out
+
+    def default_timeout(self, tool: str) -> float:
+        """The wall clock when none is asked for: short when nobody is watching
+        (``--approve auto|never``, no terminal to ask, ``bastion exec``)."""
+        default = self.settings.default_timeout_s
+        if tool == "exec" or _unattended(self.policy):
+            return min(default, self.settings.unattended_timeout_s)
+        return default
 
     def _view(self) -> Any:
         return self.policy.sandbox_view() if hasattr(self.policy, "sandbox_view") else None
@@ -136,10 +144,14 @@ class CommandRunner:
                                 view=view)
             out.result = run_sandboxed(command, spec, timeout_s, self.settings.output_limit)
         after = take_snapshot(roots, self.blobs, cache=self.cache)
+        stripped = strip_setid(diff_snapshots(before, after))
+        if stripped:  # journaled without the bits, so undo/redo never brings them back
+            after = take_snapshot(roots, self.blobs, cache=self.cache)
         out.changes = diff_snapshots(before, after)
         out.skipped = after.skipped
-        out.violations = self._undo_violations(out.changes, before, after)
-        if out.violations:
+        undone = self._undo_violations(out.changes, before, after)
+        out.violations = stripped + undone
+        if undone:
             after = take_snapshot(roots, self.blobs, cache=self.cache)
             out.changes = diff_snapshots(before, after)
         _audit(out, tool)
@@ -171,6 +183,32 @@ class CommandRunner:
         return violations
 
 
+def _unattended(policy: Any) -> bool:
+    if getattr(policy, "approve", "ask") != "ask":
+        return True
+    interactive = getattr(policy, "interactive", False)
+    if interactive is None:
+        from bastion.policy import terminal_available
+
+        return not terminal_available()
+    return not interactive
+
+
+def strip_setid(changes: list[ChangeRecord]) -> list[str]:
+    """Clear set-uid/set-gid bits on what the command created or changed (before it is
+    journaled, so undo/redo never brings them back); one line per file."""
+    notes = []
+    for c in changes:
+        if c.action == "deleted" or c.kind != "file" or not (c.after_mode or 0) & 0o6000:
+            continue
+        with contextlib.suppress(OSError):
+            st = os.lstat(c.path)
+            if st.st_mode & 0o6000 and not os.path.islink(c.path):
+                os.chmod(c.path, st.st_mode & 0o1777, follow_symlinks=False)
+                notes.append(f"{c.path}: set-uid/set-gid bit removed")
+    return notes
+
+
 def command_requests(command: str) -> list[Request]:
     """What a command line needs from the gate: the line itself (decided per simple command
     and redirection; no rule match → ask)."""
@@ -188,6 +226,7 @@ def _audit(out: CommandOutcome, tool: str) -> None:
     audit.record("command", "run", {
         "tool": tool, "command": out.command[:2000], "exit_code": r.exit_code,
         "sandboxed": r.sandboxed, "timed_out": r.timed_out,
+        "stopped": getattr(r, "stopped", None),
         "changed_files": [c.path for c in out.changes][:200],
         "not_journaled": [s.path for s in out.skipped][:50], "violations": out.violations,
     })
@@ -199,9 +238,10 @@ def format_outcome(out: CommandOutcome, limit: int = 32_000) -> str:
     r = out.result
     assert r is not None
     lines = [f"exit code: {r.exit_code}"]
-    if r.timed_out:
+    if r.timed_out and not r.limit_notes:
         lines.append(f"timed out after {r.duration:.1f}s; the command and all its processes "
                      "were killed")
+    lines += r.limit_notes
     if not r.sandboxed:
         lines.append("WARNING: ran without a sandbox (sandbox.mode = none)")
     half = max(1000, limit // 2)
@@ -274,6 +314,7 @@ class RunCommand(Tool[RunCommandArgs]):
             return ToolResult(out.error or "command not run", is_error=True, details=details)
         r = out.result
         details.update(exit_code=r.exit_code, timed_out=r.timed_out, sandboxed=r.sandboxed,
+                       stopped=r.stopped, limits=r.limit_notes,
                        truncated=r.truncated, duration=round(r.duration, 3),
                        op_id=out.op_id, changes=[c.to_dict() for c in out.changes],
                        skipped=[s.path for s in out.skipped], violations=out.violations)

@@ -16,12 +16,11 @@ from starlette.responses import FileResponse, Response
 
 from bastion.config import load_settings
 from bastion.errors import BastionError
-from bastion.journal import open_journal
 from bastion.rights import ExportOptions, delete_all, delete_project, delete_session, export_data
 from bastion.runtime import Runtime, SettingChange
 
 from .state import UiState
-from .web import back, failed, locked, read_form, render, require_confirm
+from .web import NotConfirmed, back, failed, locked, read_form, render, require_confirm
 
 MIN_PASSPHRASE = 8
 
@@ -32,7 +31,7 @@ async def _handle(request: Request, work: Any, page: str) -> Response:
         form = await read_form(request)
         msg = await locked(request, lambda state: work(state, form))
     except BastionError as exc:
-        return failed(request, exc, 409 if "confirm" in exc.message else 400)
+        return failed(request, exc)
     return back(page, msg)
 
 
@@ -63,6 +62,8 @@ def _journal_result(state: UiState, verb: str, result: Any) -> str:
 
 async def undo(request: Request) -> Response:
     def work(state: UiState, form: dict[str, str]) -> str:
+        from bastion.journal import open_journal  # loads the policy's parsers: on first use
+
         journal = open_journal(state.runtime)
         op = journal.get(form.get("op", "").strip())
         return _journal_result(state, "undo", journal.undo([op],
@@ -72,6 +73,8 @@ async def undo(request: Request) -> Response:
 
 async def redo(request: Request) -> Response:
     def work(state: UiState, form: dict[str, str]) -> str:
+        from bastion.journal import open_journal
+
         result = open_journal(state.runtime).redo(force=form.get("force") == "yes")
         return _journal_result(state, "redo", result)
     return await _handle(request, work, "/changes")
@@ -118,7 +121,7 @@ async def data_delete_all(request: Request) -> Response:
     def work(state: UiState, form: dict[str, str]) -> str:
         require_confirm(form)
         if form.get("phrase", "").strip().lower() != "delete everything":
-            raise BastionError("type 'delete everything' to confirm; nothing was deleted")
+            raise NotConfirmed("type 'delete everything' to confirm; nothing was deleted")
         if state.runs.active() is not None:
             raise BastionError("a run is in progress; nothing was deleted")
         rt = state.runtime
@@ -134,14 +137,26 @@ async def data_delete_all(request: Request) -> Response:
         form = await read_form(request)
         message = await locked(request, lambda state: work(state, form))
     except BastionError as exc:
-        return failed(request, exc, 409 if "confirm" in exc.message else 400)
+        return failed(request, exc)
     return render(request, "done.html", message=message)
 
 
 async def data_delete_remote(request: Request) -> Response:
     def work(state: UiState, form: dict[str, str]) -> str:
+        from bastion import sync
+
         require_confirm(form)
-        raise BastionError("sync is not configured, so there is no remote data to delete")
+        rt = state.runtime
+        settings = load_settings()
+        if not settings.sync.backend:
+            raise BastionError("sync is not configured, so there is no remote data to delete")
+        backend = sync.open_backend(settings, None, lambda: rt.api_keys.get("s3"))
+        deleted, left = sync.delete_remote(rt.db, backend)  # verifies the store is empty
+        SettingChange.prepare("sync", None, remove=True).apply(rt.audit, via="ui")
+        rt.audit.record("user", "sync-delete-remote", {"deleted": deleted, "left": left,
+                                                       "via": "ui"})
+        return (f"deleted {deleted} object(s) at {backend.description}; verified empty; the "
+                "sync key is forgotten on this device")
     return await _handle(request, work, "/data")
 
 

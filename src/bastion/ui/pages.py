@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bastion.config import effective_settings_dict, get_key
+from bastion.config import dump_settings, get_key, layers_of, load_settings
 from bastion.errors import BastionError
 from bastion.rights import env_disabled
 
@@ -104,10 +104,21 @@ async def network(request: Request) -> Response:
     return render(request, "network.html", entries=entries)
 
 
+def _origins(settings: Any) -> tuple[dict[str, str], dict[str, bool]]:
+    """Which layer decided each shown key, and whether managed settings lock it."""
+    layers = layers_of(settings)
+    origins = {k: layers.origin(k) if layers else "user" for k in SETTINGS_SHOWN}
+    locked = {k: bool(layers and layers.is_locked(k)) for k in SETTINGS_SHOWN}
+    return origins, locked
+
+
 async def settings(request: Request) -> Response:
     def load(state: UiState) -> dict[str, Any]:
-        effective = effective_settings_dict()
+        current = load_settings()  # managed → role → user, as a run sees them
+        effective = dump_settings(current)
+        origins, locked = _origins(current)
         return {"values": {k: get_key(effective, k) for k in SETTINGS_SHOWN},
+                "origins": origins, "locked": locked,
                 "telemetry_record": views.telemetry_record(state.runtime.home),
                 "telemetry_env_off": env_disabled()}
     try:
@@ -119,10 +130,11 @@ async def settings(request: Request) -> Response:
 
 async def data(request: Request) -> Response:
     try:
-        home_dir = await locked(request, lambda s: str(s.runtime.home))
+        home_dir, sync = await locked(request, lambda s: (str(s.runtime.home),
+                                                          views.sync_configured()))
     except BastionError as exc:
         return failed(request, exc)
-    return render(request, "data.html", home=home_dir, sync=views.sync_available())
+    return render(request, "data.html", home=home_dir, sync=sync)
 
 
 async def keys(request: Request) -> Response:
@@ -135,3 +147,43 @@ async def keys(request: Request) -> Response:
     except BastionError as exc:
         return failed(request, exc)
     return render(request, "keys.html", keys=rows)
+
+
+async def audit_stream(request: Request) -> Response:
+    """New audit records as Server-Sent Events (the audit page's live tail)."""
+    import asyncio
+    import functools
+    import json
+
+    from starlette.responses import StreamingResponse
+
+    try:
+        after = int(request.query_params.get("after", "0"))
+    except ValueError:
+        after = 0
+
+    def newer(state: UiState, seq: int) -> list[dict[str, Any]]:
+        rows = []
+        for entry, payload in views.audit_entries(state.runtime, category=None, session=None,
+                                                  since=None, limit=200, after_seq=seq):
+            rows.append({"seq": entry.seq, "time": entry.time[:19], "category": entry.category,
+                         "action": entry.action, "session_id": entry.session_id or "",
+                         "payload": payload})
+        return rows
+
+    async def stream() -> Any:
+        seq = after
+        while not await request.is_disconnected():
+            try:
+                rows = await locked(request, functools.partial(newer, seq=seq))
+            except BastionError:
+                return
+            for row in reversed(rows):  # oldest first
+                seq = max(seq, row["seq"])
+                data = json.dumps(row, ensure_ascii=False, sort_keys=True, default=str)
+                yield f"id: {row['seq']}\nevent: record\ndata: {data}\n\n".encode()
+            if not rows:
+                yield b": keep-alive\n\n"
+            await asyncio.sleep(1.0)
+
+    return StreamingResponse(stream(), media_type="text/event-stream")

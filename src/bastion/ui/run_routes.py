@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from bastion.agent import RunOptions
 from bastion.errors import BastionError
 
 from .web import read_form, render, state_of
@@ -25,7 +25,9 @@ async def run_page(request: Request) -> Response:
                   active=active.id if active else "", cwd=str(Path.cwd()))
 
 
-def _options(form: dict[str, str]) -> RunOptions:
+def _options(form: dict[str, str]) -> Any:
+    from bastion.agent import RunOptions
+
     task = form.get("task", "").strip()
     if not task:
         raise BastionError("give the task to run")

@@ -14,11 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from bastion.agent import RunOptions, run_task
 from bastion.errors import BastionError
-from bastion.policy import Answer, ApprovalRequest
+
+if TYPE_CHECKING:  # the agent (and its parsers) load when the first run starts, not at start-up
+    from bastion.agent import RunOptions
+    from bastion.policy import ApprovalRequest
+
+Answer = Literal["once", "session", "always", "deny"]  # = bastion.policy.Answer
 
 ANSWERS: tuple[Answer, ...] = ("once", "session", "always", "deny")
 PREVIEW_LIMIT = 20_000
@@ -123,6 +127,8 @@ class RunManager:
         return run
 
     def _work(self, run: Run, opts: RunOptions) -> None:
+        from bastion.agent import run_task
+
         started = time.monotonic()
         try:
             with self.open_runtime() as rt:

@@ -1,9 +1,7 @@
-"""Build the app and serve it on loopback only (127.0.0.1, and [::1] when the host has IPv6)."""
+"""Build the app and serve it on the loopback sockets ``listen.bind_loopback`` opened."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import socket
 import threading
 from collections.abc import Callable
@@ -15,9 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bastion.errors import BastionError
-
 from . import actions, pages, run_routes
+from .listen import close_sockets
 from .security import Gate, GateMiddleware
 from .state import UiState
 
@@ -44,6 +41,7 @@ ROUTES = [
     Route("/changes/undo", actions.undo, methods=["POST"]),
     Route("/changes/redo", actions.redo, methods=["POST"]),
     Route("/audit", pages.audit),
+    Route("/audit/stream", pages.audit_stream),
     Route("/audit/export", actions.audit_export, methods=["POST"]),
     Route("/network", pages.network),
     Route("/settings", pages.settings),
@@ -72,42 +70,19 @@ def create_app(state: UiState) -> Any:
     return GateMiddleware(app, state.gate)
 
 
-def bind_loopback(port: int) -> list[socket.socket]:
-    """Listening sockets on 127.0.0.1:port and, if possible, [::1] on the same port."""
-    v4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        v4.bind(("127.0.0.1", port))
-    except OSError as exc:
-        v4.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise BastionError(f"port {port} is in use", hint="choose another with --port, "
-                               "or leave it out for a free one") from None
-        raise BastionError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})") from None
-    sockets = [v4]
-    chosen = v4.getsockname()[1]
-    if socket.has_ipv6:
-        v6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        try:
-            v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            v6.bind(("::1", chosen))
-            sockets.append(v6)
-        except OSError:  # no IPv6 loopback here: IPv4 alone is fine
-            v6.close()
-    for s in sockets:
-        s.listen(64)
-        s.setblocking(False)
-    return sockets
-
-
 class UiServer:
     """A running UI: ``start()`` binds and serves in a thread; ``stop()`` shuts it down."""
 
-    def __init__(self, state_factory: Callable[[Gate], UiState], port: int = 0,
-                 idle_timeout_s: float = 30 * 60) -> None:
-        self.sockets = bind_loopback(port)
-        self.port: int = self.sockets[0].getsockname()[1]
-        self.gate = Gate(self.port, idle_timeout_s)
-        self.state = state_factory(self.gate)
+    def __init__(self, sockets: list[socket.socket], gate: Gate,
+                 state_factory: Callable[[Gate], UiState]) -> None:
+        self.sockets = sockets
+        self.port: int = gate.port
+        self.gate = gate
+        try:
+            self.state = state_factory(gate)
+        except BaseException:
+            close_sockets(sockets)
+            raise
         self.state.shutdown = self.stop
         import uvicorn
 
@@ -142,6 +117,4 @@ class UiServer:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(10)
         self.state.close()
-        for s in self.sockets:
-            with contextlib.suppress(OSError):
-                s.close()
+        close_sockets(self.sockets)

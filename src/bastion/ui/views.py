@@ -6,12 +6,14 @@ import collections
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bastion.audit import Entry, entry_payload, parse_since
-from bastion.journal import CorruptBlobError, Journal, Operation, current_side, open_journal
 from bastion.rights.telemetry import FILENAME as TELEMETRY_FILE
 from bastion.runtime import Runtime
+
+if TYPE_CHECKING:  # the journal loads the policy (and its shell parser): on first use only
+    from bastion.journal import Journal, Operation
 
 DIFF_INPUT_LIMIT = 200_000  # bytes per side: bounded work for a page view
 DIFF_LINES = 400
@@ -42,6 +44,8 @@ def bounded_diff(path: str, old: bytes | None, new: bytes | None) -> str:
 
 def _content(journal: Journal, path: Path, digest: str | None, kind: str) -> bytes | None:
     """A side's file content: from the journal's saved versions, or the file if it still matches."""
+    from bastion.journal import CorruptBlobError, current_side
+
     if kind != "file" or digest is None:
         return None
     try:
@@ -72,17 +76,20 @@ def operation_diffs(journal: Journal, op: Operation) -> list[FileDiff]:
 
 def changes_view(rt: Runtime, session: str | None, limit: int) -> list[tuple[Operation,
                                                                           list[FileDiff]]]:
+    from bastion.journal import open_journal
+
     journal = open_journal(rt)
     return [(op, operation_diffs(journal, op)) for op in journal.operations(session, limit)]
 
 
 def audit_entries(rt: Runtime, *, category: str | None, session: str | None,
-                  since: str | None, limit: int) -> list[tuple[Entry, dict[str, Any] | None]]:
+                  since: str | None, limit: int, after_seq: int | None = None
+                  ) -> list[tuple[Entry, dict[str, Any] | None]]:
     """The newest ``limit`` records matching the filters, newest first."""
     since_ts = parse_since(since) if since else None
     recent: collections.deque[Entry] = collections.deque(maxlen=limit)
     recent.extend(rt.audit.entries(since=since_ts, session_id=session or None,
-                                   category=category or None))
+                                   category=category or None, after_seq=after_seq))
     return [(e, entry_payload(e)) for e in reversed(recent)]
 
 
@@ -95,7 +102,7 @@ def telemetry_record(home: Path) -> str | None:
         return None
 
 
-def sync_available() -> bool:
-    import importlib.util
+def sync_configured() -> bool:
+    from bastion.config import load_settings
 
-    return importlib.util.find_spec("bastion.sync") is not None
+    return bool(load_settings().sync.backend)

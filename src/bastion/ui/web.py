@@ -78,11 +78,17 @@ def back(to: str, msg: str) -> RedirectResponse:
 
 
 def failed(request: Request, exc: BastionError, status: int = 400) -> Response:
+    if isinstance(exc, NotConfirmed):
+        status = 409
     text = exc.message + (f" — {exc.hint}" if exc.hint else "")
     return render(request, "error.html", status=status, error=text)
 
 
+class NotConfirmed(BastionError):
+    """A destructive action without its confirmation (HTTP 409; nothing was changed)."""
+
+
 def require_confirm(form: dict[str, str]) -> None:
     if form.get("confirm") != "yes":
-        raise BastionError("not confirmed; nothing was changed",
+        raise NotConfirmed("not confirmed; nothing was changed",
                            hint="tick the confirmation box to go ahead")

@@ -2,6 +2,7 @@
 
 from .apikeys import ApiKeyStore, mask_secret
 from .crypto import DecryptionError, derive_subkey, open_sealed, seal
+from .keycache import forget as forget_cached_key
 from .keyslot import WrongPassphraseError
 from .vault import PASSPHRASE_ENV, Vault, VaultError, describe_custody, open_vault
 
@@ -14,6 +15,7 @@ __all__ = [
     "WrongPassphraseError",
     "derive_subkey",
     "describe_custody",
+    "forget_cached_key",
     "mask_secret",
     "open_sealed",
     "open_vault",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bastion.errors import BastionError
 
-from . import keychain, rotation
+from . import keycache, keychain, rotation
 from .crypto import KEY_BYTES, derive_subkey
 from .keyslot import FILENAME, unlock_keyslot, write_keyslot
 
@@ -66,13 +66,14 @@ _NO_PASSPHRASE_HINT = (
 )
 
 
-def open_vault(home: Path, slot: str = "auto") -> Vault:
+def open_vault(home: Path, slot: str = "auto", cache_s: int = 0) -> Vault:
     """Unlock (or on first run create) the master key for the data directory ``home``.
 
     An interrupted key rotation (``rotation.json``) is completed or rolled back first, so the
-    key returned always opens the data on disk.
+    key returned always opens the data on disk. ``cache_s`` > 0: a passphrase slot's unlocked
+    key is cached in the session keyring for that many idle seconds (``keycache.py``).
     """
-    vault = _open_slot(home, slot)
+    vault = _open_slot(home, slot, 0 if rotation.pending(home) else cache_s)
     if rotation.pending(home):
         if vault.store_key is None:
             raise VaultError("an interrupted key rotation cannot be completed (no writable slot)")
@@ -92,14 +93,29 @@ def _keyslot_writer(slot_file: Path, passphrase: str) -> Callable[[bytes], None]
     return lambda key: write_keyslot(slot_file, key, passphrase)
 
 
-def _open_slot(home: Path, slot: str) -> Vault:
+def _cached_slot_writer(slot_file: Path, master: bytes) -> Callable[[bytes], None]:
+    """Writer for a key that came from the cache: asks for the passphrase when needed."""
+    def store(key: bytes) -> None:
+        passphrase = _passphrase(confirm=False)
+        if passphrase is None or unlock_keyslot(slot_file, passphrase) != master:
+            raise VaultError(f"{slot_file} needs its passphrase", hint=_NO_PASSPHRASE_HINT)
+        write_keyslot(slot_file, key, passphrase)
+    return store
+
+
+def _open_slot(home: Path, slot: str, cache_s: int = 0) -> Vault:
     slot_file = home / FILENAME
     if slot_file.exists() and slot != "keychain":
+        cached = keycache.load(home, slot_file, os.environ.get(PASSPHRASE_ENV) or None,
+                               cache_s)
+        if cached is not None:
+            return Vault(home, cached, "passphrase", _cached_slot_writer(slot_file, cached))
         passphrase = _passphrase(confirm=False)
         if passphrase is None:
             raise VaultError(f"{slot_file} needs a passphrase", hint=_NO_PASSPHRASE_HINT)
-        return Vault(home, unlock_keyslot(slot_file, passphrase), "passphrase",
-                     _keyslot_writer(slot_file, passphrase))
+        master = unlock_keyslot(slot_file, passphrase)
+        keycache.store(home, slot_file, master, passphrase, cache_s)
+        return Vault(home, master, "passphrase", _keyslot_writer(slot_file, passphrase))
 
     backend, reason = keychain.secure_backend() if slot != "passphrase" else (None, "disabled")
     if backend is not None:

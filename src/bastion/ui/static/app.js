@@ -97,4 +97,22 @@ function setupRun() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", setupRun);
+function setupAuditTail() {
+  const table = document.getElementById("audit");
+  if (!table || table.dataset.live === undefined) return;
+  const body = table.querySelector("tbody");
+  const source = new EventSource("/audit/stream?after=" + encodeURIComponent(table.dataset.live));
+  source.addEventListener("record", (ev) => {
+    const r = JSON.parse(ev.data);
+    const row = el("tr", {class: r.category + " live"});
+    row.append(el("td", {}, String(r.seq)), el("td", {}, r.time), el("td", {}, r.session_id),
+               el("td", {}, r.category + "/" + r.action));
+    const data = el("td");
+    data.append(r.payload === null ? el("span", {class: "dim"}, "(payload deleted)")
+                                   : el("pre", {}, JSON.stringify(r.payload, null, 2)));
+    row.append(data);
+    body.prepend(row);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => { setupRun(); setupAuditTail(); });
