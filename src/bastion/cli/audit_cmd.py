@@ -58,7 +58,10 @@ def verify(
 def accept_restore(yes: bool = typer.Option(False, "--yes", help="Do not ask (no terminal).")
                    ) -> None:
     """Accept that this data directory was restored from a backup on purpose: the audit
-    checkpoint and its copies outside the data directory start again from here (audited)."""
+    checkpoint and its copies outside the data directory start again from here (audited).
+
+    Example: bastion audit accept-restore --yes
+    """
     with Runtime.open() as rt:
         problems = rt.audit.rollback_problems()
         report = rt.audit.verify()

@@ -62,7 +62,10 @@ def exec_command(
 
 
 def lock() -> None:
-    """Forget the unlocked master key cached for this login session (vault.keyCacheS)."""
+    """Forget the unlocked master key cached for this login session (vault.keyCacheS).
+
+    Example: bastion lock
+    """
     from bastion.home import bastion_home
     from bastion.vault import forget_cached_key
 
