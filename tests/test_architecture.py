@@ -48,7 +48,6 @@ KNOWN_DEEP = {
     ("ui", "bastion.rights.rekey"), ("ui", "bastion.rights.telemetry"),
     ("runtime", "bastion.rights.retention"),
     ("tools", "bastion.config.models"), ("tools", "bastion.journal.snapshot"),
-    ("tools", "bastion.policy.shell"),
     ("mcp_client", "bastion.sandbox.process"),
     ("providers", "bastion.config.models"), ("sandbox", "bastion.config.models"),
     ("net", "bastion.config.models"),

@@ -5,7 +5,9 @@ Everything with state lives here so commands open it once and close it cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -16,6 +18,9 @@ from bastion.audit import AuditLog
 from bastion.config import (
     ManagedRefusal,
     Settings,
+    SettingsError,
+    dump_settings,
+    get_key,
     load_settings,
     parse_settings,
     read_settings_json,
@@ -23,6 +28,7 @@ from bastion.config import (
     settings_path,
     write_settings_json,
 )
+from bastion.fsutil import RUNTIME_LOCK, acquire_lock
 from bastion.home import bastion_home
 from bastion.store import Database, SessionStore, open_database
 from bastion.vault import ApiKeyStore, Vault, open_vault
@@ -37,6 +43,8 @@ class Runtime:
     sessions: SessionStore
     api_keys: ApiKeyStore
     _audit: AuditLog | None = field(default=None, repr=False)
+    #: shared lock on ``runtime.lock``: key rotation waits until no runtime is open
+    _lock_fd: int | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> AuditLog:
@@ -49,8 +57,14 @@ class Runtime:
     def open(cls, settings: Settings | None = None) -> Runtime:
         home = bastion_home()
         settings = settings or load_settings()
-        vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
-        rt = cls.attach(home, settings, vault)
+        lock = acquire_lock(home / RUNTIME_LOCK, shared=True)  # before the key is read
+        try:
+            vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
+            rt = cls.attach(home, settings, vault, _lock=lock)
+        except BaseException:
+            if lock is not None:
+                os.close(lock)
+            raise
         for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
             import sys
 
@@ -67,26 +81,44 @@ class Runtime:
         return rt
 
     @classmethod
-    def attach(cls, home: Path, settings: Settings, vault: Vault) -> Runtime:
+    def attach(cls, home: Path, settings: Settings, vault: Vault, *,
+               _lock: int | None = None) -> Runtime:
         """Open the database with an already-unlocked vault (e.g. after a key rotation)."""
-        db = open_database(home, vault.subkey("database"))
+        lock = _lock if _lock is not None else acquire_lock(home / RUNTIME_LOCK, shared=True)
+        try:
+            db = open_database(home, vault.subkey("database"))
+        except BaseException:
+            if _lock is None and lock is not None:
+                os.close(lock)
+            raise
         rt = cls(home, settings, vault, db, SessionStore(db),
-                 ApiKeyStore(db, vault.subkey("api-keys")))
+                 ApiKeyStore(db, vault.subkey("api-keys")), _lock_fd=lock)
         audit_api.install(lambda: rt.audit, owner=rt)
         return rt
 
-    def close(self) -> None:
+    def close(self, exc: BaseException | None = None) -> None:
+        """Close everything; a session of this process left 'running' is settled first."""
+        with contextlib.suppress(Exception):  # closing must go on even if the db is full
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            for session_id in self.sessions.settle_running(status):
+                self.audit.record("session", "end", {"status": status,
+                                                     "reason": type(exc).__name__ if exc
+                                                     else "not finished"},
+                                  session_id=session_id)
         audit_api.uninstall(owner=self)
         if self._audit is not None:
             self._audit.close()  # signs a final checkpoint
         self.db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> Runtime:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        self.close(exc)
 
 
 @dataclass
@@ -117,7 +149,9 @@ class SettingChange:
             for part in parents:
                 parent = parent[part]
             del parent[last]
-        parse_settings(data, p)  # validate before anything is written
+        parsed = parse_settings(data, p)  # validate before anything is written
+        if not remove:
+            _check_type(key, value, parsed)
         return cls(p, key, old, None if remove else value, data)
 
     @property
@@ -136,3 +170,16 @@ class SettingChange:
         if via != "cli":
             data["via"] = via
         audit_log.record("config", "set", data)
+
+
+def _check_type(key: str, new: Any, parsed: Settings) -> None:
+    """Refuse a value the schema would only accept by conversion ("yes" for a boolean)."""
+    try:
+        stored = get_key(dump_settings(parsed), key)
+    except KeyError:
+        return
+    if type(stored) is not type(new) and not (isinstance(stored, float) and type(new) is int):
+        expected = "true or false" if isinstance(stored, bool) else json.dumps(stored)
+        raise SettingsError(f"{key}: {json.dumps(new)} is not the right type "
+                            f"(expected a value like {expected}); nothing was changed")
+

@@ -69,6 +69,7 @@ def test_user_allow_rule_cannot_override_managed_deny(managed, bastion_home: Pat
                      and line.strip().startswith("deny"))
     assert "managed settings" in deny_line and str(tmp_path) in deny_line
     assert "managed settings: " in explain.stdout
+    assert "securityMode = false (decided by default)" in explain.stdout
 
 
 def test_project_cannot_enable_telemetry_managed_disables(managed, bastion_home: Path,  # type: ignore[no-untyped-def]
@@ -188,6 +189,9 @@ def test_approve_auto_refused_and_audited(managed, workspace: Path, tmp_path: Pa
     r = run_bastion("run", "x", "-w", workspace, "--provider", "replay", "--script", script,
                     "--mode", "standard")
     assert r.returncode == 1 and "security mode is required" in r.stderr, r.stderr
+    explain = run_bastion("policy", "explain", "-w", workspace)
+    assert "mode: strict" in explain.stdout
+    assert "securityMode = true (decided by managed)" in explain.stdout
     refused = [d["payload"]["source"] for d in audit_records("config")
                if d["action"] == "refused"]
     assert refused == ["--approve auto", "--mode standard"]
@@ -228,6 +232,13 @@ def test_managed_file_schema_errors_name_file_and_key(managed) -> None:  # type:
         with pytest.raises(SettingsError) as err:
             load_settings()
         assert needle in str(err.value) and str(path) in str(err.value), (doc, err.value)
+    path = managed({"roles": {"x": {"permissions": {"deny": ["Wirte(./a)"]}}}})
+    r = run_bastion("config", "validate", path)  # a role's rules are checked too
+    assert r.returncode == 1 and "Wirte" in r.stderr
+    path = managed({"locked": ["network"], "roles": {"x": {"offlineMode": True}},
+                    "assignments": {"group:dev": "x"}})
+    r = run_bastion("config", "validate", path)
+    assert r.returncode == 0 and "valid" in r.stderr, r.stderr
 
 
 def test_test_variable_refused_when_system_file_exists(tmp_path: Path,
@@ -252,3 +263,18 @@ def test_provider_record_unaffected_without_managed_file(workspace: Path, tmp_pa
                     "--record", record, "--approve", "auto")
     assert r.returncode == 0 and "refused" not in r.stderr
     assert len(read_record(record)) == 1
+
+
+def test_the_web_ui_cannot_loosen_a_managed_value(managed, bastion_home: Path) -> None:  # type: ignore[no-untyped-def]
+    from ui.ui_fixtures import logged_in, origin, running_ui
+
+    managed({"offlineMode": True})
+    with running_ui() as server:
+        client = logged_in(server)
+        r = client.post("/settings", data={"key": "offlineMode", "value": "false"},
+                        headers={"origin": origin(server)})
+        assert "offlineMode" in r.text and "may only be turned on" in r.text
+    assert not (bastion_home / "settings.json").exists() or \
+        "offlineMode" not in (bastion_home / "settings.json").read_text()
+    refused = [d["payload"] for d in audit_records("config") if d["action"] == "refused"]
+    assert [(p["key"], p["command"]) for p in refused] == [("offlineMode", "ui")]

@@ -151,3 +151,21 @@ def test_webfetch_rule_is_decided_at_the_gate(workspace: Path) -> None:
     assert result.is_error and result.details["denied"] and "WebFetch" in result.content
     assert Policy(workspace, grants=[Grant(workspace, "write", "t")]).decide(
         "fetch_url", "http://127.0.0.1:9/x").verdict == "allow"
+
+
+def test_delegation_is_decided_at_the_gate(workspace: Path) -> None:
+    from types import SimpleNamespace
+
+    from bastion.agent.taskforce import DelegateTool
+    from bastion.policy import Rule
+
+    handed: list[str] = []
+    run = SimpleNamespace(members=["coder", "reviewer"],
+                          delegate=lambda agent, task: handed.append(agent) or ToolResult("ok"))
+    tool = DelegateTool(run)  # type: ignore[arg-type]
+    deny = Rule.parse("delegate(coder)", "deny", "test", workspace)
+    ctx = ToolContext(workspace, Policy(workspace, rules=[deny]))
+    refused = tool.run(tool.parse({"agent": "coder", "task": "x"}), ctx)
+    assert refused.is_error and refused.details["denied"] and handed == []
+    assert not tool.run(tool.parse({"agent": "reviewer", "task": "x"}), ctx).is_error
+    assert handed == ["reviewer"]

@@ -27,8 +27,9 @@ SHAPES = [
     "A1b2", "ghp_", "-----BEGIN ", "password=", "key: ", '"', "'", "0123456789abcdef", "+/",
     "eyJ", "x.", "\\\n", " \n", "1: ", "a:1:", "https://a.b/", "[[SECRET:", "](", "a@b.",
     "+1 ", "4111 ", "GB82 ", "://:", "a://b:c@", "QUJD", "%41", "&amp;", "\\x41", "-----",
+    "\\u0041", "\\n", "\\\"", "aaaa\" + \"", "abcdefghijkl\n", "eHl6",
 ]
-TOTAL_MB = float(os.environ.get("BASTION_PATHO_MB", "6"))
+TOTAL_MB = float(os.environ.get("BASTION_PATHO_MB", "2"))
 SEGMENT = int(TOTAL_MB * 1_000_000 / len(SHAPES))
 MIN_MB_PER_S = 0.5  # sanity bound only: a quadratic path is orders of magnitude slower
 

@@ -114,8 +114,8 @@ def start_seaweed(weed: str, root: Path) -> Iterator[Seaweed]:
            "-webdav=false", "-admin.ui=false", f"-admin.port={admin}",
            f"-admin.port.grpc={admin_g}", "-metricsPort=0"]
     log = (root / "weed.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    # same process group as the test run: killing the run (CI timeout, Ctrl-C) ends it too
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     sw = Seaweed(f"http://127.0.0.1:{s3}", BUCKET, data,
                  {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY})
     try:

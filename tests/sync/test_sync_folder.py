@@ -254,3 +254,94 @@ def test_a_push_retried_after_a_crash_imports_nothing_twice(
     b.sync()
     assert b.conversation(sid) == a.conversation(sid)
     assert len(b.conversation(sid)) == 3
+
+
+def test_a_revoked_device_cannot_forge_with_its_old_key(tmp_path: Path,
+                                                        store: FolderBackend) -> None:
+    from bastion.sync.crypto import seal_object
+    from bastion.sync.engine import manifest_name
+    from bastion.sync.registry import decode_registry, encode_registry, registry_name
+    from bastion.sync.state import SyncState
+
+    a, b, c = pair(tmp_path, store, "a", "b", "c")
+    for d in (a, b, c):
+        d.sync()
+    ic, ia = SyncState(c.db).identity(), SyncState(a.db).identity()
+    assert ic is not None and ia is not None
+    reg_name, b_manifest = registry_name(ic.space), manifest_name(ic, _dev_id(b))
+    old_registry = (store.folder / reg_name).read_bytes()
+    revoke_device(a.db, store, _dev_id(c))
+    a.sync()
+    b.sync()
+
+    # c re-signs the old-epoch registry with a higher version, itself un-revoked
+    reg, _ = decode_registry(ic, reg_name, old_registry)
+    reg.version = 99
+    current = (store.folder / reg_name).read_bytes()
+    (store.folder / reg_name).write_bytes(encode_registry(ic, reg))
+    with pytest.raises(SyncIntegrityError) as info:
+        a.sync()
+    assert reg_name in str(info.value) and "epoch" in str(info.value)
+    (store.folder / reg_name).write_bytes(current)
+
+    # c forges b's manifest under the old key, pointing at a segment of its own making
+    seg = "cd" * 32
+    (store.folder / seg).write_bytes(seal_object(ic.keys[0], 0, seg, "segment", {
+        "kind": "session", "session": "forged00001", "meta": None, "tool_calls": [],
+        "events": [], "messages": [{"uid": "x", "role": "user", "content": "injected",
+                                    "created_at": 1.0}]}))
+    (store.folder / b_manifest).write_bytes(seal_object(ic.keys[0], 0, b_manifest, "manifest", {
+        "device": _dev_id(b), "version": 99, "prev": "", "tombstones": {},
+        "segments": [[seg, "forged00001", 1, "00"]]}))
+    report = a.sync()
+    assert _dev_id(b) in report.waiting
+    assert "forged00001" not in a.session_ids()
+
+
+def test_a_replaced_segment_is_refused_even_if_validly_sealed(tmp_path: Path,
+                                                              store: FolderBackend) -> None:
+    from bastion.sync.crypto import seal_object
+
+    a, b = pair(tmp_path, store, "a", "b")
+    a.sync()
+    before = set(_blobs(store.folder))
+    add_session(a, "t", ["real"])
+    a.sync()
+    ia = a.epoch_keys()
+    new = set(_blobs(store.folder)) - before
+    assert len(new) == 1  # the new segment (a's manifest existed already)
+    name = new.pop()
+    blob = (store.folder / name).read_bytes()
+    fake = {"kind": "session", "session": "fake", "meta": None, "messages": [], "events": [],
+            "tool_calls": []}
+    (store.folder / name).write_bytes(seal_object(ia[0], 0, name, "segment", fake))
+    with pytest.raises(SyncIntegrityError, match="hash mismatch") as info:
+        b.sync()
+    assert name in str(info.value)
+    (store.folder / name).write_bytes(blob)
+    b.sync()
+    assert "fake" not in b.session_ids()
+
+
+def _dev_id(dev: Device) -> str:
+    from bastion.sync.state import SyncState
+
+    ident = SyncState(dev.db).identity()
+    assert ident is not None
+    return ident.device_id
+
+
+def test_an_unused_pairing_offer_is_deleted_once_expired(tmp_path: Path,
+                                                         store: FolderBackend) -> None:
+    from bastion.sync.state import SyncState
+
+    a = Device.make(tmp_path, "a", store)
+    code = init_space(a.db, store, "a").code
+    a.sync()
+    count = len(_blobs(store.folder))
+    state = SyncState(a.db)
+    state.set("pairing_offers", dict.fromkeys(state.get("pairing_offers"), 0.0))
+    assert a.sync().deleted_remote == 1
+    assert len(_blobs(store.folder)) == count - 1
+    with pytest.raises(SyncIntegrityError, match="no pairing offer"):
+        join_space(Device.make(tmp_path, "late", store).db, store, code)

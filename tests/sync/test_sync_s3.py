@@ -23,12 +23,19 @@ API_KEY = "sk-ant-api03-" + "Qw7" * 30
 
 
 class Device:
-    def __init__(self, root: Path, name: str, sw: Seaweed, prefix: str) -> None:
+    def __init__(self, root: Path, name: str, sw: Seaweed, prefix: str, *,
+                 vault_credentials: bool = False) -> None:
         self.home = root / name
         self.ws = root / f"{name}-ws"
         self.ws.mkdir(parents=True)
         (self.ws / "secret.txt").write_text(f"{CANARY}\n")
-        self.env = {"BASTION_HOME": str(self.home), **sw.env}
+        self.env = {"BASTION_HOME": str(self.home)}
+        if vault_credentials:  # `bastion keys set s3`, no AWS_* variables at all
+            creds = f"{sw.env['AWS_ACCESS_KEY_ID']}:{sw.env['AWS_SECRET_ACCESS_KEY']}\n"
+            r = run_bastion("keys", "set", "s3", "--stdin", input=creds, env=self.env)
+            assert r.returncode == 0, r.stderr
+        else:
+            self.env.update(sw.env)
         self.flags = ["--s3", sw.endpoint, "--bucket", sw.bucket, "--prefix", prefix]
         self.root = root
 
@@ -58,7 +65,8 @@ def _object_keys(sw: Seaweed, prefix: str) -> list[str]:
 def test_two_devices_through_seaweedfs(seaweed: Seaweed, tmp_path: Path) -> None:
     prefix = f"t-{uuid.uuid4().hex[:8]}"
     a = Device(tmp_path, "a", seaweed, prefix)
-    b = Device(tmp_path, "b", seaweed, prefix)
+    b = Device(tmp_path, "b", seaweed, prefix, vault_credentials=True)
+    assert "AWS_ACCESS_KEY_ID" not in os.environ
     r = run_bastion("keys", "set", "anthropic", "--stdin", input=API_KEY + "\n", env=a.env)
     assert r.returncode == 0, r.stderr
     s_a = a.session(f"{TEXT} (from a)")
@@ -84,6 +92,7 @@ def test_two_devices_through_seaweedfs(seaweed: Seaweed, tmp_path: Path) -> None
     # decrypted with a device's own keys: the conversation is there, the API key is not
     plain = _decrypt_all(a, stored)
     assert "bluefinch" in plain and API_KEY not in plain
+    assert seaweed.env["AWS_SECRET_ACCESS_KEY"] not in plain
 
     status = json.loads(a.cli("sync", "status", "--json").stdout)
     assert status["configured"] and status["backend"]["backend"] == "s3"
@@ -181,17 +190,23 @@ def test_tampering_replay_deletion_and_delete_remote(seaweed: Seaweed, tmp_path:
     assert r.returncode == 1 and "gone" in r.stderr
 
 
-@pytest.mark.parametrize("offline", [True])
-def test_sync_endpoint_obeys_the_egress_gateway(tmp_path: Path, offline: bool) -> None:
+@pytest.mark.parametrize(("settings", "why"), [
+    ({"offlineMode": True}, "offline"),
+    ({"dataResidency": {"region": "eu-west-1", "enforceRegion": True}}, "dataResidency.region"),
+    ({"network": {"deniedDomains": ["*.amazonaws.com"]}}, "deniedDomains"),
+])
+def test_sync_endpoint_obeys_the_egress_gateway(tmp_path: Path, settings: dict[str, Any],
+                                                why: str) -> None:
     home = tmp_path / "h"
     home.mkdir()
-    (home / "settings.json").write_text(json.dumps({"offlineMode": offline}))
-    r = run_bastion("sync", "init", "--s3", "https://s3.eu-west-1.amazonaws.com", "--bucket",
-                    "b", env={"BASTION_HOME": str(home), "AWS_ACCESS_KEY_ID": "x",
-                              "AWS_SECRET_ACCESS_KEY": "y"})
-    assert r.returncode == 1
-    assert "offline" in r.stderr
-    assert not (home / "settings.json").read_text().count('"sync"')
+    (home / "settings.json").write_text(json.dumps(settings))
+    r = run_bastion("sync", "init", "--s3", "https://s3.us-east-1.amazonaws.com", "--bucket",
+                    "b", "--region", "us-east-1",
+                    env={"BASTION_HOME": str(home), "AWS_ACCESS_KEY_ID": "x",
+                         "AWS_SECRET_ACCESS_KEY": "y"})
+    assert r.returncode == 1, r.stderr
+    assert why in r.stderr and "Traceback" not in r.stderr
+    assert '"sync"' not in (home / "settings.json").read_text()
 
 
 def test_bad_flags_are_usage_errors(tmp_path: Path) -> None:

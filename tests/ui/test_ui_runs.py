@@ -138,3 +138,16 @@ def test_a_project_deny_holds_in_the_browser_too(workspace: Path, tmp_path: Path
     result = next(e for e in events if e["kind"] == "tool_result" and e["name"] == "edit_file")
     assert result["status"] == "denied", result
     assert (workspace / "src" / "app.py").read_bytes() == before
+
+
+def test_a_run_that_cannot_start_says_why(tmp_path: Path) -> None:
+    with running_ui() as server:
+        client = logged_in(server)
+        r = client.post("/run", data={"task": "x", "workspace": str(tmp_path / "missing"),
+                                      "provider": "replay", "script": str(tmp_path / "s")},
+                        headers={"origin": origin(server)})
+        events = _events(client, r.json()["run_id"])
+        assert events[-1]["kind"] == "error" and "not a directory" in events[-1]["message"]
+        bad = client.post("/run", data={"task": "x", "workspace": str(tmp_path),
+                                        "provider": "nope"}, headers={"origin": origin(server)})
+        assert bad.status_code == 400 and "unknown provider" in bad.json()["error"]

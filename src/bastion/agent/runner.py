@@ -19,8 +19,14 @@ from bastion.config import (
 from bastion.errors import BastionError
 from bastion.journal import open_journal
 from bastion.net import build_fetch_client
-from bastion.policy import Approver, DecisionRecord, build_policy, session_event_hook
-from bastion.privacy import PrivacyFilter
+from bastion.policy import (
+    Approver,
+    DecisionRecord,
+    build_policy,
+    session_event_hook,
+    terminal_available,
+)
+from bastion.privacy import PrivacyFilter, configured_secrets
 from bastion.providers import ProviderOptions, create_provider
 from bastion.rights.telemetry import Telemetry, instrument_provider
 from bastion.runtime import Runtime
@@ -158,10 +164,12 @@ class AgentSession:
             self.policy.add_hook(lambda record: on_event("decision", record.to_json()))
         # privacy: secrets never reach the model, the history or the audit log
         self.privacy = PrivacyFilter(
-            {f"stored-{i}": v for i, v in enumerate(rt.api_keys.all_values())},
+            {**{f"stored-{i}": v for i, v in enumerate(rt.api_keys.all_values())},
+             **configured_secrets(settings.mcp_servers)},
             include_env=True, workspace=workspace,
             security_mode=settings.security_mode or self.policy.mode == "strict",
-            allowed_domains=settings.network.allowed_domains)
+            allowed_domains=settings.network.allowed_domains,
+            unattended=opts.approver is None and (opts.approve != "ask" or not terminal_available()))
         rt.audit.redact = self.privacy.redact
         self._fetch_client = build_fetch_client(settings, offline=offline)
         ctx = ToolContext(workspace=workspace, policy=self.policy, session_id=self.session_id,

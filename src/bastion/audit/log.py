@@ -10,7 +10,7 @@ from typing import Any, Protocol, TextIO
 
 from bastion.errors import BastionError
 
-from .anchor import advance_anchors, anchors_for, reset_anchors, rollback_problems
+from .anchor import advance_anchors, anchors_for, rollback_problems
 from .anomaly import Anomaly, AnomalyMonitor, AnomalyThresholds
 from .canonical import canonical, to_jsonable, utc_now
 from .chain import CATEGORIES, GENESIS, ChainKeys, Entry
@@ -21,7 +21,6 @@ from .files import (
     append_lines,
     jsonl_line,
     last_seq,
-    move_aside,
     read_records,
     rewrite_blanked,
     rotate,
@@ -293,36 +292,10 @@ class AuditLog:
     def accept_restore(self) -> dict[str, Any]:
         """A deliberate restore from a backup: record it, then sign the current head into the
         checkpoint and every anchor; the old ``logPath`` file is moved aside (kept)."""
+        from .restore import accept_restore
+
         with self._lock:
-            problems = self.rollback_problems()
-            try:
-                old = self.signer.read()
-            except CheckpointInvalid as exc:
-                problems.append(str(exc))
-                old = None
-            kept = move_aside(self.log_path) if self.log_path is not None else []
-            self._file_state = None
-            self._store("user", "accept-restore", {
-                "problems": problems, "previous_checkpoint": old.seq if old else None,
-                "log_file_moved_to": [str(k) for k in kept]}, None)
-            with self.db.transaction() as conn:
-                head = conn.execute("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1"
-                                    ).fetchone()
-                checkpoint = Checkpoint(head[0], head[1], utc_now())
-                self.signer.write(checkpoint)
-                conn.execute("INSERT OR REPLACE INTO audit_checkpoints (seq, mac, time) "
-                             "VALUES (?, ?, ?)", (checkpoint.seq, checkpoint.mac,
-                                                  checkpoint.time))
-                if self.log_path is not None:
-                    conn.execute("DELETE FROM audit_meta WHERE key = ?",
-                                 (self._log_start_key(),))
-                    self._sync_log_file(conn, _row_entry(conn.execute(
-                        f"SELECT {_COLUMNS} FROM audit_log WHERE seq = ?", (head[0],)
-                    ).fetchone()), appended=False)
-            reset_anchors(self.anchors, self.signer, checkpoint)
-            self._unsigned = 0
-        return {"problems": problems, "checkpoint": checkpoint.seq,
-                "moved": [str(k) for k in kept]}
+            return accept_restore(self)
 
     def take_anomalies(self) -> list[Anomaly]:
         """Anomalies detected since the last call (the session recorder pauses on them)."""

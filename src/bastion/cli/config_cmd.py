@@ -122,7 +122,16 @@ def validate(file: Path | None = typer.Argument(None, help="Settings file (defau
     Example: bastion config validate .bastion/settings.json
     """
     p = file or settings_path()
+    if file is not None and not file.is_file():
+        raise typer.BadParameter(f"{file} is not an existing file", param_hint="FILE")
     from bastion.policy import validate_rules
 
-    validate_rules(parse_settings(read_settings_json(p), p), p)  # rules too: "Wirte(x)" fails
+    parts = [read_settings_json(p)]
+    if any(k in parts[0] for k in ("locked", "roles", "assignments")) \
+            or p.name.startswith("managed"):
+        from bastion.config import validate_managed
+
+        parts = validate_managed(parts[0], p)  # a managed file: its own keys, roles too
+    for data in parts:
+        validate_rules(parse_settings(data, p), p)  # rules too: "Wirte(x)" fails
     err.print(f"{p}: valid", markup=False)

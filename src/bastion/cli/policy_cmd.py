@@ -19,12 +19,12 @@ from bastion.errors import BastionError
 from bastion.home import bastion_home
 from bastion.net import EgressPolicy, decide_request
 from bastion.policy import (
-    FAMILIES,
     FILE_TOOLS,
     Decision,
     Policy,
     build_policy,
     fallback_for,
+    known_tool,
     stricter,
 )
 
@@ -80,6 +80,27 @@ def _target(spec: str, workspace: Path) -> str:
     return str(workspace / spec.removeprefix("./")) if not spec.startswith("/") else spec
 
 
+def answer(policy: Policy, settings: Settings, request: str, *, approve: str | None = None,
+           offline: bool = False) -> tuple[str, str, Decision, str]:
+    """What the gate would do with ``request`` (``Tool(target)``): (tool, target, decision,
+    outcome). ``outcome`` is the verdict, or with ``approve`` how an unattended run settles
+    it. The same answer ``bastion policy check`` prints."""
+    m = _REQUEST.match(request)
+    if not m or m.group(2) is None or not m.group(2).strip():
+        raise BastionError(f"cannot parse {request!r}", hint="write Tool(target), e.g. "
+                           "'Write(./src/x.py)' or 'Bash(npm test)'")
+    name, spec = m.group(1), m.group(2).strip()
+    if not known_tool(name) or name == "*":
+        raise BastionError(f"unknown tool {name!r}",
+                           hint="use Read, Write, Edit, Delete, Move, Bash, Fetch or a tool name")
+    tool = _REPRESENTATIVE.get(name.lower(), name)
+    target = _target(spec, policy.workspace) if tool in FILE_TOOLS else spec
+    decision = policy.decide(tool, target, fallback=fallback_for(tool))
+    if tool == "fetch_url" and decision.verdict != "deny":
+        decision = stricter(_gateway(settings, target, offline), decision)
+    return tool, target, decision, _settle(decision, approve)
+
+
 @app.command("check")
 def check(
     request: str = typer.Argument(..., help="e.g. 'Write(./src/x.py)', 'Read(~/.ssh/id_rsa)'."),
@@ -98,22 +119,9 @@ def check(
     if approve is not None and approve not in ("ask", "auto", "never"):
         raise typer.BadParameter(f"{approve!r} is not one of ask, auto, never",
                                  param_hint="--approve")
-    m = _REQUEST.match(request)
-    if not m or m.group(2) is None or not m.group(2).strip():
-        raise BastionError(f"cannot parse {request!r}", hint="write Tool(target), e.g. "
-                           "'Write(./src/x.py)' or 'Bash(npm test)'")
-    name, spec = m.group(1), m.group(2).strip()
-    if name.lower() not in FAMILIES and "_" not in name:
-        raise BastionError(f"unknown tool {name!r}",
-                           hint="use Read, Write, Edit, Delete, Move, Bash, Fetch or a tool name")
-    tool = _REPRESENTATIVE.get(name.lower(), name)
     settings = load_settings()
-    policy = _policy(workspace, mode, settings)
-    target = _target(spec, policy.workspace) if tool in FILE_TOOLS else spec
-    decision = policy.decide(tool, target, fallback=fallback_for(tool))
-    if tool == "fetch_url" and decision.verdict != "deny":
-        decision = stricter(_gateway(settings, target, offline), decision)
-    outcome = _settle(decision, approve)
+    tool, target, decision, outcome = answer(_policy(workspace, mode, settings), settings,
+                                             request, approve=approve, offline=offline)
     code = {"allow": 0, "deny": 1, "ask": 2}[outcome]
     if json_output:
         print_json({"request": request, "tool": tool, "target": target, **decision.to_json(),

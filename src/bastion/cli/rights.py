@@ -13,7 +13,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from bastion.config import load_settings
 from bastion.errors import BastionError
 from bastion.home import bastion_home
-from bastion.rights import ExportOptions, delete_all, delete_project, delete_session, export_data
+from bastion.rights import (
+    ExportOptions,
+    check_target,
+    delete_all,
+    delete_project,
+    delete_session,
+    export_data,
+)
 from bastion.runtime import Runtime
 
 from .output import err
@@ -44,14 +51,16 @@ def export(
     session: str | None = typer.Option(None, "--session", help="Export only this session."),
     include_backups: bool = typer.Option(False, "--include-backups",
                                          help="Include the journal's saved file versions."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file at --out."),
 ) -> None:
     """Export your data: conversations (JSONL + SQLite), settings without secrets, audit log.
 
     Example: bastion export --out bastion-data.zip --encrypt
     """
-    passphrase = _export_passphrase() if encrypt else None
     opts = ExportOptions(out=out, session=session, include_backups=include_backups,
-                         passphrase=passphrase)
+                         force=force)
+    check_target(opts)  # before asking for a passphrase or unlocking anything
+    opts.passphrase = _export_passphrase() if encrypt else None
     with Runtime.open() as rt, Progress(
             TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=err,
             transient=True, disable=not err.is_terminal) as bar:

@@ -90,7 +90,7 @@ def run(
     record: Path | None = RecordOpt,
     json_output: bool = typer.Option(False, "--json",
                                      help="Print JSON-lines events; the last line is the result."),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Step limit for this run."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Step limit for this run."),
     agent: str | None = AgentOpt,
     taskforce: str | None = TaskforceOpt,
     continue_last: bool = ContinueOpt,

@@ -14,9 +14,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from bastion import sync
-from bastion.config import load_settings, read_settings_json, settings_path, write_settings_json
+from bastion.config import load_settings
 from bastion.errors import BastionError
-from bastion.runtime import Runtime
+from bastion.runtime import Runtime, SettingChange
 
 from .output import err, out, print_json
 
@@ -54,14 +54,11 @@ def _backend(rt: Runtime, conf: dict[str, Any] | None = None) -> sync.Backend:
 
 
 def _save_conf(rt: Runtime, conf: dict[str, Any] | None) -> None:
-    path = settings_path()
-    data = read_settings_json(path)
-    if conf is None:
-        data.pop("sync", None)
-    else:
-        data["sync"] = {k: v for k, v in conf.items() if v is not None}
-    write_settings_json(path, data)
-    rt.audit.record("config", "set", {"key": "sync", "new": data.get("sync"), "file": str(path)})
+    """The ``sync`` settings key (location only), through the one audited settings writer."""
+    value = {k: v for k, v in conf.items() if v is not None} if conf is not None else None
+    change = SettingChange.prepare("sync", value, remove=conf is None)
+    if change.changed:
+        change.apply(rt.audit)
 
 
 def _recovery_passphrase() -> str:
@@ -212,6 +209,9 @@ def now(json_output: bool = _JSON) -> None:
               f"{report.pushed_segments}, pulled {report.pulled_segments} segment(s); "
               f"{len(report.tombstoned)} session deletion(s), {report.deleted_remote} remote "
               "object(s) removed", markup=False)
+    if report.waiting:
+        err.print(f"not read yet (still on a key from before the last revocation, until they "
+                  f"sync): {', '.join(report.waiting)}", markup=False)
 
 
 @app.command("status")

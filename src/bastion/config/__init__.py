@@ -12,6 +12,7 @@ from .effective import (
     layers_of,
     origins_table,
     settings_files,
+    validate_managed,
     with_layer,
 )
 from .layers import CLI, MANAGED, PROJECT, USER, Layers, Refusal
@@ -63,6 +64,7 @@ __all__ = [
     "settings_files",
     "settings_path",
     "system_managed_path",
+    "validate_managed",
     "with_layer",
     "write_settings_json",
 ]

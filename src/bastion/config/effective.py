@@ -9,6 +9,7 @@ same rules.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,13 @@ def _finish(merger: Merger, where: str) -> Settings:
     return settings
 
 
-def _upper(defaults: dict[str, Any]) -> Merger:
-    """A merger holding the managed file and the roles assigned to this user."""
-    merger = Merger(defaults)
-    managed = load_managed(all_keys(defaults))
+def _upper(defaults: dict[str, Any]) -> Merger | None:
+    """A merger holding the managed file and the roles assigned to this user (None: there
+    is no managed file)."""
+    managed = load_managed(_all_keys)
     if managed is None:
-        return merger
+        return None
+    merger = Merger(defaults, leaves=_leaves())
     merger.state.managed_path = managed.path
     merger.apply(managed.settings, MANAGED, f"managed settings {managed.path}", binding=True)
     merger.state.locked = list(managed.locked)
@@ -76,10 +78,33 @@ def _upper(defaults: dict[str, Any]) -> Merger:
 def layered_settings(user_path: Path, user_raw: dict[str, Any] | None = None) -> Settings:
     """The user's effective settings under the managed layer and their roles."""
     raw = read_settings_json(user_path) if user_raw is None else user_raw
-    parse_settings(raw, user_path)
+    user = parse_settings(raw, user_path)
     merger = _upper(_defaults())
+    if merger is None:  # no managed file: the user's file as it is
+        state = Layers(data=dump_settings(user))
+        state.origins = {k: USER for k in _leaves() if lookup(raw, k)[0]}
+        user._layers = state
+        return user
     merger.apply(raw, USER, f"user settings {user_path}")
     return _finish(merger, str(user_path))
+
+
+_LEAVES: list[str] | None = None
+_ALL_KEYS: set[str] | None = None
+
+
+def _all_keys() -> set[str]:
+    global _ALL_KEYS
+    if _ALL_KEYS is None:
+        _ALL_KEYS = all_keys(_defaults())
+    return _ALL_KEYS
+
+
+def _leaves() -> list[str]:
+    global _LEAVES
+    if _LEAVES is None:
+        _LEAVES = leaf_keys(_defaults())
+    return _LEAVES
 
 
 def layers_of(settings: Settings) -> Layers | None:
@@ -96,7 +121,7 @@ def check_user_write(user_path: Path, data: dict[str, Any]) -> None:
     """Refuse writing ``data`` as the user's settings if it loosens a managed value that the
     current file does not already try to loosen (raises :class:`ManagedRefusal`)."""
     merger = _upper(_defaults())
-    if merger.state.managed_path is None:
+    if merger is None:
         return
     current = layers_of(layered_settings(user_path))
     before = {(r.key, repr(r.attempted)) for r in (current.refusals if current else [])}
@@ -111,7 +136,7 @@ def with_layer(settings: Settings, raw: dict[str, Any], layer: str, source: str,
     """``settings`` with one more layer merged (project, command line). ``strict``: raise
     :class:`ManagedRefusal` instead of keeping the binding value."""
     state = copy.deepcopy(layers_of(settings)) or Layers(dump_settings(settings))
-    merger = Merger(_defaults(), state)
+    merger = Merger(_defaults(), state, leaves=_leaves())
     before = len(state.refusals)
     merger.apply(raw, layer, source, tighten_all=tighten_all)
     refused = state.refusals[before:]
@@ -140,7 +165,7 @@ def constrain_project(settings: Settings, project: Settings | None,
         return project
     raw = project.model_dump(mode="json", by_alias=True, exclude_unset=True,
                              exclude={"schema_"})
-    clamped, refused = Merger(_defaults(), layers).clamp(raw, PROJECT,
+    clamped, refused = Merger(_defaults(), layers, leaves=_leaves()).clamp(raw, PROJECT,
                                                          f"project settings {path}")
     layers.refusals += [r for r in refused if r not in layers.refusals]
     return parse_settings(clamped, path)
@@ -207,5 +232,23 @@ def describe_layers(settings: Settings) -> list[str]:
     lines = [f"managed settings: {layers.managed_path}"
              + (f" (locked: {', '.join(layers.locked)})" if layers.locked else ""),
              "role: " + (", ".join(layers.roles) if layers.roles else "none")]
+    data = dump_settings(settings)
+    for key in _KEY_FACTS:
+        lines.append(f"{key} = {json.dumps(lookup(data, key)[1])} (decided by "
+                     f"{layers.origin(key)})")
     lines += [f"refused: {r.message()}" for r in layers.refusals]
     return lines
+
+
+#: the values ``doctor`` and ``policy explain`` name the deciding layer of
+_KEY_FACTS = ("securityMode", "offlineMode", "permissions.allowAutoApprove", "audit.level",
+              "telemetry.enabled")
+
+
+def validate_managed(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """Check a managed file's own keys and roles (``config validate``); returns its settings
+    part and every role's fragment (for the rule check). Ownership is checked on loading."""
+    from .managed import parse_managed
+
+    managed = parse_managed(data, path, _all_keys())
+    return [managed.settings, *managed.roles.values()]

@@ -223,8 +223,9 @@ def _drop(data: dict[str, Any], dotted: str) -> None:
 class Merger:
     """Applies layers in order onto the defaults."""
 
-    def __init__(self, defaults: dict[str, Any], state: Layers | None = None) -> None:
-        self.leaves = leaf_keys(defaults)
+    def __init__(self, defaults: dict[str, Any], state: Layers | None = None,
+                 leaves: list[str] | None = None) -> None:
+        self.leaves = leaves if leaves is not None else leaf_keys(defaults)
         self.state = state or Layers(data=json.loads(json.dumps(defaults)))
 
     def apply(self, raw: dict[str, Any], layer: str, source: str, *, binding: bool = False,

@@ -43,23 +43,43 @@ def parse_settings(data: Any, source: Path | str) -> Settings:
         raise SettingsError(f"{source}: {problems}") from None
 
 
+#: a settings file is a few kilobytes; anything this big is a mistake (and slow to validate)
+MAX_SETTINGS_BYTES = 1024 * 1024
+
+
 def read_settings_json(path: Path) -> dict[str, Any]:
     """The raw JSON object in ``path`` ({} when the file does not exist)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read settings ({exc.strerror})") from None
+    if len(raw) > MAX_SETTINGS_BYTES:
+        raise SettingsError(f"{path}: larger than {MAX_SETTINGS_BYTES // 1024} KiB; "
+                            "a settings file this big is refused")
+    data = _decode_json(raw, path)
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+def _decode_json(raw: bytes, path: Path) -> Any:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SettingsError(f"{path}: the file is UTF-16; save it as UTF-8")
     try:
-        data = json.loads(text) if text.strip() else {}
+        text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark is tolerated
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    try:
+        return json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
         raise SettingsError(
             f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a JSON object at the top level")
-    return data
+    except RecursionError:
+        raise SettingsError(f"{path}: nested too deeply to be a settings file") from None
 
 
 def load_settings(path: Path | None = None) -> Settings:

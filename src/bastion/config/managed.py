@@ -21,6 +21,7 @@ import os
 import pwd
 import stat
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,11 +143,11 @@ def parse_managed(data: dict[str, Any], path: Path, known_keys: set[str]) -> Man
     return Managed(path, body, locked, roles, dict(assigns))
 
 
-def load_managed(known_keys: set[str]) -> Managed | None:
+def load_managed(known_keys: Callable[[], set[str]]) -> Managed | None:
     path = managed_path()
     if path is None:
         return None
-    return parse_managed(_read_checked(path), path, known_keys)
+    return parse_managed(_read_checked(path), path, known_keys())
 
 
 def current_identity() -> tuple[str, list[str]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bastion.config import McpServerSettings, Settings
+from bastion.config import McpServerSettings, Settings, constrain_project
 from bastion.policy import TrustStore, project_settings
 
 Origin = Literal["user", "project"]
@@ -82,6 +82,7 @@ def configured_servers(settings: Settings, workspace: Path | None, bastion_home:
     if workspace is None:
         return entries
     project, path = project_settings(workspace)
+    project = constrain_project(settings, project, path)  # never past managed settings
     if project is None or not project.mcp_servers:
         return entries
     state = TrustStore(bastion_home).state(workspace)

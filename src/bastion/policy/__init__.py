@@ -63,7 +63,7 @@ from .defaults import deny_read_paths, protected_match, protected_paths
 from .paths import canonical, display_path, is_within
 from .patterns import PathPattern, PatternError
 from .policy import ApproveMode, Grant, Mode, Policy, SandboxView
-from .rules import FAMILIES, FILE_TOOLS, Rule, RuleError, Verdict, fallback_for
+from .rules import FAMILIES, FILE_TOOLS, Rule, RuleError, Verdict, fallback_for, known_tool
 from .trust import TrustStore, project_digest
 
 __all__ = [
@@ -95,6 +95,7 @@ __all__ = [
     "display_path",
     "fallback_for",
     "is_within",
+    "known_tool",
     "project_digest",
     "project_settings",
     "protected_match",

@@ -11,6 +11,12 @@ from urllib.parse import unquote
 
 from bastion.privacy.detector import Finding, SecretScanner, default_scanner
 from bastion.privacy.known import KnownValues, credential_env_values
+from bastion.privacy.outbound import (
+    OUTBOUND_BUDGET_BITS,
+    OutboundStreams,
+    data_tokens,
+    destination,
+)
 from bastion.privacy.paths import PathScrubber
 from bastion.privacy.pii import find_pii
 from bastion.privacy.placeholders import (
@@ -32,6 +38,7 @@ from bastion.privacy.response import (
     url_host,
 )
 from bastion.privacy.rules import Rule
+from bastion.privacy.views import views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
 
@@ -57,6 +64,7 @@ class PrivacyFilter:
         include_env: bool = False,
         home: Path | None = None,
         user: str | None = None,
+        unattended: bool = False,
     ) -> None:
         self.security_mode = security_mode
         self.workspace = Path(workspace) if workspace is not None else None
@@ -64,6 +72,8 @@ class PrivacyFilter:
         self._scanner = default_scanner() if rules is None else SecretScanner(rules)
         self._known = KnownValues()
         self._map = PlaceholderMap()
+        # what the model sent to each destination; unattended, with a high-entropy budget
+        self._outbound = OutboundStreams(OUTBOUND_BUDGET_BITS if unattended else None)
         if known_values is not None:
             self._known.add_many(known_values)
         if include_env:
@@ -87,14 +97,34 @@ class PrivacyFilter:
         """Rule findings in ``text`` (does not register them)."""
         return self._scanner.scan(text)
 
-    def _spans(self, text: str, *, pii: bool) -> list[tuple[int, int, str, str]]:
-        spans: list[tuple[int, int, str, str]] = []
+    def _secret_spans(self, text: str) -> list[tuple[int, int, str, str, str]]:
+        """``(start, end, label, kind, secret)`` of every rule finding and known value in
+        ``text`` and in each of its views (escapes decoded, blobs decoded, line prefixes
+        stripped, continuations joined); spans are of ``text``. Every rule finding becomes a
+        known value for the rest of the session."""
+        out: list[tuple[int, int, str, str, str]] = []
         for f in self._scanner.scan(text):
             self._known.add(f.secret, f.rule_id)
-            spans.append((f.start, f.end, "SECRET", f.rule_id))
+            out.append((f.start, f.end, f.rule_id, "secret", f.secret))
         for m in self._known.find(text):
             label = m.label if m.encoding == "raw" else f"{m.label}-{m.encoding}"
-            spans.append((m.start, m.end, "SECRET", label))
+            out.append((m.start, m.end, label, "known-secret", m.text))
+        for v in views(text):
+            for f in self._scanner.scan(v.text):
+                if v.kind == "join" and not v.crosses_join(f.start, f.end):
+                    continue
+                self._known.add(f.secret, f.rule_id)
+                s, e = v.span(f.start, f.end)
+                out.append((s, e, f.rule_id, "secret", f.secret))
+            for m in self._known.find(v.text):
+                if v.kind == "join" and not v.crosses_join(m.start, m.end):
+                    continue
+                s, e = v.span(m.start, m.end)
+                out.append((s, e, f"{m.label}-{v.kind}", "known-secret", m.text))
+        return out
+
+    def _spans(self, text: str, *, pii: bool) -> list[tuple[int, int, str, str]]:
+        spans = [(s, e, "SECRET", label) for s, e, label, _, _ in self._secret_spans(text)]
         if pii:
             for p in find_pii(text):
                 spans.append((p.start, p.end, "PII", p.kind))
@@ -225,16 +255,9 @@ class PrivacyFilter:
             return ResponseScan(text)
         edits: list[tuple[int, int, str, LeakFinding]] = []
 
-        for f in self._scanner.scan(text):
-            self._known.add(f.secret, f.rule_id)
-            ph = self._map.placeholder_for(f.secret, "SECRET", f.rule_id)
-            edits.append((f.start, f.end, ph, LeakFinding("secret", f.rule_id, f.start, f.end)))
-        for km in self._known.find(text):
-            label = km.label if km.encoding == "raw" else f"{km.label}-{km.encoding}"
-            ph = self._map.placeholder_for(km.text, "SECRET", label)
-            edits.append(
-                (km.start, km.end, ph, LeakFinding("known-secret", km.label, km.start, km.end))
-            )
+        for start, end, label, kind, _secret in self._secret_spans(text):
+            ph = self._map.placeholder_for(text[start:end], "SECRET", label)
+            edits.append((start, end, ph, LeakFinding(kind, label, start, end)))
 
         ref_urls: dict[str, str] = {}
         for m in MD_REFDEF.finditer(text):
@@ -294,7 +317,7 @@ class PrivacyFilter:
             return "contains a placeholder"
         if self._known.find(url) or (decoded != url and self._known.find(decoded)):
             return "contains a known secret"
-        if self._scanner.scan(decoded):
+        if self._secret_spans(decoded):
             return "contains a secret"
         return None
 
@@ -322,10 +345,29 @@ class PrivacyFilter:
             if _has_secret_placeholder(value):
                 findings.append(LeakFinding("placeholder", "placeholder in argument",
                                             location=location))
-            for km in self._known.find(value):
-                findings.append(LeakFinding("known-secret", km.label, km.start, km.end, location))
-            for f in self._scanner.scan(value):
-                findings.append(LeakFinding("secret", f.rule_id, f.start, f.end, location))
+            for start, end, label, kind, _secret in self._secret_spans(value):
+                findings.append(LeakFinding(kind, label, start, end, location))
+        findings += self._check_stream(args)
+        return findings
+
+
+    def _check_stream(self, args: Mapping[str, Any]) -> list[LeakFinding]:
+        """This request together with what the model already sent to the same destination."""
+        dest = destination(args)
+        strings = [v for _, v in _walk_strings(args, "")]
+        stream, new_at = self._outbound.add(dest, data_tokens(strings))
+        findings: list[LeakFinding] = []
+        if new_at < len(stream):
+            for _start, end, label, _kind, _secret in self._secret_spans(stream):
+                if end > new_at:  # completed by this request
+                    findings.append(LeakFinding("reassembled-secret", f"{dest}: {label}",
+                                                location="(stream)"))
+        bits = self._outbound.over_budget(dest)
+        if bits is not None:
+            findings.append(LeakFinding(
+                "entropy-budget",
+                f"{dest}: {int(bits)} bits of random-looking data chosen by the model "
+                f"(unattended budget {OUTBOUND_BUDGET_BITS})", location="(stream)"))
         return findings
 
 

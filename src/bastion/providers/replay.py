@@ -20,6 +20,8 @@ def load_script(path: Path) -> list[dict[str, Any]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ProviderError(f"{path}: cannot read replay script ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ProviderError(f"{path}: replay script is not UTF-8 (byte {exc.start})") from None
     turns = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -46,6 +48,13 @@ class ReplayProvider(Provider):
         self.position = 0
         self.record = record
         self._calls = 0
+        if record is not None:  # a bad --record path fails before the session starts
+            try:
+                with record.open("a", encoding="utf-8"):
+                    pass
+            except OSError as exc:
+                raise ProviderError(f"{record}: cannot write the --record file "
+                                    f"({exc.strerror})") from None
 
     def complete(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelReply:
         if self.record is not None:

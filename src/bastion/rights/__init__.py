@@ -22,7 +22,7 @@ from .delete import (
     delete_project,
     delete_session,
 )
-from .export import ExportError, ExportOptions, ExportResult, export_data
+from .export import ExportError, ExportOptions, ExportResult, check_target, export_data
 from .rekey import RotationReport, rotate_master_key
 from .retention import apply_retention, expired_sessions
 from .telemetry import (
@@ -45,6 +45,7 @@ __all__ = [
     "SessionDeletion",
     "Telemetry",
     "apply_retention",
+    "check_target",
     "delete_all",
     "delete_project",
     "delete_session",

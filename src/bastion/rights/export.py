@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import glob
 import hashlib
 import io
 import json
@@ -68,6 +69,30 @@ class ExportOptions:
     include_backups: bool = False
     #: encrypt the archive (age, scrypt passphrase recipient) with this passphrase
     passphrase: str | None = None
+    #: replace an existing file at ``out`` (refused otherwise)
+    force: bool = False
+
+
+def check_target(opts: ExportOptions) -> Path:
+    """Where the archive goes; refuses a folder, and an existing file unless ``force``."""
+    out = opts.out.expanduser()
+    if str(opts.out).endswith(os.sep) or out.is_dir():
+        raise ExportError(f"{opts.out} is a folder; give a file name for the archive",
+                          hint="e.g. --out bastion-export.zip")
+    if out.is_symlink() or (out.exists() and not opts.force):
+        raise ExportError(f"{out} already exists; nothing was exported",
+                          hint="choose another name, or add --force to replace it")
+    if not out.parent.is_dir():
+        raise ExportError(f"{out.parent} is not an existing folder; nothing was exported")
+    return out
+
+
+def sweep_partials(folder: Path, name: str) -> None:
+    """Remove what a killed export of ``name`` left in ``folder`` (``.NAME.*.partial``)."""
+    with contextlib.suppress(OSError):
+        for leftover in folder.glob(f".{glob.escape(name)}.*.partial"):
+            if leftover.is_file() and not leftover.is_symlink():
+                leftover.unlink(missing_ok=True)
 
 
 @dataclass
@@ -197,6 +222,7 @@ API keys are never exported. Known secret values are replaced by "[removed]".
 def export_data(rt: Runtime, opts: ExportOptions, progress: Progress | None = None
                 ) -> ExportResult:
     """Write the export archive to ``opts.out`` (atomically) and return what it holds."""
+    check_target(opts)
     session = rt.sessions.resolve(opts.session).id if opts.session else None
     settings_doc = dump_settings(rt.settings)
     scrub = SecretScrubber(known_secret_values(settings_doc, rt.api_keys.all_values()))
@@ -268,6 +294,22 @@ def export_data(rt: Runtime, opts: ExportOptions, progress: Progress | None = No
     return ExportResult(opts.out, opts.passphrase is not None, counts, listing)
 
 
+def _publish(tmp: str, out: Path, force: bool) -> None:
+    if not force:
+        try:
+            os.link(tmp, out)  # atomic, and never replaces a file created meanwhile
+        except FileExistsError:
+            raise ExportError(f"{out} appeared while exporting; nothing was replaced") from None
+        except OSError:  # no hard links on this file system
+            if out.exists():
+                raise ExportError(f"{out} already exists; nothing was exported") from None
+            os.replace(tmp, out)
+            return
+        os.unlink(tmp)
+        return
+    os.replace(tmp, out)
+
+
 def _zip(files: dict[str, bytes], target: Any) -> None:
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in ["manifest.json", "README.txt", *sorted(files)]:
@@ -279,8 +321,8 @@ def _zip(files: dict[str, bytes], target: Any) -> None:
 
 
 def _write_archive(opts: ExportOptions, files: dict[str, bytes]) -> None:
-    out = opts.out.expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_target(opts)
+    sweep_partials(out.parent, out.name)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -294,7 +336,7 @@ def _write_archive(opts: ExportOptions, files: dict[str, bytes]) -> None:
                 fh.write(age_passphrase.encrypt(buf.getvalue(), opts.passphrase))
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, out)  # a half-written export never has the final name
+        _publish(tmp, out, opts.force)  # a half-written export never has the final name
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -16,6 +16,7 @@ the layers above the vault:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,13 @@ from typing import Any
 import sqlcipher3
 
 from bastion.errors import BastionError
+from bastion.fsutil import (
+    INIT_LOCK,
+    RUNTIME_LOCK,
+    acquire_lock,
+    exclusive_lock,
+    owner_only_tree,
+)
 from bastion.store import FILENAME as DB_FILENAME
 from bastion.vault import Vault, derive_subkey
 from bastion.vault.apikeys import reseal_all
@@ -160,9 +168,32 @@ def _sign_checkpoint(staged: Path, current: Any, new_master: bytes, macs: dict[i
 
 def rotate_master_key(home: Path, vault: Vault, progress: Progress | None = None) -> RotationReport:
     """Rotate ``vault``'s master key; on return every file uses the new key (and ``vault``
-    holds it). Nothing else may have the database open: call with the runtime closed."""
+    holds it). Nothing else may have the database open: call with the runtime closed.
+
+    Waits (briefly) until no other Bastion process has the data open, and keeps new ones
+    from starting until the rotation is done.
+    """
     if vault.store_key is None:
         raise BastionError("this vault cannot store a new master key")
+    lock = acquire_lock(home / RUNTIME_LOCK, shared=False, timeout_s=ROTATION_WAIT_S)
+    if lock is None:
+        raise BastionError("other Bastion commands are using the data; key rotation refused "
+                           "(nothing was changed)", hint="retry when they have finished")
+    try:
+        with exclusive_lock(home / INIT_LOCK):
+            report = _rotate(home, vault, progress)
+            owner_only_tree(home)  # staged copies were created with the default mode
+            return report
+    finally:
+        os.close(lock)
+
+
+#: how long a rotation waits for other Bastion processes to finish
+ROTATION_WAIT_S = 15.0
+
+
+def _rotate(home: Path, vault: Vault, progress: Progress | None) -> RotationReport:
+    assert vault.store_key is not None
     say = progress or (lambda _msg: None)
     report = RotationReport()
     old_master = vault.master_key

@@ -11,9 +11,11 @@ login session's.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from bastion import keyctl
@@ -36,31 +38,42 @@ def join_fresh_session_keyring() -> None:
                            f"{errno.errorcode.get(err, err)}")
 
 
+_spawner: ThreadPoolExecutor | None = None
+_spawner_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bastion-spawn")
+        return _spawner
+
+
+def background(fn: Callable[[], object]) -> None:
+    """Run ``fn`` later on the spawner thread (preparing the next command's cgroup)."""
+    _executor().submit(fn)
+
+
+def _fresh(start: Callable[[], T]) -> T:
+    join_fresh_session_keyring()  # a new keyring per command, in the spawner thread only
+    return start()
+
+
 def in_fresh_keyring(start: Callable[[], T], cleanup: Callable[[T], None]) -> T:
     """Call ``start`` (which starts the command) in a thread with a fresh session keyring.
 
-    If the caller is interrupted (Ctrl-C) while waiting, the thread is still waited for and
-    what it started is handed to ``cleanup`` before the interrupt propagates.
+    One long-lived spawner thread serves every command (starting a thread per command cost
+    more than the rest of the hand-over); before each start it joins a new keyring. If the
+    caller is interrupted (Ctrl-C) while waiting, what ``start`` started is handed to
+    ``cleanup`` before the interrupt propagates.
     """
-    box: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            join_fresh_session_keyring()
-            box["value"] = start()
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, name="bastion-spawn", daemon=True)
-    thread.start()
+    future = _executor().submit(_fresh, start)
     try:
-        thread.join()
+        return future.result()
     except BaseException:
-        while thread.is_alive():
-            thread.join(0.05)
-        if "value" in box:
-            cleanup(box["value"])  # type: ignore[arg-type]
+        if not future.cancel():
+            with contextlib.suppress(BaseException):
+                value = future.result()
+                cleanup(value)
         raise
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]  # type: ignore[return-value]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from . import cgroup, landlock, seccomp
-from .launcher import build_args, command_cgroup, ensure_available, spawn
+from .launcher import build_args, command_cgroup, ensure_available, remove_placeholders, spawn
 from .spec import SandboxSpec
 
 
@@ -62,9 +62,7 @@ class SandboxedProcess:
             with contextlib.suppress(OSError, ValueError):
                 if stream is not None:
                     stream.close()
-        for p in self._placeholders:  # mount points bwrap created on the host
-            with contextlib.suppress(OSError):
-                p.rmdir()
+        remove_placeholders(self._placeholders)  # mount points bwrap created on the host
         self._placeholders.clear()
         for fd in self._fds:
             with contextlib.suppress(OSError):

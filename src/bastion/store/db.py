@@ -17,10 +17,13 @@ from typing import Any
 import sqlcipher3
 
 from bastion.errors import BastionError
+from bastion.fsutil import INIT_LOCK, exclusive_lock
 
 from .schema import MIGRATIONS
 
 FILENAME = "bastion.db"
+#: how long a statement waits for another process's write lock before failing
+BUSY_TIMEOUT_S = 60.0
 Row = sqlcipher3.Row
 
 
@@ -33,9 +36,19 @@ class Database:
 
     def __init__(self, path: Path, key: bytes) -> None:
         self.path = path
+        fresh = not path.exists() or path.stat().st_size == 0
+        if fresh:  # the first writer fixes the file's salt and schema: one process at a time
+            with exclusive_lock(path.parent / INIT_LOCK):
+                self._open(key)
+        else:
+            self._open(key)
+
+    def _open(self, key: bytes) -> None:
+        path = self.path
         # SQLite gives the -wal and -shm files the main file's mode, so owner-only here covers all.
         os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600))
-        self.conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False,
+                                       timeout=BUSY_TIMEOUT_S)
         self.conn.row_factory = sqlcipher3.Row
         self.conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         try:
@@ -59,27 +72,36 @@ class Database:
                               "component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
         self.ensure_schema("core", MIGRATIONS)
 
+    def _version(self, component: str) -> int:
+        row = self.conn.execute("SELECT version FROM schema_migrations WHERE component = ?",
+                                (component,)).fetchone()
+        return int(row[0]) if row else 0
+
     def ensure_schema(self, component: str, migrations: list[str]) -> None:
         """Apply the not-yet-applied ``migrations`` of one component (e.g. "journal", "audit").
 
         Each package owns its tables and its migration list; append to a list, never edit a
-        released entry. A database newer than this code is refused rather than misread.
+        released entry. A database newer than this code is refused rather than misread. The
+        version is read again inside the write transaction of each step, so concurrent
+        processes never apply the same migration twice.
         """
-        row = self.conn.execute("SELECT version FROM schema_migrations WHERE component = ?",
-                                (component,)).fetchone()
-        version = row[0] if row else 0
-        if version > len(migrations):
-            raise DatabaseError(
-                f"{self.path}: the {component} schema is v{version}, newer than this Bastion "
-                f"(v{len(migrations)}); upgrade Bastion")
-        for number, script in enumerate(migrations[version:], start=version + 1):
+        if self._version(component) == len(migrations):
+            return  # the common case, without taking the write lock
+        while True:
             with self.transaction():
-                for statement in _split(script):
+                version = self._version(component)
+                if version > len(migrations):
+                    raise DatabaseError(
+                        f"{self.path}: the {component} schema is v{version}, newer than this "
+                        f"Bastion (v{len(migrations)}); upgrade Bastion")
+                if version == len(migrations):
+                    return
+                for statement in _split(migrations[version]):
                     self.conn.execute(statement)
                 self.conn.execute(
                     "INSERT INTO schema_migrations (component, version) VALUES (?, ?) "
                     "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                    (component, number))
+                    (component, version + 1))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlcipher3.Connection]:

@@ -38,6 +38,8 @@ class SessionStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: sessions this process created (settled by :meth:`settle_running` on close)
+        self.created: builtins.list[str] = []
 
     # sessions -----------------------------------------------------------------------------
     def create(self, *, title: str, workspace: str, agent: str | None, provider: str | None,
@@ -49,7 +51,19 @@ class SessionStore:
             "model) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, title[:200], t, t, workspace, agent, provider, model),
         )
+        self.created.append(session_id)
         return session_id
+
+    def settle_running(self, status: str) -> builtins.list[str]:
+        """Sessions of this process still 'running' (set-up failed, signal) get ``status``."""
+        settled = []
+        for session_id in self.created:
+            row = self.db.query("SELECT status FROM sessions WHERE id = ?", (session_id,))
+            if row and row[0]["status"] == "running":
+                self.set_status(session_id, status)
+                self.add_event(session_id, "state", {"status": status})
+                settled.append(session_id)
+        return settled
 
     def set_status(self, session_id: str, status: str) -> None:
         self.db.execute("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",

@@ -54,7 +54,7 @@ def init_space(db: Database, backend: Backend, device_name: str | None = None) -
     ident = state.identity()
     if ident is not None:
         load_registry(backend, state, ident)  # proves the location is this space
-        return Pairing(_new_code(backend, ident), ident.device_id, False)
+        return Pairing(_new_code(backend, state, ident), ident.device_id, False)
     dev, name, priv, pub = _device(device_name)
     ident = Identity(dev, name, priv, new_key(), {0: new_key()}, 0)
     reg = Registry(registry_name(ident.space), devices={dev: _entry(name, pub)})
@@ -66,12 +66,14 @@ def init_space(db: Database, backend: Backend, device_name: str | None = None) -
     with db.transaction():
         state.save_identity(ident)
         save_registry(backend, state, ident, reg, create=True)
-    return Pairing(_new_code(backend, ident), dev, True)
+    return Pairing(_new_code(backend, state, ident), dev, True)
 
 
-def _new_code(backend: Backend, ident: Identity) -> str:
+def _new_code(backend: Backend, state: SyncState, ident: Identity) -> str:
     code, secret = new_pairing_code()
-    put_pairing(backend, ident, secret)
+    name = put_pairing(backend, ident, secret)
+    # remembered so `sync now` can delete the offer once it expired unused
+    state.set("pairing_offers", {**state.get("pairing_offers", {}), name: time.time()})
     return code
 
 

@@ -17,11 +17,18 @@ from typing import Any
 
 from bastion.store import Database
 
-from .backends import Backend
+from .backends import Backend, SyncConflict
 from .configs import apply_configs, collect_configs, record_configs
-from .crypto import SyncIntegrityError, digest, object_name, open_object, seal_object
+from .crypto import (
+    SyncIntegrityError,
+    digest,
+    object_epoch,
+    object_name,
+    open_object,
+    seal_object,
+)
 from .records import Scrub, apply_segment, collect, record_pushed, remember_session
-from .registry import Registry, load_registry
+from .registry import PAIRING_TTL_S, Registry, load_registry
 from .state import Identity, SyncState
 
 Progress = Callable[[int, int, str], None]
@@ -38,6 +45,8 @@ class SyncReport:
     deleted_remote: int = 0
     configs_changed: int = 0
     devices: int = 0
+    #: devices whose manifest still uses a key epoch from before the last revocation
+    waiting: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -50,10 +59,12 @@ class Manifest:
     name: str
     version: int = 0
     prev: str = ""
-    segments: list[list[Any]] = field(default_factory=list)  # [name, session or "", seq]
+    #: [name, session or "", seq, sha256 of the object's bytes]
+    segments: list[list[Any]] = field(default_factory=list)
     tombstones: dict[str, float] = field(default_factory=dict)
     etag: str | None = None
     hash: str = ""
+    epoch: int = 0
 
     def doc(self) -> dict[str, Any]:
         return {"device": self.device, "version": self.version, "prev": self.prev,
@@ -80,7 +91,7 @@ def read_manifest(backend: Backend, state: SyncState, ident: Identity, device: s
     if doc.get("device") != device:
         raise SyncIntegrityError(f"sync object {name} is not device {device}'s manifest; refused")
     m = Manifest(device, name, int(doc["version"]), str(doc["prev"]), list(doc["segments"]),
-                 dict(doc["tombstones"]), etag, digest(data))
+                 dict(doc["tombstones"]), etag, digest(data), object_epoch(name, data))
     if seen is not None:
         old, old_hash = seen
         if m.version < old:
@@ -113,14 +124,14 @@ def read_own_manifest(backend: Backend, state: SyncState, ident: Identity) -> Ma
         raise SyncIntegrityError(f"sync object {name} (this device's manifest) is {what} "
                                  f"(v{version}, this device wrote v{local_version}); refused")
     return Manifest(ident.device_id, name, version, str(doc["prev"]), list(doc["segments"]),
-                    dict(doc["tombstones"]), etag, digest(data))
+                    dict(doc["tombstones"]), etag, digest(data), object_epoch(name, data))
 
 
 def write_manifest(backend: Backend, state: SyncState, ident: Identity, m: Manifest) -> int:
     m.prev, m.version = m.hash, m.version + 1
     data = seal_object(ident.key, ident.epoch, m.name, "manifest", m.doc())
     m.etag = backend.replace(m.name, data, m.etag)
-    m.hash = digest(data)
+    m.hash, m.epoch = digest(data), ident.epoch
     with state.db.transaction():
         state.set("manifest_version", m.version)
         state.set("manifest_hash", m.hash)
@@ -151,24 +162,40 @@ class Engine:
         report = SyncReport()
         reg = load_registry(self.backend, self.state, self.ident)
         own = read_own_manifest(self.backend, self.state, self.ident)
-        others = self._others(reg)
+        others = self._others(reg, report)
         report.devices = len(reg.active())
         tombs = self._tombstones(own, others, report)
         dropped = self._push(own, tombs, report)
         self._delete_tombstoned(dropped, others, tombs, report)
         self._pull(others, tombs, report)
+        self._expire_offers(report)
         self.state.set("last_sync", time.time())
         self.state.set("last_sync_started", wall_start)
         report.seconds = round(time.monotonic() - started, 3)
         return report
 
-    def _others(self, reg: Registry) -> list[Manifest]:
+    def _expire_offers(self, report: SyncReport) -> None:
+        """Pairing offers this device made that expired unused are deleted from the store."""
+        offers: dict[str, float] = self.state.get("pairing_offers", {})
+        expired = [n for n, t in offers.items() if time.time() - t > PAIRING_TTL_S]
+        for name in expired:
+            self.backend.delete(name)
+            report.deleted_remote += 1
+        if expired:
+            self.state.set("pairing_offers", {n: t for n, t in offers.items() if n not in expired})
+
+    def _others(self, reg: Registry, report: SyncReport) -> list[Manifest]:
+        """The active devices' manifests. One still sealed under a key epoch older than the
+        registry's is not read yet: after a revocation only the revoked device could have
+        written it, or its owner has not synced since (it will re-seal it on its next sync)."""
         out = []
         for dev in reg.active():
             if dev == self.ident.device_id:
                 continue
             m = read_manifest(self.backend, self.state, self.ident, dev)
-            if m is not None:
+            if m is not None and m.epoch < reg.epoch:
+                report.waiting.append(dev)
+            elif m is not None:
                 out.append(m)
         return out
 
@@ -199,11 +226,17 @@ class Engine:
 
     def _put_segment(self, doc: dict[str, Any], session: str, own: Manifest,
                      report: SyncReport) -> None:
-        seq = self._next_seq()
-        name = object_name(self.ident.space, "segment", self.ident.device_id, str(seq))
-        data = seal_object(self.ident.key, self.ident.epoch, name, "segment", doc)
-        self.backend.create(name, data)
-        own.segments.append([name, session, seq])
+        for attempt in range(5):
+            seq = self._next_seq()
+            name = object_name(self.ident.space, "segment", self.ident.device_id, str(seq))
+            data = seal_object(self.ident.key, self.ident.epoch, name, "segment", doc)
+            try:
+                self.backend.create(name, data)
+                break
+            except SyncConflict:  # a name squatted by someone else: never overwrite, move on
+                if attempt == 4:
+                    raise
+        own.segments.append([name, session, seq, digest(data)])
         report.pushed_segments += 1
         report.bytes_up += len(data)
 
@@ -222,7 +255,7 @@ class Engine:
         changed_tombs = {s: t for s, t in tombs.items() if s not in own.tombstones}
         dropped = [s[0] for s in own.segments if s[1] and s[1] in tombs]
         own.segments = [s for s in own.segments if not (s[1] and s[1] in tombs)]
-        if total or changed_tombs or dropped or own.version == 0:
+        if total or changed_tombs or dropped or own.version == 0 or own.epoch < self.ident.epoch:
             own.tombstones.update(tombs)
             report.bytes_up += write_manifest(self.backend, self.state, self.ident, own)
         record_pushed(self.db, self.state, book)
@@ -242,15 +275,20 @@ class Engine:
                 report.deleted_remote += 1
 
     def _pull(self, others: list[Manifest], tombs: dict[str, float], report: SyncReport) -> None:
+        applied = {r["name"] for r in self.db.query("SELECT name FROM sync_applied")}
         todo = [(m, s) for m in others for s in m.segments
-                if not (s[1] and s[1] in tombs) and not self.state.applied(s[0])]
+                if not (s[1] and s[1] in tombs) and s[0] not in applied]
         configs: list[dict[str, Any]] = []
-        for i, (m, (name, _session, _seq)) in enumerate(todo):
+        for i, (m, (name, _session, _seq, sha)) in enumerate(todo):
             got = self.backend.get(name)
             if got is None:
                 raise SyncIntegrityError(f"sync object {name} listed in device {m.device}'s "
                                          "manifest is missing; refused (run `sync now` again "
                                          "if that device is deleting a session right now)")
+            if digest(got[0]) != sha:
+                raise SyncIntegrityError(f"sync object {name} is not the object device "
+                                         f"{m.device}'s manifest lists (hash mismatch: replaced "
+                                         "or modified); refused, nothing was merged")
             doc = open_object(self.ident.keys, name, "segment", got[0])
             if doc.get("kind") == "config":
                 configs.extend(doc.get("configs") or [])

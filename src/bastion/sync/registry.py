@@ -119,6 +119,11 @@ def load_registry(backend: Backend, state: SyncState, ident: Identity) -> Regist
         if reg.version == seen[0] and reg.hash != seen[1]:
             raise SyncIntegrityError(f"sync object {name} (device registry) v{reg.version} "
                                      "differs from the one this device saw (forked); refused")
+    if reg.epoch < ident.epoch:
+        raise SyncIntegrityError(
+            f"sync object {name} (device registry) uses key epoch {reg.epoch}, older than "
+            f"epoch {ident.epoch} this device already has (rolled back, or forged with a "
+            "revoked key); refused")
     _check_known_keys(state, reg)
     info = reg.devices.get(ident.device_id)
     if info is None or info.get("revoked"):

@@ -70,8 +70,9 @@ class S3Backend:
         self.bucket = bucket
         self.prefix = _normalise_prefix(prefix)
         self.description = f"s3 {endpoint.rstrip('/')}/{bucket}/{self.prefix}"
+        # the bucket's region is the endpoint's data-residency region (dataResidency)
         self._http = build_http_client(settings, purpose="sync", endpoints=[endpoint],
-                                       timeout=60.0)
+                                       region=region, timeout=60.0)
         session = boto3.session.Session(aws_access_key_id=access_key,
                                         aws_secret_access_key=secret_key,
                                         region_name=region or "us-east-1")

@@ -1,8 +1,9 @@
 """``run_command(command, timeout_s?)``: a shell command, decided, sandboxed and journaled.
 
 The same :class:`CommandRunner` serves ``bastion exec``, so the agent and the user's own
-commands run under exactly the same sandbox. Steps: analyse the command (segments and
-redirections) → policy decision per segment → snapshot the write grants (pre-images) →
+commands run under exactly the same sandbox. Steps: the gate decides the command line (per
+simple command and redirection, :mod:`bastion.policy.commands`) → snapshot the write grants
+(pre-images) →
 run under bubblewrap → snapshot again and diff → undo anything the command created in a
 protected or secret location → record the change set in the journal → report.
 """
@@ -32,7 +33,6 @@ from bastion.journal.snapshot import (
     to_file_changes,
 )
 from bastion.policy import Authorization, DecisionRecord, Request
-from bastion.policy.shell import Analysis, analyse
 from bastion.sandbox import (
     CommandResult,
     SandboxUnavailable,
@@ -77,13 +77,6 @@ class CommandRunner:
         self.session_id = session_id
         self.blobs: Any = journal.blobs if journal is not None else MemoryBlobStore()
         self.cache = SnapshotCache()
-
-    # ------------------------------------------------------------ decision
-    def decide(self, command: str) -> tuple[Verdict, str, str, Analysis]:
-        """The policy's verdict for the whole command (every segment and redirection; see
-        :meth:`bastion.policy.Policy.decide`) and the analysis it rests on. Pure."""
-        d = self.policy.decide("run_command", command, fallback="ask")
-        return d.verdict, d.rule, d.reason, analyse(command)
 
     # ------------------------------------------------------------ running
     def run(self, command: str | list[str], timeout_s: float | None = None, *,

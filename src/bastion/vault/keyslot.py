@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from bastion.errors import BastionError
-from bastion.fsutil import atomic_write_json
+from bastion.fsutil import atomic_create_json, atomic_write_json
 
 from .crypto import DecryptionError, open_sealed, seal
 
@@ -49,7 +49,8 @@ def _b64(data: bytes) -> str:
 
 
 def write_keyslot(path: Path, master_key: bytes, passphrase: str, params: KdfParams | None = None,
-                  extra: dict[str, Any] | None = None) -> None:
+                  extra: dict[str, Any] | None = None, *, create: bool = False) -> None:
+    """Write the slot atomically; ``create``: only if none exists (FileExistsError otherwise)."""
     params = params or KdfParams()
     salt = os.urandom(16)
     wrapped = seal(params.derive(passphrase, salt), master_key, _AAD)
@@ -61,7 +62,10 @@ def write_keyslot(path: Path, master_key: bytes, passphrase: str, params: KdfPar
         "wrappedKey": _b64(wrapped),
         **(extra or {}),
     }
-    atomic_write_json(path, doc)
+    if create:
+        atomic_create_json(path, doc)
+    else:
+        atomic_write_json(path, doc)
 
 
 def read_keyslot(path: Path) -> dict[str, Any]:

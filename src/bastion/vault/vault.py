@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bastion.errors import BastionError
+from bastion.fsutil import INIT_LOCK, exclusive_lock
 
 from . import keycache, keychain, rotation
 from .crypto import KEY_BYTES, derive_subkey
@@ -73,11 +74,16 @@ def open_vault(home: Path, slot: str = "auto", cache_s: int = 0) -> Vault:
     key returned always opens the data on disk. ``cache_s`` > 0: a passphrase slot's unlocked
     key is cached in the session keyring for that many idle seconds (``keycache.py``).
     """
-    vault = _open_slot(home, slot, 0 if rotation.pending(home) else cache_s)
-    if rotation.pending(home):
-        if vault.store_key is None:
-            raise VaultError("an interrupted key rotation cannot be completed (no writable slot)")
-        vault.master_key = rotation.recover(home, vault.master_key, vault.store_key)
+    if (home / FILENAME).exists() and slot != "keychain" and not rotation.pending(home):
+        return _open_slot(home, slot, cache_s)  # the common case: nothing is created or changed
+    # first run (a key is created) or recovery: one process at a time, re-checked under the lock
+    with exclusive_lock(home / INIT_LOCK):
+        vault = _open_slot(home, slot, 0 if rotation.pending(home) else cache_s)
+        if rotation.pending(home):
+            if vault.store_key is None:
+                raise VaultError("an interrupted key rotation cannot be completed "
+                                 "(no writable slot)")
+            vault.master_key = rotation.recover(home, vault.master_key, vault.store_key)
     return vault
 
 
@@ -144,7 +150,7 @@ def _open_slot(home: Path, slot: str, cache_s: int = 0) -> Vault:
             f"no secure place for the master key: {reason}, and no passphrase was given",
             hint=_NO_PASSPHRASE_HINT,
         )
-    write_keyslot(slot_file, master, passphrase)
+    write_keyslot(slot_file, master, passphrase, create=True)
     return Vault(home, master, "passphrase", _keyslot_writer(slot_file, passphrase))
 
 

@@ -1,0 +1,333 @@
+"""Other shapes of the same text: what a secret looks like after it has been reformatted.
+
+A *view* is a derived text (tool line prefixes stripped, escapes decoded, continuation lines
+joined, a base64 / hex / gzip blob decoded, NUL bytes of UTF-16 dropped) plus a map from its
+offsets back to the original. The scanner and the known-value matcher run over every view; a
+finding maps back to a span of the original, so redaction replaces the *encoded* span (a
+secret inside a base64 blob redacts the whole blob).
+
+Linear time, bounded: views are cut with ``re.split`` over patterns that cannot backtract more
+than a constant per position (no nested or adjacent ambiguous quantifiers), runs of adjacent
+escapes are decoded as one piece, offsets are summed with ``itertools.accumulate`` (all in C);
+at most ``MAX_EDITS`` substitutions per view, ``MAX_BLOBS`` decoded blobs, ``MAX_DEPTH`` levels
+of nesting and ``MAX_INFLATE`` bytes of gzip output per blob.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import functools
+import html
+import itertools
+import json
+import re
+import zlib
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import re2
+
+from bastion.privacy.detector import Finding, SecretScanner, dedupe
+
+MAX_EDITS = 1_000_000
+MAX_BLOBS = 2_000
+MAX_DEPTH = 2
+MAX_INFLATE = 1 << 20
+MIN_BLOB = 16
+
+
+def _re(pattern: str) -> re2._Regexp:
+    opts = re2.Options()
+    opts.log_errors = False
+    return re2.compile(pattern, opts)
+
+
+@dataclass
+class View:
+    """``text`` derived from an original, made of pieces that map back to it.
+
+    Piece ``i`` is ``text[vb[i]:vb[i + 1]]`` and came from ``original[ob[i]:ob[i + 1]]``.
+    Even pieces are copied (offset by offset), odd ones were decoded or removed (any offset
+    inside maps to the whole original piece). Offsets are relative to the parent view's text
+    when there is one.
+    """
+
+    kind: str
+    text: str
+    vb: array[int]
+    ob: array[int]
+    parent: View | None = None
+    _joins: list[int] | None = field(default=None, repr=False)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span covering view span ``[start, end)``."""
+        a = self._at(start, False)
+        b = self._at(max(start, end - 1), True)
+        if self.parent is not None:
+            a = self.parent.span(a, a + 1)[0]
+            b = self.parent.span(b - 1, b)[1]
+        return a, b
+
+    def _at(self, pos: int, end: bool) -> int:
+        i = min(max(0, bisect.bisect_right(self.vb, pos) - 1), len(self.vb) - 2)
+        if i % 2 == 0:  # copied piece
+            return min(self.ob[i + 1], self.ob[i] + (pos - self.vb[i]) + (1 if end else 0))
+        return self.ob[i + 1] if end else self.ob[i]
+
+    def crosses_join(self, start: int, end: int) -> bool:
+        """True if ``[start, end)`` spans a place where text was removed or decoded."""
+        if self._joins is None:
+            self._joins = list(self.vb[1::2])
+        i = bisect.bisect_right(self._joins, start)
+        return i < len(self._joins) and self._joins[i] < end
+
+
+def split_view(kind: str, text: str, pattern: re.Pattern[str],
+               decode: Callable[[str], str], parent: View | None = None) -> View | None:
+    """A view of ``text`` with each match of ``pattern`` (one capturing group around all of
+    it) replaced by ``decode(match)``; None when nothing matched."""
+    parts = pattern.split(text, MAX_EDITS)
+    if len(parts) < 2:
+        return None
+    tokens = parts[1::2]
+    out = parts[:]
+    out[1::2] = map(decode, tokens)
+    vb = array("q", itertools.accumulate(map(len, out), initial=0))
+    ob = array("q", itertools.accumulate(map(len, parts), initial=0))
+    return View(kind, "".join(out), vb, ob, parent)
+
+
+# ------------------------------------------------------------------------------ line prefixes
+
+# read_file's "     12\t", cat -n, nl, "12: " / "12| ", grep -n's "path:12:" / "path-12-"
+_PREFIX = re.compile(r"(?m)^([ \t]*\d{1,9}(?:\t|[:|] ?)|[^\s:]{1,300}[:-]\d{1,9}[:-] ?)")
+
+
+def _drop(_: str) -> str:
+    return ""
+
+
+def line_prefix_view(text: str, parent: View | None = None) -> View | None:
+    return split_view("prefix", text, _PREFIX, _drop, parent)
+
+
+# ------------------------------------------------------------------------------ escapes
+
+# runs of adjacent escapes of one family: JSON / C string escapes, \xNN, HTML entities, %XX
+_ESCAPE = re.compile(
+    r"((?:\\u[0-9a-fA-F]{4}|\\[\"\\/'bfnrt])+|(?:\\x[0-9a-fA-F]{2})+"
+    r"|(?:&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,7});)+"
+    r"|(?:%[0-9a-fA-F]{2})+)")
+_ESCAPE_HINT = _re(r"\\[\"\\/'nrtux]|&#?[a-zA-Z0-9]{2,8};|%[0-9a-fA-F]{2}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _unescape(run: str) -> str:
+    head = run[:2]
+    if head == "\\x":
+        return bytes.fromhex(run.replace("\\x", "")).decode("utf-8", "replace")
+    if run[0] == "\\":
+        try:
+            out = json.loads('"' + run.replace("\\'", "'") + '"')
+        except ValueError:
+            return run
+        return out if isinstance(out, str) else run
+    if run[0] == "&":
+        return html.unescape(run)
+    return bytes.fromhex(run.replace("%", "")).decode("utf-8", "replace")
+
+
+def escape_view(text: str, parent: View | None = None) -> View | None:
+    """JSON / C string escapes, HTML entities and percent-encoding decoded."""
+    if _ESCAPE_HINT.search(text) is None:
+        return None
+    return split_view("escape", text, _ESCAPE, _unescape, parent)
+
+
+# ------------------------------------------------------------------------------ continuations
+
+# Joins removed: "abcd" + "efgh" / 'abcd' 'efgh' / "abcd" +\n "efgh" (4+ token characters on
+# each side, so "" pairs are not joins), `\`-newline after a token, and the line break after a
+# line that is one token of 12+ characters (a token wrapped at a column, a YAML folded scalar).
+# Unambiguous: each run of blanks is consumed by one quantifier, so backtracking is bounded by
+# the line. The removed part is group 1, 2 or 3.
+_TOK = "[A-Za-z0-9+/=_-]"
+_CONT = re.compile(
+    rf"(?m)(?<={_TOK}{{4}})([\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?"
+    rf"(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?[\"'])(?={_TOK}{{4}})"
+    rf"|(?<={_TOK}{{4}})(\\\r?\n[ \t]*)(?={_TOK})"
+    rf"|^[ \t]*[A-Za-z0-9+/_-]{{12,}}=*(\r?\n[ \t]*)(?={_TOK})")
+
+
+def continuation_view(text: str, parent: View | None = None) -> View | None:
+    """String concatenations, backslash continuations and wrapped lines joined up.
+
+    Only findings that cross a join are new (``View.crosses_join``); the rest were in the text.
+    """
+    if "\n" not in text and "'" not in text and '"' not in text:
+        return None
+    parts: list[str] = []
+    pos = 0
+    for m in _CONT.finditer(text):
+        g = 1 if m.start(1) >= 0 else 2 if m.start(2) >= 0 else 3
+        s, e = m.span(g)
+        parts += (text[pos:s], text[s:e])
+        pos = e
+        if len(parts) >= 2 * MAX_EDITS:
+            break
+    if not parts:
+        return None
+    parts.append(text[pos:])
+    out = parts[:]
+    out[1::2] = [""] * (len(parts) // 2)
+    vb = array("q", itertools.accumulate(map(len, out), initial=0))
+    ob = array("q", itertools.accumulate(map(len, parts), initial=0))
+    return View("join", "".join(out), vb, ob, parent)
+
+
+# ------------------------------------------------------------------------------ NUL bytes
+
+_NUL = re.compile("(\x00+)")
+
+
+def nul_view(text: str, parent: View | None = None) -> View | None:
+    """UTF-16/32 text decoded as if it were 8-bit: drop the NULs between the characters."""
+    if "\x00" not in text:
+        return None
+    return split_view("nul", text, _NUL, _drop, parent)
+
+
+# ------------------------------------------------------------------------------ blobs
+
+# base64 (std / url-safe) runs, possibly wrapped across lines (also with JSON "\n"), and hex
+_B64 = _re(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
+_HEX = _re(r"(?:[0-9a-fA-F]{2}){8,}")
+_WS = _re(r"\\n|\s+")
+_B32 = re.compile(r"[A-Z2-7]{16,}=*")
+
+
+_CONTROL = _re(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{fffd}]")
+
+
+def _printable(data: str) -> bool:
+    """Text, not binary: at most 1 control / replacement character in 20 (first 4 KB)."""
+    sample = data[:4096]
+    if not sample:
+        return False
+    return len(_CONTROL.findall(sample)) * 20 <= len(sample)
+
+
+def _inflate(raw: bytes) -> bytes | None:
+    try:
+        d = zlib.decompressobj(wbits=47)  # gzip or zlib header
+        out = d.decompress(raw, MAX_INFLATE)
+    except zlib.error:
+        return None
+    return out
+
+
+def _decode_blob(blob: str) -> str | None:
+    compact = _WS.sub("", blob)
+    raw: bytes | None = None
+    if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
+        try:
+            raw = binascii.unhexlify(compact)
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None and _B32.fullmatch(compact):
+        try:
+            raw = base64.b32decode(compact.rstrip("=") + "=" * (-len(compact.rstrip("=")) % 8))
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None:
+        padded = compact.rstrip("=")
+        padded += "=" * (-len(padded) % 4)
+        alt = "-" in padded or "_" in padded
+        try:
+            raw = (base64.urlsafe_b64decode(padded) if alt else base64.b64decode(padded))
+        except (binascii.Error, ValueError):
+            return None
+    if raw[:2] == b"\x1f\x8b" or raw[:1] == b"\x78":
+        inflated = _inflate(raw)
+        if inflated:
+            raw = inflated
+    for enc in ("utf-8", "utf-16", "utf-32"):
+        try:
+            out = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if _printable(out):
+            return out
+    return None
+
+
+def blob_views(text: str, parent: View | None = None) -> Iterator[View]:
+    """One view per base64 / hex blob in ``text`` that decodes to text (gzip inflated)."""
+    count = 0
+    for pattern in (_B64, _HEX):
+        for m in pattern.finditer(text):
+            blob = m.group(0)
+            if len(blob) < MIN_BLOB:
+                continue
+            decoded = _decode_blob(blob)
+            if decoded is None:
+                continue
+            s, e = m.span()
+            yield View("blob", decoded, array("q", (0, 0, len(decoded))), array("q", (s, s, e)),
+                       parent)
+            count += 1
+            if count >= MAX_BLOBS:
+                return
+
+
+# ------------------------------------------------------------------------------ all views
+
+_STEPS: tuple[Callable[[str, View | None], View | None], ...] = (
+    nul_view, line_prefix_view, escape_view, continuation_view)
+
+
+# which views are derived again from a view of each kind (decoded text can hold anything;
+# a stripped / joined text only needs joining / decoding)
+_CHILDREN: dict[str, tuple[Callable[[str, View | None], View | None], ...]] = {
+    "root": _STEPS, "blob": _STEPS, "escape": _STEPS, "nul": _STEPS,
+    "prefix": (continuation_view,), "join": (),
+}
+
+
+def views(text: str, depth: int = 0, parent: View | None = None) -> Iterator[View]:
+    """Every derived view of ``text`` (not ``text`` itself), nested up to ``MAX_DEPTH``."""
+    if depth >= MAX_DEPTH or not text:
+        return
+    kind = parent.kind if parent is not None else "root"
+    for step in _CHILDREN[kind]:
+        v = step(text, parent)
+        if v is not None:
+            yield v
+            yield from views(v.text, depth + 1, v)
+    if kind in ("root", "blob", "escape", "nul"):
+        for v in blob_views(text, parent):
+            yield v
+            yield from views(v.text, depth + 1, v)
+
+
+def scan_views(scanner: SecretScanner, text: str) -> list[Finding]:
+    """``scanner.scan(text)`` plus the findings in every view, as spans of ``text``.
+
+    A finding inside a decoded view covers the whole encoded span; its ``secret`` is the
+    decoded value (so registering it as a known value also catches its other encodings).
+    """
+    found = list(scanner.scan(text))
+    extra = False
+    for v in views(text):
+        for f in scanner.scan(v.text):
+            if v.kind == "join" and not v.crosses_join(f.start, f.end):
+                continue
+            s, e = v.span(f.start, f.end)
+            found.append(Finding(f.rule_id, s, e, 0, f.confidence, f.secret))
+            extra = True
+    if not extra:
+        return found
+    return dedupe(found, text)
