@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.errors import BastionError
-from bastion.providers.base import Message
+from bastion.providers import Message
 from bastion.store import SessionInfo, SessionStore
 
 INTERRUPTED = "[no result: the session was interrupted before this call finished; it was not re-run]"

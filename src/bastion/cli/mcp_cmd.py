@@ -16,6 +16,7 @@ from bastion.mcp_client import (
     ToolListCache,
     configured_servers,
     connect_server,
+    server_name_problem,
     tool_list_hash,
 )
 from bastion.policy import build_policy
@@ -170,7 +171,7 @@ def add(name: str = typer.Argument(..., help="Server name (letters, digits, '-')
                                                       "args": list(command or [])[1:]}
     if variables:
         server["env"] = variables
-    problem = _name_problem(name)
+    problem = server_name_problem(name)
     if problem:
         raise typer.BadParameter(problem, param_hint="NAME")
 
@@ -185,12 +186,6 @@ def add(name: str = typer.Argument(..., help="Server name (letters, digits, '-')
               f"`bastion mcp approve {name}`", markup=False)
 
 
-def _name_problem(name: str) -> str | None:
-    from bastion.mcp_client.config import NAME_CHARS
-
-    if not name or not set(name) <= NAME_CHARS or "__" in name:
-        return "server names may use letters, digits and single '-'"
-    return None
 
 
 @app.command("remove")

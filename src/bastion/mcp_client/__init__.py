@@ -23,7 +23,7 @@ Public API::
 
 from .approvals import ApprovalStore, tool_list_hash
 from .client import CallResult, McpConnection, McpError, RemoteTool
-from .config import ServerEntry, configured_servers, server_pin
+from .config import ServerEntry, configured_servers, server_name_problem, server_pin
 from .deferred import DeferredConnection, ToolListCache
 from .state import state_dir, state_files
 from .tools import (
@@ -54,6 +54,7 @@ __all__ = [
     "attach_to_session",
     "configured_servers",
     "connect_server",
+    "server_name_problem",
     "server_pin",
     "state_dir",
     "state_files",
