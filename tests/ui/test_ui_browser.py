@@ -206,3 +206,32 @@ def test_the_cookie_never_reaches_another_local_port(browser: Any) -> None:
     listener.close()
     assert received and b"GET " in received[0]
     assert b"bastion_ui" not in received[0]
+
+
+def test_chat_in_the_browser(browser: Any, workspace: Path, tmp_path: Path,
+                             shots: Path) -> None:
+    script = write_script(tmp_path / "chat.jsonl", [{"content": "Hello from turn one."},
+                                                    {"content": "And turn two."}])
+    with running_ui() as server:
+        page = _page(browser, server.url)
+        page.goto(base(server) + "/run")
+        page.fill("textarea[name=task]", "hi")
+        page.fill("input[name=workspace]", str(workspace))
+        page.select_option("select[name=provider]", "replay")
+        page.fill("input[name=script]", str(script))
+        page.check("input[name=chat]")
+        page.click("#start")
+        page.locator("#follow-up").wait_for()
+        assert page.locator("#answer").inner_text() == "Hello from turn one."
+        page.fill("#follow-up textarea[name=message]", "tell me more")
+        page.click("#send")
+        page.locator("#follow-up").wait_for()
+        assert page.locator("#answer").inner_text() == "And turn two."
+        assert "tell me more" in page.locator("#transcript").inner_text()
+        _shot(page, "chat", shots)
+        page.click("#end-chat")
+        page.locator("#run-status.done").wait_for()
+        sid = page.locator("#session-link").inner_text()
+        users = [m["content"] for m in server.state.runtime.sessions.messages(sid)
+                 if m["role"] == "user"]
+        assert users == ["hi", "tell me more"]

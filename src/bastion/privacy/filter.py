@@ -38,6 +38,7 @@ from bastion.privacy.response import (
     url_host,
 )
 from bastion.privacy.rules import Rule
+from bastion.privacy.textio import regex_safe
 from bastion.privacy.views import views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
@@ -259,6 +260,7 @@ class PrivacyFilter:
             ph = self._map.placeholder_for(text[start:end], "SECRET", label)
             edits.append((start, end, ph, LeakFinding(kind, label, start, end)))
 
+        original, text = text, regex_safe(text)  # RE2 below; same offsets
         ref_urls: dict[str, str] = {}
         for m in MD_REFDEF.finditer(text):
             ref_urls[m.group(1).lower()] = m.group(2)
@@ -296,7 +298,7 @@ class PrivacyFilter:
                               LeakFinding("url-data", f"{url_host(url) or url[:40]}: {reason}",
                                           m.start(), m.end())))
         if not edits:
-            return ResponseScan(text)
+            return ResponseScan(original)
         edits.sort(key=lambda e: (e[0], -(e[1] - e[0])))
         out: list[str] = []
         findings: list[LeakFinding] = []
@@ -305,10 +307,10 @@ class PrivacyFilter:
             findings.append(finding)
             if start < pos:
                 continue  # inside a region already replaced
-            out.append(text[pos:start])
+            out.append(original[pos:start])
             out.append(repl)
             pos = end
-        out.append(text[pos:])
+        out.append(original[pos:])
         return ResponseScan("".join(out), findings)
 
     def _url_secret_problem(self, url: str) -> str | None:

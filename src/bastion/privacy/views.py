@@ -28,8 +28,6 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import re2
-
 from bastion.privacy.detector import Finding, SecretScanner, dedupe
 
 MAX_EDITS = 1_000_000
@@ -37,12 +35,6 @@ MAX_BLOBS = 2_000
 MAX_DEPTH = 2
 MAX_INFLATE = 1 << 20
 MIN_BLOB = 16
-
-
-def _re(pattern: str) -> re2._Regexp:
-    opts = re2.Options()
-    opts.log_errors = False
-    return re2.compile(pattern, opts)
 
 
 @dataclass
@@ -121,7 +113,7 @@ _ESCAPE = re.compile(
     r"((?:\\u[0-9a-fA-F]{4}|\\[\"\\/'bfnrt])+|(?:\\x[0-9a-fA-F]{2})+"
     r"|(?:&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,7});)+"
     r"|(?:%[0-9a-fA-F]{2})+)")
-_ESCAPE_HINT = _re(r"\\[\"\\/'nrtux]|&#?[a-zA-Z0-9]{2,8};|%[0-9a-fA-F]{2}")
+_ESCAPE_HINT = re.compile(r"\\[\"\\/'nrtux]|&#?[a-zA-Z0-9]{2,8};|%[0-9a-fA-F]{2}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -203,13 +195,15 @@ def nul_view(text: str, parent: View | None = None) -> View | None:
 # ------------------------------------------------------------------------------ blobs
 
 # base64 (std / url-safe) runs, possibly wrapped across lines (also with JSON "\n"), and hex
-_B64 = _re(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
-_HEX = _re(r"(?:[0-9a-fA-F]{2}){8,}")
-_WS = _re(r"\\n|\s+")
+# (Python ``re``, which takes any str — lone surrogates included; each is linear: a run is
+# consumed whole once it is 16 long, shorter runs cost at most their length squared)
+_B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+_WS = re.compile(r"\\n|\s+")
 _B32 = re.compile(r"[A-Z2-7]{16,}=*")
 
 
-_CONTROL = _re(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{fffd}]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ud800-\udfff]")
 
 
 def _printable(data: str) -> bool:

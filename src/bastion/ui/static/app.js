@@ -66,7 +66,15 @@ function follow(runId) {
     const card = document.getElementById("approval-" + d.approval_id);
     if (card) { card.classList.add("answered"); card.append(el("p", {class: "dim answer"}, "answered: " + d.answer)); }
   });
+  const followUp = document.getElementById("follow-up");
+  on("turn", (d) => {
+    answer.textContent = d.answer;
+    status.textContent = "chat open · session " + d.session_id + " · " + d.status;
+    followUp.dataset.run = runId;
+    followUp.hidden = false;
+  });
   on("done", (d) => {
+    followUp.hidden = true;
     answer.textContent = d.answer;
     status.textContent = "";
     status.append("session ", el("a", {href: "sessions/" + d.session_id, id: "session-link"}, d.session_id),
@@ -80,9 +88,31 @@ function follow(runId) {
   source.addEventListener("end", () => source.close());
 }
 
+function setupChat() {
+  const followUp = document.getElementById("follow-up");
+  const transcript = document.getElementById("transcript");
+  const answer = document.getElementById("answer");
+  const say = (fields) => post("runs/" + followUp.dataset.run + "/say", fields);
+  followUp.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const message = followUp.elements.message.value;
+    transcript.append(el("div", {class: "msg assistant"}, answer.textContent),
+                      el("div", {class: "msg user"}, message));
+    answer.textContent = "";
+    followUp.hidden = true;
+    followUp.reset();
+    say({message});
+  });
+  document.getElementById("end-chat").addEventListener("click", () => {
+    followUp.hidden = true;
+    say({end: "yes"});
+  });
+}
+
 function setupRun() {
   const form = document.getElementById("run-form");
   if (!form) return;
+  setupChat();
   if (form.dataset.active) follow(form.dataset.active);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
