@@ -68,7 +68,7 @@ def page_time() -> None:
     server = open_ui(0)
     server.start()
     try:
-        base = f"http://127.0.0.1:{server.port}"
+        base = f"http://127.0.0.1:{server.port}{server.gate.prefix}"
         with httpx.Client(base_url=base, timeout=30) as client:
             client.get(server.url)
             client.get("/sessions")  # templates compiled, caches warm

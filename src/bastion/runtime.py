@@ -5,6 +5,7 @@ Everything with state lives here so commands open it once and close it cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from bastion.config import (
     Settings,
     SettingsError,
     dump_settings,
+    enforce_managed,
     get_key,
     load_settings,
     parse_settings,
@@ -29,7 +31,7 @@ from bastion.config import (
 )
 from bastion.fsutil import RUNTIME_LOCK, acquire_lock
 from bastion.home import bastion_home
-from bastion.store import Database, SessionStore, open_database
+from bastion.store import Database, OwnerLock, SessionStore, open_database, owner_alive
 from bastion.vault import ApiKeyStore, Vault, open_vault
 
 
@@ -44,6 +46,8 @@ class Runtime:
     _audit: AuditLog | None = field(default=None, repr=False)
     #: shared lock on ``runtime.lock``: key rotation waits until no runtime is open
     _lock_fd: int | None = field(default=None, repr=False)
+    #: this process's liveness token: its sessions are never swept as crashed
+    _owner: OwnerLock | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> AuditLog:
@@ -55,7 +59,11 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings | None = None) -> Runtime:
         home = bastion_home()
-        settings = settings or load_settings()
+        refused: ManagedRefusal | None = None
+        try:  # settings made by hand (-c overrides) may not loosen managed ones
+            settings = enforce_managed(settings) if settings is not None else load_settings()
+        except ManagedRefusal as exc:
+            refused, settings = exc, load_settings()
         lock = acquire_lock(home / RUNTIME_LOCK, shared=True)  # before the key is read
         try:
             vault = open_vault(home, settings.vault.slot, settings.vault.key_cache_s)
@@ -64,6 +72,12 @@ class Runtime:
             if lock is not None:
                 os.close(lock)
             raise
+        if refused is not None:  # audited, then refused
+            for r in refused.refusals:
+                rt.audit.record("config", "refused", {**r.to_json(), "command": "run"})
+            rt.close()
+            raise refused
+        rt.sweep_crashed()
         for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
             import sys
 
@@ -91,15 +105,40 @@ class Runtime:
                 os.close(lock)
             raise
         rt = cls(home, settings, vault, db, SessionStore(db),
-                 ApiKeyStore(db, vault.subkey("api-keys")), _lock_fd=lock)
+                 ApiKeyStore(db, vault.subkey("api-keys")), _lock_fd=lock,
+                 _owner=OwnerLock(home))
+        rt.sessions.owner = rt._owner.id if rt._owner else None
         audit_api.install(lambda: rt.audit, owner=rt)
         return rt
 
-    def close(self) -> None:
+    def sweep_crashed(self) -> list[str]:
+        """Sessions left 'running' by a process that died (SIGKILL) become 'interrupted'."""
+        try:
+            swept = self.sessions.sweep_orphans(lambda owner: owner_alive(self.home, owner))
+            for session_id in swept:
+                self.audit.record("session", "end", {
+                    "status": "interrupted", "reason": "found after its process ended"},
+                    session_id=session_id)
+        except Exception:
+            return []
+        return swept
+
+    def close(self, exc: BaseException | None = None) -> None:
+        """Close everything; a session of this process left 'running' is settled first."""
+        with contextlib.suppress(Exception):  # closing must go on even if the db is full
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            for session_id in self.sessions.settle_running(status):
+                self.audit.record("session", "end", {"status": status,
+                                                     "reason": type(exc).__name__ if exc
+                                                     else "not finished"},
+                                  session_id=session_id)
         audit_api.uninstall(owner=self)
         if self._audit is not None:
             self._audit.close()  # signs a final checkpoint
         self.db.close()
+        if self._owner is not None:
+            self._owner.release()
+            self._owner = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -109,7 +148,7 @@ class Runtime:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        self.close(exc)
 
 
 @dataclass

@@ -263,3 +263,62 @@ def test_provider_record_unaffected_without_managed_file(workspace: Path, tmp_pa
                     "--record", record, "--approve", "auto")
     assert r.returncode == 0 and "refused" not in r.stderr
     assert len(read_record(record)) == 1
+
+
+def test_the_web_ui_cannot_loosen_a_managed_value(managed, bastion_home: Path) -> None:  # type: ignore[no-untyped-def]
+    from ui.ui_fixtures import logged_in, origin, running_ui
+
+    managed({"offlineMode": True})
+    with running_ui() as server:
+        client = logged_in(server)
+        r = client.post("/settings", data={"key": "offlineMode", "value": "false"},
+                        headers={"origin": origin(server)})
+        assert "offlineMode" in r.text and "may only be turned on" in r.text
+    assert not (bastion_home / "settings.json").exists() or \
+        "offlineMode" not in (bastion_home / "settings.json").read_text()
+    refused = [d["payload"] for d in audit_records("config") if d["action"] == "refused"]
+    assert [(p["key"], p["command"]) for p in refused] == [("offlineMode", "ui")]
+
+
+def test_settings_built_by_hand_cannot_loosen(managed) -> None:  # type: ignore[no-untyped-def]
+    """However a command builds its settings (e.g. the file plus ``-c KEY=VALUE`` overrides
+    applied to a dict), opening the runtime with them checks them against the layers."""
+    from bastion.config import ManagedRefusal, dump_settings, load_settings, parse_settings
+    from bastion.runtime import Runtime
+
+    managed({"offlineMode": True, "agent": {"maxSteps": 20}})
+    data = dump_settings(load_settings())
+    data["agent"]["maxSteps"] = 5  # tighter: fine
+    with Runtime.open(parse_settings(data, "-c")) as rt:
+        assert rt.settings.agent.max_steps == 5 and rt.settings.offline_mode
+    data["offlineMode"] = False
+    with pytest.raises(ManagedRefusal, match="offlineMode"):
+        Runtime.open(parse_settings(data, "-c"))
+    refused = [d["payload"] for d in audit_records("config") if d["action"] == "refused"]
+    assert [(p["key"], p["layer"]) for p in refused] == [("offlineMode", "command line")]
+
+
+def test_trusted_project_cannot_widen_past_managed_grants(managed, bastion_home: Path,  # type: ignore[no-untyped-def]
+                                                          workspace: Path, tmp_path: Path) -> None:
+    """A trusted project may widen the user's grants, never the organisation's."""
+    from bastion.config import load_settings
+    from bastion.policy import TrustStore, build_policy
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    managed({"permissions": {"folders": [{"path": str(shared), "access": "read"}],
+                             "deny": ["Bash(curl:*)"]}})
+    (workspace / ".bastion").mkdir()
+    (workspace / ".bastion" / "settings.json").write_text(json.dumps({"permissions": {
+        "folders": [{"path": str(shared), "access": "write"}, {"path": "/etc", "access": "read"}],
+        "allow": ["Bash(curl:*)"]}}))
+    TrustStore(bastion_home).trust(workspace)
+    settings = load_settings()
+    policy = build_policy(settings, workspace, bastion_home=bastion_home, approve="auto",
+                          interactive=False)
+    assert policy.decide("write_file", shared / "x.txt").verdict == "deny"
+    assert policy.decide("read_file", shared / "x.txt").verdict == "allow"
+    assert policy.decide("read_file", "/etc/hostname").verdict != "allow"
+    assert policy.decide("run_command", "curl https://x.example").verdict == "deny"
+    refused = {(r.layer, r.key) for r in settings._layers.refusals}
+    assert ("project", "permissions.folders") in refused

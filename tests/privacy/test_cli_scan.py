@@ -105,3 +105,59 @@ def test_scan_with_user_rules(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert json.loads(result.stdout)[0]["rule_id"] == "acme"
+
+
+def _bastion(*args: str, timeout: float = 30):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "bastion", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_scan_refuses_fifo_and_devices_instead_of_hanging(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target in (str(fifo), "/dev/zero"):
+        r = _bastion("scan", target, timeout=20)  # a blocking open/read would time out
+        assert r.returncode == 2, r
+        assert "not a regular file" in r.stderr and "Traceback" not in r.stderr
+    r = _bastion("redact", str(fifo), timeout=20)
+    assert r.returncode == 2 and "not a regular file" in r.stderr
+
+
+def test_scan_reads_utf16_and_utf32_text(tmp_path: Path) -> None:
+    text = f"x = 1\ntoken: {GH}\n"
+    for name, data in (("bom16.txt", text.encode("utf-16")), ("le16.txt", text.encode("utf-16-le")),
+                       ("be16.txt", text.encode("utf-16-be")), ("u32.txt", text.encode("utf-32"))):
+        (tmp_path / name).write_bytes(data)
+        result = runner.invoke(app, ["scan", str(tmp_path / name), "--format", "json"])
+        assert result.exit_code == 1, (name, result.output)
+        found = json.loads(result.stdout)
+        assert [f["rule_id"] for f in found] == ["github-pat"] and found[0]["line"] == 2
+        assert text[found[0]["start"]:found[0]["end"]] == GH
+
+
+def test_scan_directory_summary_counts_and_columns(tmp_path: Path) -> None:
+    (tmp_path / "a.env").write_text(f"a=1\n  TOKEN={GH}\nAWS={AWS}\n")
+    (tmp_path / "b.txt").write_text("nothing here\n")
+    (tmp_path / "c.bin").write_bytes(bytes(range(256)) * 8)
+    r = _bastion("scan", str(tmp_path))
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(line.startswith(f"{tmp_path / 'a.env'}:2:9: ") for line in lines), lines
+    assert "2 secret(s) in 1 file(s); 2 file(s) scanned, 1 binary and 0 unreadable skipped" \
+        in r.stderr
+
+
+def test_scan_finds_reshaped_secrets_at_original_offsets() -> None:
+    import base64
+
+    blob = base64.b64encode(f"token={GH}\n".encode()).decode()
+    text = f"data: {blob}\n"
+    result = runner.invoke(app, ["scan", "-", "--format", "json"], input=text)
+    found = json.loads(result.stdout)
+    assert result.exit_code == 1 and found[0]["rule_id"] == "github-pat"
+    assert text[found[0]["start"]:found[0]["end"]] == blob

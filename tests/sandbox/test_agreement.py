@@ -79,7 +79,9 @@ def test_python_and_sandbox_agree(parts: list[str], absolute: bool) -> None:
         target = Path(os.path.realpath(ws / raw))
         q = shlex.quote(raw)
 
-        if target.is_file():
+        # the OS must be able to resolve the raw path too ("file/x/.." is ENOTDIR for it,
+        # while the policy normalises such a path lexically: nothing can be read either way)
+        if target.is_file() and os.path.isfile(os.path.join(ws, raw)):
             py_read = policy.decide("read_file", raw).verdict == "allow"
             out = runner.run(f"cat -- {q}", 20, authorized=True)
             assert out.result is not None

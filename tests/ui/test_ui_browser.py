@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 
 from bastion.config import settings_path
 from helpers import require, write_script
-from ui.ui_fixtures import logged_in, origin, running_ui
+from ui.ui_fixtures import base, logged_in, origin, running_ui
 
 CHROMIUM = os.environ.get("BASTION_TEST_CHROMIUM", "/usr/bin/chromium")
 #: BASTION_UI_SCREENSHOTS=1 refreshes the screenshots in docs/ui/ (docs/ui.md shows them)
@@ -87,7 +89,7 @@ def test_run_approve_undo_settings_export_delete(browser: Any, workspace: Path,
         assert "token" not in page.url
 
         # start a replay run in strict mode: the edit is asked in the browser
-        page.goto(server.url.split("?")[0] + "run")
+        page.goto(base(server) + "/run")
         page.fill("textarea[name=task]", "Make the greeting friendlier")
         page.fill("input[name=workspace]", str(workspace))
         page.select_option("select[name=provider]", "replay")
@@ -174,3 +176,62 @@ def test_a_foreign_page_cannot_drive_the_ui(browser: Any, tmp_path: Path) -> Non
         assert "forbidden" in page.content() or "unauthorized" in page.content()
         after = settings_path().read_bytes() if settings_path().exists() else b""
         assert after == before
+
+
+def test_the_cookie_never_reaches_another_local_port(browser: Any) -> None:
+    """Another local user's server on 127.0.0.1 (any port) gets no Bastion cookie."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(20)
+    received: list[bytes] = []
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            received.append(conn.recv(65536))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with running_ui() as server:
+        page = _page(browser, server.url)
+        assert page.context.cookies()[0]["name"] == "bastion_ui"  # logged in
+        other = listener.getsockname()[1]
+        page.goto(f"http://127.0.0.1:{other}{server.gate.prefix.rsplit('/', 1)[0]}/")
+        thread.join(20)
+    listener.close()
+    assert received and b"GET " in received[0]
+    assert b"bastion_ui" not in received[0]
+
+
+def test_chat_in_the_browser(browser: Any, workspace: Path, tmp_path: Path,
+                             shots: Path) -> None:
+    script = write_script(tmp_path / "chat.jsonl", [{"content": "Hello from turn one."},
+                                                    {"content": "And turn two."}])
+    with running_ui() as server:
+        page = _page(browser, server.url)
+        page.goto(base(server) + "/run")
+        page.fill("textarea[name=task]", "hi")
+        page.fill("input[name=workspace]", str(workspace))
+        page.select_option("select[name=provider]", "replay")
+        page.fill("input[name=script]", str(script))
+        page.check("input[name=chat]")
+        page.click("#start")
+        page.locator("#follow-up").wait_for()
+        assert page.locator("#answer").inner_text() == "Hello from turn one."
+        page.fill("#follow-up textarea[name=message]", "tell me more")
+        page.click("#send")
+        page.locator("#follow-up").wait_for()
+        assert page.locator("#answer").inner_text() == "And turn two."
+        assert "tell me more" in page.locator("#transcript").inner_text()
+        _shot(page, "chat", shots)
+        page.click("#end-chat")
+        page.locator("#run-status.done").wait_for()
+        sid = page.locator("#session-link").inner_text()
+        users = [m["content"] for m in server.state.runtime.sessions.messages(sid)
+                 if m["role"] == "user"]
+        assert users == ["hi", "tell me more"]

@@ -29,7 +29,9 @@ def test_first_line_is_the_opening_url_and_it_serves() -> None:
         with httpx.Client(timeout=60) as client:
             first = client.get(line)
             assert first.status_code == 303 and "SameSite=Strict" in first.headers["set-cookie"]
-            page = client.get(f"http://127.0.0.1:{m.group(1)}/sessions")
+            home = first.headers["location"]  # the random prefix every page lives under
+            assert home.startswith("/u/") and home.endswith("/")
+            page = client.get(f"http://127.0.0.1:{m.group(1)}{home}sessions")
             assert page.status_code == 200 and "Sessions" in page.text
     finally:
         proc.terminate()

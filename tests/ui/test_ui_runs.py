@@ -151,3 +151,48 @@ def test_a_run_that_cannot_start_says_why(tmp_path: Path) -> None:
         bad = client.post("/run", data={"task": "x", "workspace": str(tmp_path),
                                         "provider": "nope"}, headers={"origin": origin(server)})
         assert bad.status_code == 400 and "unknown provider" in bad.json()["error"]
+
+
+def test_a_chat_keeps_its_session_for_follow_ups(workspace: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path / "chat.jsonl", [{"content": "first answer"},
+                                                    {"content": "second answer"}])
+    with running_ui() as server:
+        client = logged_in(server)
+        hdr = {"origin": origin(server)}
+        r = client.post("/run", data={"task": "hello", "workspace": str(workspace),
+                                      "provider": "replay", "script": str(script),
+                                      "chat": "yes"}, headers=hdr)
+        run_id = r.json()["run_id"]
+        turns = []
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["kind"] == "turn":
+                turns.append(event["answer"])
+                if len(turns) == 1:
+                    said = client.post(f"/runs/{run_id}/say", data={"message": "and then?"},
+                                       headers=hdr)
+                    assert said.status_code == 200
+                else:
+                    assert client.post(f"/runs/{run_id}/say", data={"end": "yes"},
+                                       headers=hdr).status_code == 200
+
+        events = _events_all(client, run_id, on_event)
+        assert turns == ["first answer", "second answer"]
+        assert events[-1]["kind"] == "done"
+        assert client.post(f"/runs/{run_id}/say", data={"message": "late"},
+                           headers=hdr).status_code == 409
+        messages = server.state.runtime.sessions.messages(events[-1]["session_id"])
+    assert [m["content"] for m in messages if m["role"] == "user"] == ["hello", "and then?"]
+
+
+def _events_all(client: httpx.Client, run_id: str, on_event: Any) -> list[dict[str, Any]]:
+    seen = []
+    with client.stream("GET", f"/runs/{run_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                event = json.loads(line[6:])
+                if not event:
+                    break
+                seen.append(event)
+                on_event(event)
+    return seen

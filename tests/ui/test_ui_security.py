@@ -18,7 +18,7 @@ import pytest
 from bastion.audit import entry_payload
 from bastion.config import settings_path
 from bastion.runtime import Runtime
-from ui.ui_fixtures import logged_in, origin, raw_request, running_ui, status_of
+from ui.ui_fixtures import base, logged_in, origin, raw_request, running_ui, status_of
 
 
 def _audit_head() -> int:
@@ -52,8 +52,10 @@ def test_listens_on_loopback_only() -> None:
 
 def test_no_token_no_cookie_is_refused() -> None:
     with running_ui() as server:
+        prefix = server.gate.prefix.encode()
         for path in (b"/", b"/sessions", b"/settings", b"/keys", b"/static/app.js",
-                     b"/runs/x/events"):
+                     b"/runs/x/events", prefix, prefix + b"/", prefix + b"/sessions",
+                     prefix + b"/static/app.js", prefix + b"/audit/stream"):
             got = raw_request(server.port, b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1:"
                               + str(server.port).encode() + b"\r\nConnection: close\r\n\r\n")
             assert status_of(got) == 401, got[:200]
@@ -68,9 +70,11 @@ def test_token_becomes_a_strict_httponly_cookie() -> None:
     with running_ui() as server:
         client = logged_in(server)
         r = client.get(server.url)
-        assert r.headers["location"] == "/"  # the token leaves the address bar
+        prefix = server.gate.prefix
+        assert r.headers["location"] == prefix + "/"  # the token leaves the address bar
         cookie = r.headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert f"Path={prefix};" in cookie + ";" and len(prefix) > 20
         assert server.gate.token not in cookie
         page = client.get("/sessions")
         assert page.status_code == 200
@@ -78,8 +82,19 @@ def test_token_becomes_a_strict_httponly_cookie() -> None:
         assert "script-src 'self'" in csp and "default-src 'none'" in csp
         assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
         # a cookie that was never issued is refused
-        forged = httpx.Client(base_url=origin(server), cookies={"bastion_ui": "forged"})
+        forged = httpx.Client(base_url=base(server), cookies={"bastion_ui": "forged"})
         assert forged.get("/sessions").status_code == 401
+
+
+def test_the_cookie_works_only_under_the_random_prefix() -> None:
+    """Browsers send 127.0.0.1 cookies to every port; the Path keeps it to our pages."""
+    with running_ui() as server:
+        client = logged_in(server)
+        cookie = client.cookies["bastion_ui"]
+        assert client.get("/sessions").status_code == 200
+        outside = httpx.Client(base_url=origin(server), cookies={"bastion_ui": cookie})
+        for path in ("/sessions", "/u/sessions", server.gate.prefix + "x/sessions"):
+            assert outside.get(path).status_code == 401, path
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1",
@@ -90,7 +105,8 @@ def test_foreign_host_is_refused_even_with_a_cookie(host: str) -> None:
         client = logged_in(server)
         cookie = client.cookies["bastion_ui"]
         header = f"Host: {host.format(port=server.port)}\r\n" if host else ""
-        got = raw_request(server.port, f"GET /sessions HTTP/1.1\r\n{header}Cookie: bastion_ui="
+        got = raw_request(server.port, f"GET {server.gate.prefix}/sessions HTTP/1.1\r\n"
+                          f"{header}Cookie: bastion_ui="
                           f"{cookie}\r\nConnection: close\r\n\r\n".encode())
         assert status_of(got) in (400, 403), got[:200]
         assert b"<table" not in got
@@ -99,7 +115,8 @@ def test_foreign_host_is_refused_even_with_a_cookie(host: str) -> None:
 def test_two_host_headers_are_refused() -> None:
     with running_ui() as server:
         cookie = logged_in(server).cookies["bastion_ui"]
-        got = raw_request(server.port, f"GET /sessions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}"
+        got = raw_request(server.port, f"GET {server.gate.prefix}/sessions HTTP/1.1\r\n"
+                          f"Host: 127.0.0.1:{server.port}"
                           f"\r\nHost: evil.example\r\nCookie: bastion_ui={cookie}\r\n"
                           "Connection: close\r\n\r\n".encode())
         assert status_of(got) in (400, 403)
@@ -167,8 +184,9 @@ def test_pages_have_no_inline_script_and_no_third_party_assets() -> None:
         for path in ("/sessions", "/run", "/changes", "/audit", "/network", "/settings",
                      "/data", "/keys"):
             html = client.get(path).text
+            assert f'<base href="{server.gate.prefix}/">' in html
             for tag in re.findall(r"<script[^>]*>", html):
-                assert 'src="/static/' in tag, tag
+                assert re.fullmatch(r'<script src="static/[a-z]+\.js" defer>', tag), tag
             assert not re.search(r"\son[a-z]+\s*=", html), path
             assert not re.search(r"(src|href)=\"(https?:)?//", html), path
             assert "javascript:" not in html
@@ -242,9 +260,24 @@ def test_ipv6_loopback_serves_the_same_gate() -> None:
         assert server.sockets[1].getsockname()[0] == "::1"
         cookie = logged_in(server).cookies["bastion_ui"]
         port = server.port
-        ok = raw_request(port, f"GET /sessions HTTP/1.1\r\nHost: [::1]:{port}\r\nCookie: "
-                         f"bastion_ui={cookie}\r\nConnection: close\r\n\r\n".encode(), host="::1")
+        ok = raw_request(port, f"GET {server.gate.prefix}/sessions HTTP/1.1\r\n"
+                         f"Host: [::1]:{port}\r\nCookie: bastion_ui={cookie}\r\n"
+                         "Connection: close\r\n\r\n".encode(), host="::1")
         assert status_of(ok) == 200
         anon = raw_request(port, f"GET /sessions HTTP/1.1\r\nHost: [::1]:{port}\r\n"
                            "Connection: close\r\n\r\n".encode(), host="::1")
         assert status_of(anon) == 401
+
+
+def test_a_planted_same_name_cookie_does_not_lock_the_user_out() -> None:
+    """Another local server can set `bastion_ui=junk; Path=/`; ours still counts."""
+    with running_ui() as server:
+        cookie = logged_in(server).cookies["bastion_ui"]
+        got = raw_request(server.port, f"GET {server.gate.prefix}/sessions HTTP/1.1\r\n"
+                          f"Host: 127.0.0.1:{server.port}\r\nCookie: bastion_ui={cookie}; "
+                          "bastion_ui=junk\r\nConnection: close\r\n\r\n".encode())
+        assert status_of(got) == 200
+        junk = raw_request(server.port, f"GET {server.gate.prefix}/sessions HTTP/1.1\r\n"
+                           f"Host: 127.0.0.1:{server.port}\r\nCookie: bastion_ui=junk; "
+                           "other=1\r\nConnection: close\r\n\r\n".encode())
+        assert status_of(junk) == 401

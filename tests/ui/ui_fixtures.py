@@ -41,9 +41,15 @@ def origin(server: UiServer) -> str:
     return f"http://127.0.0.1:{server.port}"
 
 
+def base(server: UiServer) -> str:
+    """Where the pages live: the origin plus this start's random path prefix."""
+    return origin(server) + server.gate.prefix
+
+
 def logged_in(server: UiServer) -> httpx.Client:
-    """A client that opened the tokened URL and holds the session cookie."""
-    client = httpx.Client(base_url=origin(server), follow_redirects=False, timeout=30)
+    """A client that opened the tokened URL and holds the session cookie (paths are relative
+    to :func:`base`: ``client.get("/sessions")``)."""
+    client = httpx.Client(base_url=base(server), follow_redirects=False, timeout=30)
     r = client.get(server.url)
     assert r.status_code == 303, r.text
     return client

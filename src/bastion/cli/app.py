@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+import signal
 import sys
 import traceback
 
@@ -71,6 +72,7 @@ register("telemetry", "telemetry_cmd:app", "Local-only usage statistics (never s
 register("sync", "sync_cmd:app", "End-to-end-encrypted sync to storage you own (S3 or a folder).")
 register("doctor", "doctor:doctor", "Report sandbox, key custody, database, model and network readiness.")
 register("ui", "ui_cmd:ui", "Serve the local web UI (loopback only) and open it in the browser.")
+register("completion", "completion_cmd:completion", "Print the shell completion script (bash, zsh, fish).")
 
 
 def main() -> None:
@@ -79,8 +81,11 @@ def main() -> None:
     2 for usage errors (with the usage), 1 for refused or failed operations, 3 for a paused
     run; "internal error" (70) is left for genuine bugs only.
     """
+    _install_signal_handlers()
     try:
         code = app(prog_name="bastion", standalone_mode=False)
+        if _received:  # typer turns an interruption into a return value of 130
+            raise Terminated(_received[0])
         if isinstance(code, int) and code:
             sys.exit(code)
     except BastionError as exc:
@@ -90,11 +95,40 @@ def main() -> None:
         if exc.hint:
             err.print(f"  hint: {exc.hint}", markup=False)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else int(signal.SIGINT)
+        err.print(f"interrupted ({signal.Signals(signum).name})", markup=False)
+        sys.exit(128 + signum)
     except Exception as exc:  # click's own exceptions, the environment, genuine bugs
         sys.exit(_other_error(exc))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: taken down the same path as Ctrl-C (process tree killed, changes
+    journaled, session marked interrupted, audit checkpoint closed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+#: the signal that interrupted this process (typer may swallow the exception it raised)
+_received: list[int] = []
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    _received.append(signum)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # clean-up runs once, in peace
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def _install_signal_handlers() -> None:
+    """One signal path: SIGINT, SIGTERM and SIGHUP all unwind as an interruption."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_IGN and sig != signal.SIGINT:
+            continue  # e.g. started under nohup: keep ignoring
+        signal.signal(sig, _on_signal)
 
 
 def _other_error(exc: Exception) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -26,14 +27,15 @@ from bastion.privacy import (
     PrivacyFilter,
     Rule,
     SecretScanner,
+    decode_bytes,
     default_rules,
     load_gitleaks_toml,
     load_rules,
+    scan_views,
 )
 
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache",
                         ".pytest_cache", ".tox", ".venv", "venv"})
-_BINARY_PROBE = 8192
 _MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -65,31 +67,33 @@ def _scanner(rules_file: Path | None) -> SecretScanner:
     return SecretScanner([*default_rules(), *_load_user_rules(rules_file)])
 
 
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
 def _read_stdin() -> str:
     buf = getattr(sys.stdin, "buffer", None)
     if buf is not None:
-        return _decode(buf.read())
+        return decode_bytes(buf.read()) or ""
     return sys.stdin.read()
 
 
-def _is_binary(data: bytes) -> bool:
-    return b"\0" in data[:_BINARY_PROBE]
-
-
 def _read_file(path: Path) -> str | None:
-    """The decoded text of ``path``, or None for a binary file."""
+    """The decoded text of ``path`` (UTF-8, UTF-16, UTF-32), or None for a binary file.
+
+    Only regular files are read: a FIFO, device or socket is refused, never waited on (opened
+    non-blocking, checked with ``fstat`` on the open descriptor, so a swap after a check
+    cannot make it block).
+    """
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(_MAX_FILE_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise ScanInputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if _is_binary(data):
-        return None
-    return _decode(data)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ScanInputError(f"{path} is not a regular file (FIFO, device or socket); "
+                                 "not read")
+        try:
+            data = fh.read(_MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ScanInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return decode_bytes(data)
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -108,8 +112,10 @@ def _mask(secret: str) -> str:
     return "…"
 
 
-def _text_line(label: str, f: Finding) -> str:
-    return f"{label}:{f.line}: {f.rule_id} ({f.confidence}) [{f.start}:{f.end}] {_mask(f.secret)}"
+def _text_line(label: str, f: Finding, text: str) -> str:
+    column = f.start - (text.rfind("\n", 0, f.start) + 1) + 1
+    return (f"{label}:{f.line}:{column}: {f.rule_id} ({f.confidence}) [{f.start}:{f.end}] "
+            f"{_mask(f.secret)}")
 
 
 def _scan_directory(root: Path, scanner: SecretScanner, fmt: str) -> int:
@@ -118,8 +124,7 @@ def _scan_directory(root: Path, scanner: SecretScanner, fmt: str) -> int:
 
     files = list(_walk(root))
     results: list[dict[str, Any]] = []
-    count = 0
-    skipped = 0
+    count = with_secrets = skipped = unreadable = 0
     console = Console(stderr=True)
     with Progress(
         TextColumn("scanning"),
@@ -134,28 +139,31 @@ def _scan_directory(root: Path, scanner: SecretScanner, fmt: str) -> int:
         for path in files:
             shown = str(path)
             progress.update(task, name=path.name)
+            progress.advance(task)
             try:
                 text = _read_file(path)
             except ScanInputError as exc:
                 console.print(f"warning: {exc.message}", markup=False, style="yellow")
-                text = None
+                unreadable += 1
+                continue
             if text is None:
                 skipped += 1
-                progress.advance(task)
                 continue
-            for f in scanner.scan(text):
-                count += 1
+            found = scan_views(scanner, text)
+            count += len(found)
+            with_secrets += bool(found)
+            for f in found:
                 if fmt == "json":
                     results.append({**f.to_dict(), "path": shown})
                 else:
-                    sys.stdout.write(_text_line(shown, f) + "\n")
-            progress.advance(task)
+                    sys.stdout.write(_text_line(shown, f, text) + "\n")
     if fmt == "json":
         sys.stdout.write(json.dumps(results) + "\n")
     else:
+        scanned = len(files) - skipped - unreadable
         console.print(
-            f"{count} secret(s) in {len(files) - skipped} file(s); {skipped} binary file(s) "
-            "skipped", markup=False, style="dim",
+            f"{count} secret(s) in {with_secrets} file(s); {scanned} file(s) scanned, "
+            f"{skipped} binary and {unreadable} unreadable skipped", markup=False, style="dim",
         )
     sys.stdout.flush()
     return 1 if count else 0
@@ -176,7 +184,7 @@ def _scan_batch(scanner: SecretScanner) -> int:
             sys.stdout.write(json.dumps({"id": None, "error": f"invalid input line: {exc}"}) + "\n")
             sys.stdout.flush()
             continue
-        findings = [f.to_dict() for f in scanner.scan(item["text"])]
+        findings = [f.to_dict() for f in scan_views(scanner, item["text"])]
         found = found or bool(findings)
         sys.stdout.write(json.dumps({"id": item.get("id"), "findings": findings}) + "\n")
         sys.stdout.flush()
@@ -193,7 +201,10 @@ def scan(
         None, "--rules", help="Extra rules: a Bastion rule file or a gitleaks TOML config."
     ),
 ) -> None:
-    """Find secrets (API keys, tokens, private keys, passwords). Exit 1 when any is found."""
+    """Find secrets (API keys, tokens, private keys, passwords). Exit 1 when any is found.
+
+    Example: bastion scan src/ --format json
+    """
     fmt = format.lower()
     if fmt not in ("text", "json"):
         raise ScanInputError(f"unknown format {format!r}", hint="use --format text or json")
@@ -209,7 +220,7 @@ def scan(
         p = Path(path)
         if p.is_dir():
             raise typer.Exit(_scan_directory(p, scanner, fmt))
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             raise ScanInputError(f"no such file or directory: {path}")
         text = _read_file(p)
         label = path
@@ -219,12 +230,12 @@ def scan(
             else:
                 sys.stderr.write(f"{path}: binary file skipped\n")
             raise typer.Exit(0)
-    findings = scanner.scan(text or "")
+    findings = scan_views(scanner, text or "")
     if fmt == "json":
         sys.stdout.write(json.dumps([f.to_dict() for f in findings]) + "\n")
     else:
         for f in findings:
-            sys.stdout.write(_text_line(label, f) + "\n")
+            sys.stdout.write(_text_line(label, f, text or "") + "\n")
         sys.stderr.write(f"{len(findings)} secret(s) found\n")
     sys.stdout.flush()
     raise typer.Exit(1 if findings else 0)
@@ -239,7 +250,10 @@ def redact(
         False, "--env", help="Also redact values of credential-named environment variables."
     ),
 ) -> None:
-    """Print the text with every secret replaced by a placeholder."""
+    """Print the text with every secret replaced by a placeholder.
+
+    Example: cat .env | bastion redact -
+    """
     if path == "-":
         text = _read_stdin()
     else:

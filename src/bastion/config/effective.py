@@ -252,3 +252,27 @@ def validate_managed(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
 
     managed = parse_managed(data, path, _all_keys())
     return [managed.settings, *managed.roles.values()]
+
+
+def enforce_managed(settings: Settings) -> Settings:
+    """Settings built outside :func:`load_settings` (e.g. the file's values with ``-c``
+    overrides applied by hand) checked against the layers: whatever differs from the layered
+    load is a command-line layer, and a loosening one raises :class:`ManagedRefusal`."""
+    if layers_of(settings) is not None:
+        return settings
+    base = load_settings_layered()
+    if not is_managed(base):
+        return settings
+    given, effective = dump_settings(settings), dump_settings(base)
+    raw: dict[str, Any] = {}
+    for key in _leaves():
+        value = lookup(given, key)[1]
+        if value != lookup(effective, key)[1]:
+            set_key(raw, key, value)
+    return with_layer(base, raw, CLI, "command line (-c)", strict=True)
+
+
+def load_settings_layered() -> Settings:
+    from .loader import settings_path
+
+    return layered_settings(settings_path())

@@ -3,7 +3,7 @@
 Public surface (other packages import only these names)::
 
     PrivacyFilter(known_values=None, *, security_mode=False, workspace=None,
-                  allowed_domains=(), rules=None, include_env=False)
+                  allowed_domains=(), rules=None, include_env=False, unattended=False)
         .redact(text) -> str
         .redact_data(obj) -> obj                      # JSON-like values (audit records, crashes)
         .filter_messages(messages) -> list[dict]      # OpenAI chat format, input never mutated
@@ -14,17 +14,27 @@ Public surface (other packages import only these names)::
         .export_mapping() -> dict / .import_mapping(dict)
     SecretScanner(rules=None).scan(text) -> list[Finding]
     scan_text(text) -> list[Finding]
+    scan_views(scanner, text) -> list[Finding]   # also in decoded / joined / unprefixed views
+    decode_bytes(data) -> str | None              # UTF-8/16/32 text, None for binary
     Finding(rule_id, start, end, line, confidence, secret)
     Rule, load_rules(path), load_gitleaks_toml(path), default_rules(), RuleError
     credential_env_values(environ=None) -> {name: value}
+    configured_secrets(mcp_servers) -> {name: value}  # MCP env / headers / URL credentials
+
+Views (``bastion.privacy.views``): secrets are also looked for with line prefixes stripped,
+escapes and base64 / base32 / hex / gzip blobs decoded, continuations joined; known values
+also match as fragments, reversed and rot13; outbound arguments are checked per destination
+across the session (``bastion.privacy.outbound``).
 """
 
 from bastion.privacy.detector import Finding, SecretScanner, default_scanner, scan_text
 from bastion.privacy.filter import PrivacyFilter
-from bastion.privacy.known import credential_env_values
+from bastion.privacy.known import configured_secrets, credential_env_values
 from bastion.privacy.pii import iban_valid, luhn_valid
 from bastion.privacy.response import LeakFinding, ResponseScan
 from bastion.privacy.rules import Rule, RuleError, default_rules, load_gitleaks_toml, load_rules
+from bastion.privacy.textio import decode_bytes
+from bastion.privacy.views import scan_views
 
 __all__ = [
     "Finding",
@@ -34,7 +44,9 @@ __all__ = [
     "Rule",
     "RuleError",
     "SecretScanner",
+    "configured_secrets",
     "credential_env_values",
+    "decode_bytes",
     "default_rules",
     "default_scanner",
     "iban_valid",
@@ -42,4 +54,5 @@ __all__ = [
     "load_rules",
     "luhn_valid",
     "scan_text",
+    "scan_views",
 ]

@@ -309,17 +309,6 @@ class SecretScanner:
                 self._always.append(idx)
             for kw in rule.keywords:
                 table.setdefault(kw.lower(), set()).add(idx)
-        # a hit on keyword K also stands for every keyword contained in K (the DFA reports the
-        # longest keyword at each position)
-        self._kw_rules: dict[bytes, tuple[int, ...]] = {}
-        for kw in table:
-            owners: set[int] = set()
-            for other, idxs in table.items():
-                if other in kw:
-                    owners |= idxs
-            self._kw_rules[kw.encode("utf-8")] = tuple(sorted(owners))
-        self._kw_re: Any = None
-        self._kw_match: _Matcher | None = None
         self._kw_set: Any = None
         self._kw_list: list[bytes] = []
         self._kw_direct: dict[bytes, tuple[int, ...]] = {}
@@ -329,9 +318,6 @@ class SecretScanner:
             opts.log_errors = False
             opts.longest_match = True
             opts.max_mem = 64 << 20
-            keys = sorted(self._kw_rules, key=len, reverse=True)
-            self._kw_re = re2.compile(b"|".join(re2.escape(k) for k in keys), opts)
-            self._kw_match = raw_matcher(self._kw_re)
             self._kw_list = [k.encode("utf-8") for k in sorted(table)]
             self._kw_direct = {k.encode("utf-8"): tuple(sorted(v)) for k, v in table.items()}
             kw_set = re2.Set.SearchSet(opts)
@@ -339,11 +325,18 @@ class SecretScanner:
                 kw_set.Add(re2.escape(k))
             kw_set.Compile()
             self._kw_set = kw_set
-            automaton = ahocorasick.Automaton()
-            for kw in table:
-                automaton.add_word(kw, (len(kw), self._kw_rules[kw.encode("utf-8")]))
-            automaton.make_automaton()
-            self._automaton = automaton
+            if prefilter == "ahocorasick":
+                # a hit on keyword K also stands for every keyword contained in K (the
+                # automaton reports each keyword once per end position)
+                automaton = ahocorasick.Automaton()
+                for kw in table:
+                    owners: set[int] = set()
+                    for other, idxs in table.items():
+                        if other in kw:
+                            owners |= idxs
+                    automaton.add_word(kw, (len(kw), tuple(sorted(owners))))
+                automaton.make_automaton()
+                self._automaton = automaton
 
     def rule_ids(self) -> list[str]:
         return [r.id for r in self.rules]
@@ -390,7 +383,7 @@ class SecretScanner:
         cands: list[_Cand] = []
         for idx in self._always:
             self._run(idx, data, 0, n, cands)
-        if self._kw_re is not None:
+        if self._kw_set is not None:
             for idx, positions in self._keyword_hits(data).items():
                 comp = self._compiled[idx]
                 back, fwd = comp.back, comp.fwd

@@ -11,6 +11,12 @@ from urllib.parse import unquote
 
 from bastion.privacy.detector import Finding, SecretScanner, default_scanner
 from bastion.privacy.known import KnownValues, credential_env_values
+from bastion.privacy.outbound import (
+    OUTBOUND_BUDGET_BITS,
+    OutboundStreams,
+    data_tokens,
+    destination,
+)
 from bastion.privacy.paths import PathScrubber
 from bastion.privacy.pii import find_pii
 from bastion.privacy.placeholders import (
@@ -32,6 +38,7 @@ from bastion.privacy.response import (
     url_host,
 )
 from bastion.privacy.rules import Rule
+from bastion.privacy.textio import regex_safe
 from bastion.privacy.views import views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
@@ -58,6 +65,7 @@ class PrivacyFilter:
         include_env: bool = False,
         home: Path | None = None,
         user: str | None = None,
+        unattended: bool = False,
     ) -> None:
         self.security_mode = security_mode
         self.workspace = Path(workspace) if workspace is not None else None
@@ -65,6 +73,8 @@ class PrivacyFilter:
         self._scanner = default_scanner() if rules is None else SecretScanner(rules)
         self._known = KnownValues()
         self._map = PlaceholderMap()
+        # what the model sent to each destination; unattended, with a high-entropy budget
+        self._outbound = OutboundStreams(OUTBOUND_BUDGET_BITS if unattended else None)
         if known_values is not None:
             self._known.add_many(known_values)
         if include_env:
@@ -250,6 +260,7 @@ class PrivacyFilter:
             ph = self._map.placeholder_for(text[start:end], "SECRET", label)
             edits.append((start, end, ph, LeakFinding(kind, label, start, end)))
 
+        original, text = text, regex_safe(text)  # RE2 below; same offsets
         ref_urls: dict[str, str] = {}
         for m in MD_REFDEF.finditer(text):
             ref_urls[m.group(1).lower()] = m.group(2)
@@ -287,7 +298,7 @@ class PrivacyFilter:
                               LeakFinding("url-data", f"{url_host(url) or url[:40]}: {reason}",
                                           m.start(), m.end())))
         if not edits:
-            return ResponseScan(text)
+            return ResponseScan(original)
         edits.sort(key=lambda e: (e[0], -(e[1] - e[0])))
         out: list[str] = []
         findings: list[LeakFinding] = []
@@ -296,10 +307,10 @@ class PrivacyFilter:
             findings.append(finding)
             if start < pos:
                 continue  # inside a region already replaced
-            out.append(text[pos:start])
+            out.append(original[pos:start])
             out.append(repl)
             pos = end
-        out.append(text[pos:])
+        out.append(original[pos:])
         return ResponseScan("".join(out), findings)
 
     def _url_secret_problem(self, url: str) -> str | None:
@@ -338,6 +349,27 @@ class PrivacyFilter:
                                             location=location))
             for start, end, label, kind, _secret in self._secret_spans(value):
                 findings.append(LeakFinding(kind, label, start, end, location))
+        findings += self._check_stream(args)
+        return findings
+
+
+    def _check_stream(self, args: Mapping[str, Any]) -> list[LeakFinding]:
+        """This request together with what the model already sent to the same destination."""
+        dest = destination(args)
+        strings = [v for _, v in _walk_strings(args, "")]
+        stream, new_at = self._outbound.add(dest, data_tokens(strings))
+        findings: list[LeakFinding] = []
+        if new_at < len(stream):
+            for _start, end, label, _kind, _secret in self._secret_spans(stream):
+                if end > new_at:  # completed by this request
+                    findings.append(LeakFinding("reassembled-secret", f"{dest}: {label}",
+                                                location="(stream)"))
+        bits = self._outbound.over_budget(dest)
+        if bits is not None:
+            findings.append(LeakFinding(
+                "entropy-budget",
+                f"{dest}: {int(bits)} bits of random-looking data chosen by the model "
+                f"(unattended budget {OUTBOUND_BUDGET_BITS})", location="(stream)"))
         return findings
 
 

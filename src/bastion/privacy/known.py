@@ -16,7 +16,10 @@ import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, quote_plus
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+
+from bastion.privacy.detector import char_classes, shannon_entropy
 
 # Environment variable names that carry credentials.
 _CRED_NAME = re.compile(
@@ -35,6 +38,16 @@ _NOT_CRED = frozenset(
 
 MIN_KNOWN_LENGTH = 6
 MIN_VARIANT_LENGTH = 8
+#: values this long also match as fragments: any window of FRAGMENT characters (16 for values
+#: over 128 characters, every 4th window), forwards, reversed and rot13
+FRAGMENT_MIN_VALUE = 16
+FRAGMENT = 12
+#: fragments are indexed for this many values per session (memory bound); later values match
+#: whole (raw, encoded, reversed, rot13) only
+MAX_FRAGMENTED_VALUES = 2_000
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
 
 
 def credential_env_values(
@@ -60,6 +73,28 @@ def credential_env_values(
         if value.lower() in ("true", "false", "none", "null"):
             continue
         out[name] = value
+    return out
+
+
+def configured_secrets(mcp_servers: Mapping[str, Any]) -> dict[str, str]:
+    """``{name: value}`` for secrets in settings: MCP servers' ``env`` values and ``headers``,
+    and credentials / query values in their ``url`` — a server echoing its own token (plain or
+    transformed) is then redacted like any known value."""
+    out: dict[str, str] = {}
+    for server, cfg in mcp_servers.items():
+        get = cfg.get if isinstance(cfg, Mapping) else lambda k, c=cfg: getattr(c, k, None)
+        for field in ("env", "headers"):
+            for key, value in (get(field) or {}).items():
+                if isinstance(value, str) and value.strip():
+                    out[f"mcp-{server}-{key}"] = value.strip()
+        url = get("url")
+        if isinstance(url, str) and ("@" in url or "?" in url):
+            parts = urlsplit(url)
+            if parts.password:
+                out[f"mcp-{server}-url-password"] = parts.password
+            for i, (_k, v) in enumerate(parse_qsl(parts.query)):
+                if len(v) >= 8:
+                    out[f"mcp-{server}-url-{i}"] = v
     return out
 
 
@@ -90,6 +125,8 @@ def encoded_variants(value: str) -> list[tuple[str, str]]:
         core0 = full[:stop0]
         if len(core0) >= 12:
             add(core0, enc)
+    add(base64.b32encode(raw).decode("ascii"), "b32")
+    add(base64.b32encode(raw).decode("ascii").rstrip("="), "b32")
     add(quote(value, safe=""), "url")
     add(quote(value), "url")
     add(quote_plus(value), "url")
@@ -100,13 +137,45 @@ def encoded_variants(value: str) -> list[tuple[str, str]]:
     return list(out.items())
 
 
+def _fragment_ok(window: str) -> bool:
+    """A window specific enough to stand for its secret: no blanks, mixed, varied."""
+    if any(ch.isspace() for ch in window):
+        return False
+    return char_classes(window) >= 2 and shannon_entropy(window) >= 3.0
+
+
+def shape_variants(value: str) -> list[tuple[str, str]]:
+    """``(form, kind)``: the value reversed and rot13'd, and fragments of all three.
+
+    A model that saw (part of) a secret can print half of it, reverse it or rot13 it; each
+    window of ``FRAGMENT`` characters of a 16+ character value is specific enough to match.
+    """
+    shapes = [(value, "fragment"), (value[::-1], "reversed")]
+    rot = value.translate(_ROT13)
+    if rot != value:
+        shapes.append((rot, "rot13"))
+    out: dict[str, str] = {}
+    for form, kind in shapes:
+        if form != value:
+            out.setdefault(form, kind)
+        n = len(form)
+        if n < FRAGMENT_MIN_VALUE:
+            continue
+        width, step = (FRAGMENT, 1) if n <= 128 else (16, 4)
+        for i in range(0, n - width + 1, step):
+            window = form[i : i + width]
+            if window not in out and _fragment_ok(window):
+                out[window] = kind
+    return list(out.items())
+
+
 @dataclass(frozen=True)
 class KnownMatch:
     start: int
     end: int
     text: str
     label: str
-    encoding: str  # "raw", "b64", "b64url", "url", "hex"
+    encoding: str  # "raw", "b64", "b64url", "b32", "url", "hex", "fragment", "reversed", "rot13"
 
 
 # Words are indexed by fixed-length "grams" sampled at a fixed stride: an occurrence of a word of
@@ -148,6 +217,7 @@ class KnownValues:
         self._long: dict[int, list[tuple[bytes, int]]] = {}  # 8-byte gram -> [(word, offset)]
         self._short: dict[int, list[tuple[bytes, int]]] = {}  # 4-byte gram -> [(word, offset)]
         self._tiny: list[bytes] = []  # words under 7 bytes
+        self._fragmented = 0  # values whose fragments are indexed
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -166,6 +236,11 @@ class KnownValues:
             return True
         self._labels[value] = label
         variants = [(value, "raw"), *encoded_variants(value)]
+        if self._fragmented < MAX_FRAGMENTED_VALUES:
+            shapes = shape_variants(value)
+            if shapes:
+                self._fragmented += 1
+                variants += shapes
         for variant, enc in variants:
             key = variant.encode("utf-8", "surrogatepass")
             if key not in self._words:
@@ -225,7 +300,8 @@ class KnownValues:
     def find(self, text: str) -> list[KnownMatch]:
         """Every occurrence of every value / variant in ``text``.
 
-        Occurrences may overlap; at one start offset only the longest form is reported.
+        Occurrences may overlap; at one start offset only the longest form is reported, and a
+        match that lies inside an earlier one (a fragment of a whole value) is not reported.
         """
         if not self._labels or not text:
             return []
@@ -247,8 +323,12 @@ class KnownValues:
         ascii_only = len(data) == len(text)
         out: list[KnownMatch] = []
         last_b = last_c = 0
+        reach = -1  # end of the furthest match so far: matches inside it are not reported
         for bs in sorted(best):
             be = best[bs]
+            if be <= reach:
+                continue
+            reach = be
             word = data[bs:be]
             label, enc = self._words[word]
             if ascii_only:

@@ -48,10 +48,16 @@ def _re2_options() -> Any:
     return opts
 
 
+@lru_cache(maxsize=8192)
+def _compiled(pattern: str) -> Any:
+    # compiled RE2 objects are immutable: validation and the scanner share one per pattern
+    return re2.compile(pattern, _re2_options())
+
+
 def compile_re2(pattern: str, *, rule_id: str, what: str = "regex") -> Any:
     """Compile ``pattern`` with RE2, raising :class:`RuleError` naming the rule on failure."""
     try:
-        return re2.compile(pattern, _re2_options())
+        return _compiled(pattern)
     except re2.error as exc:
         detail = exc.args[0] if exc.args else exc
         if isinstance(detail, bytes):

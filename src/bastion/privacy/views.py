@@ -28,8 +28,6 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import re2
-
 from bastion.privacy.detector import Finding, SecretScanner, dedupe
 
 MAX_EDITS = 1_000_000
@@ -37,12 +35,6 @@ MAX_BLOBS = 2_000
 MAX_DEPTH = 2
 MAX_INFLATE = 1 << 20
 MIN_BLOB = 16
-
-
-def _re(pattern: str) -> re2._Regexp:
-    opts = re2.Options()
-    opts.log_errors = False
-    return re2.compile(pattern, opts)
 
 
 @dataclass
@@ -121,7 +113,7 @@ _ESCAPE = re.compile(
     r"((?:\\u[0-9a-fA-F]{4}|\\[\"\\/'bfnrt])+|(?:\\x[0-9a-fA-F]{2})+"
     r"|(?:&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,7});)+"
     r"|(?:%[0-9a-fA-F]{2})+)")
-_ESCAPE_HINT = _re(r"\\[\"\\/'nrtux]|&#?[a-zA-Z0-9]{2,8};|%[0-9a-fA-F]{2}")
+_ESCAPE_HINT = re.compile(r"\\[\"\\/'nrtux]|&#?[a-zA-Z0-9]{2,8};|%[0-9a-fA-F]{2}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -150,13 +142,16 @@ def escape_view(text: str, parent: View | None = None) -> View | None:
 # ------------------------------------------------------------------------------ continuations
 
 # Joins removed: "abcd" + "efgh" / 'abcd' 'efgh' / "abcd" +\n "efgh" (4+ token characters on
-# each side, so "" pairs are not joins), `\`-newline after a token, and a line break right
-# after 12+ token characters (a token wrapped at a column, a YAML folded scalar). Unambiguous:
-# each run of blanks is consumed by exactly one quantifier, so no backtracking.
+# each side, so "" pairs are not joins), `\`-newline after a token, and the line break after a
+# line that is one token of 12+ characters (a token wrapped at a column, a YAML folded scalar).
+# Unambiguous: each run of blanks is consumed by one quantifier, so backtracking is bounded by
+# the line. The removed part is group 1, 2 or 3.
 _TOK = "[A-Za-z0-9+/=_-]"
 _CONT = re.compile(
-    rf"(?<={_TOK}{{4}})([\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?"
-    rf"[\"'](?={_TOK}{{4}})|\\\r?\n[ \t]*(?={_TOK})|(?<={_TOK}{{12}})\r?\n[ \t]*(?={_TOK}))")
+    rf"(?m)(?<={_TOK}{{4}})([\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?"
+    rf"(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?[\"'])(?={_TOK}{{4}})"
+    rf"|(?<={_TOK}{{4}})(\\\r?\n[ \t]*)(?={_TOK})"
+    rf"|^[ \t]*[A-Za-z0-9+/_-]{{12,}}=*(\r?\n[ \t]*)(?={_TOK})")
 
 
 def continuation_view(text: str, parent: View | None = None) -> View | None:
@@ -166,7 +161,23 @@ def continuation_view(text: str, parent: View | None = None) -> View | None:
     """
     if "\n" not in text and "'" not in text and '"' not in text:
         return None
-    return split_view("join", text, _CONT, _drop, parent)
+    parts: list[str] = []
+    pos = 0
+    for m in _CONT.finditer(text):
+        g = 1 if m.start(1) >= 0 else 2 if m.start(2) >= 0 else 3
+        s, e = m.span(g)
+        parts += (text[pos:s], text[s:e])
+        pos = e
+        if len(parts) >= 2 * MAX_EDITS:
+            break
+    if not parts:
+        return None
+    parts.append(text[pos:])
+    out = parts[:]
+    out[1::2] = [""] * (len(parts) // 2)
+    vb = array("q", itertools.accumulate(map(len, out), initial=0))
+    ob = array("q", itertools.accumulate(map(len, parts), initial=0))
+    return View("join", "".join(out), vb, ob, parent)
 
 
 # ------------------------------------------------------------------------------ NUL bytes
@@ -184,12 +195,15 @@ def nul_view(text: str, parent: View | None = None) -> View | None:
 # ------------------------------------------------------------------------------ blobs
 
 # base64 (std / url-safe) runs, possibly wrapped across lines (also with JSON "\n"), and hex
-_B64 = _re(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
-_HEX = _re(r"(?:[0-9a-fA-F]{2}){8,}")
-_WS = _re(r"\\n|\s+")
+# (Python ``re``, which takes any str — lone surrogates included; each is linear: a run is
+# consumed whole once it is 16 long, shorter runs cost at most their length squared)
+_B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+_WS = re.compile(r"\\n|\s+")
+_B32 = re.compile(r"[A-Z2-7]{16,}=*")
 
 
-_CONTROL = _re(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{fffd}]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ud800-\udfff]")
 
 
 def _printable(data: str) -> bool:
@@ -215,6 +229,11 @@ def _decode_blob(blob: str) -> str | None:
     if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
         try:
             raw = binascii.unhexlify(compact)
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None and _B32.fullmatch(compact):
+        try:
+            raw = base64.b32decode(compact.rstrip("=") + "=" * (-len(compact.rstrip("=")) % 8))
         except (binascii.Error, ValueError):
             raw = None
     if raw is None:

@@ -16,11 +16,14 @@ present (``bastion doctor`` says which).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import itertools
 import os
 import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +96,7 @@ def layout() -> dict[str, tuple[Path, str]]:
                                   ("cpuacct", "cpu.stat")):
             if _writable_dir(parent, probe):
                 found[controller] = (parent, "v2")
+        _remove_stale({p for p, _ in found.values()})
         return found
     mounts = _v1_mounts()
     for controller, probe in (("pids", "pids.max"), ("memory", "memory.limit_in_bytes"),
@@ -103,7 +107,20 @@ def layout() -> dict[str, tuple[Path, str]]:
         parent = mounts[controller] / own.lstrip("/")
         if _writable_dir(parent, probe):
             found[controller] = (parent, "v1")
+    _remove_stale({p for p, _ in found.values()})
     return found
+
+
+def _remove_stale(parents: set[Path]) -> None:
+    """Empty command cgroups left by Bastion processes that were killed (prepared ones)."""
+    for parent in parents:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(parent):
+                parts = entry.name.split("-")
+                if len(parts) == 3 and parts[0] == "bastion" and parts[1].isdigit() and \
+                        not os.path.exists(f"/proc/{parts[1]}"):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(entry.path)  # fails (EBUSY) if anything still runs in it
 
 
 @dataclass(frozen=True)
@@ -273,6 +290,47 @@ def _field(text: str, key: str) -> int:
         if name == key:
             return int(value)
     return 0
+
+
+#: cgroups made ahead of time (limits already written), by (max_pids, memory_mb)
+_ready: dict[tuple[int | None, int | None], CommandCgroup] = {}
+_ready_lock = threading.Lock()
+
+
+def take(max_pids: int | None, memory_mb: int | None) -> CommandCgroup | None:
+    """A cgroup for these limits: one prepared ahead if there is one, else made now."""
+    with _ready_lock:
+        cg = _ready.pop((max_pids, memory_mb), None)
+    if cg is not None and all(p.is_dir() for p in cg.paths):
+        return cg
+    return CommandCgroup.create(max_pids, memory_mb)
+
+
+def prepare(max_pids: int | None, memory_mb: int | None,
+            submit: Callable[[Callable[[], None]], object]) -> None:
+    """Make the next command's cgroup in the background (``submit`` runs a callable later)."""
+    def make() -> None:
+        with _ready_lock:
+            if (max_pids, memory_mb) in _ready:
+                return
+        cg = CommandCgroup.create(max_pids, memory_mb)
+        if cg is None:
+            return
+        with _ready_lock:
+            old = _ready.pop((max_pids, memory_mb), None)
+            _ready[(max_pids, memory_mb)] = cg
+        if old is not None:
+            old.remove()
+    submit(make)
+
+
+@atexit.register
+def _discard_prepared() -> None:
+    with _ready_lock:
+        prepared = list(_ready.values())
+        _ready.clear()
+    for cg in prepared:
+        cg.remove()
 
 
 def available() -> bool:

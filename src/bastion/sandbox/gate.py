@@ -125,10 +125,17 @@ def _user_process_count() -> int:
 def command_cgroup(spec: SandboxSpec) -> cgroup.CommandCgroup | None:
     """The command's cgroup; refuses (as root) when the process count cannot be bounded."""
     lim = spec.limits
-    cg = cgroup.CommandCgroup.create(lim.max_processes, lim.memory_mb) \
-        if (lim.max_processes or lim.memory_mb or lim.cpu_seconds) else None
+    wanted = bool(lim.max_processes or lim.memory_mb or lim.cpu_seconds)
+    cg = cgroup.take(lim.max_processes, lim.memory_mb) if wanted else None
     if (cg is None or not cg.limits_pids) and lim.max_processes and os.geteuid() == 0:
         if cg is not None:
             cg.remove()
         raise SandboxUnavailable("cannot create a pids cgroup to bound the process count")
     return cg
+
+
+def prepare_next(spec: SandboxSpec) -> None:
+    """Make the next command's cgroup on the spawner thread while the agent is busy elsewhere."""
+    lim = spec.limits
+    if lim.max_processes or lim.memory_mb or lim.cpu_seconds:
+        cgroup.prepare(lim.max_processes, lim.memory_mb, keyring.background)

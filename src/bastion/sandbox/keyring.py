@@ -50,6 +50,11 @@ def _executor() -> ThreadPoolExecutor:
         return _spawner
 
 
+def background(fn: Callable[[], object]) -> None:
+    """Run ``fn`` later on the spawner thread (preparing the next command's cgroup)."""
+    _executor().submit(fn)
+
+
 def _fresh(start: Callable[[], T]) -> T:
     join_fresh_session_keyring()  # a new keyring per command, in the spawner thread only
     return start()

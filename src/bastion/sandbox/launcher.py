@@ -33,7 +33,7 @@ from pathlib import Path
 
 from . import cgroup, landlock, seccomp
 from .errors import INSTALL_HINT, SandboxUnavailable
-from .gate import command_cgroup, spawn
+from .gate import command_cgroup, prepare_next, spawn
 from .spec import SANDBOX_HOME, SandboxSpec
 from .watch import POLL_S, Watch, stop_message
 
@@ -438,6 +438,7 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
                 os.close(fd)
         if cg is not None:
             cg.remove()
+            prepare_next(spec)
 
 
 def run_unsandboxed(command: str | list[str], workspace: Path, env: dict[str, str],

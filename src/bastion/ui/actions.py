@@ -32,7 +32,7 @@ async def _handle(request: Request, work: Any, page: str) -> Response:
         msg = await locked(request, lambda state: work(state, form))
     except BastionError as exc:
         return failed(request, exc)
-    return back(page, msg)
+    return back(request, page, msg)
 
 
 def _delete_session(state: UiState, form: dict[str, str]) -> str:

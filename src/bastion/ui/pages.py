@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from bastion.config import dump_settings, get_key, layers_of, load_settings
 from bastion.errors import BastionError
@@ -13,7 +13,7 @@ from bastion.rights import env_disabled
 
 from . import views
 from .state import UiState
-from .web import failed, locked, render
+from .web import back, failed, locked, render
 
 SETTINGS_SHOWN = ["telemetry.enabled", "telemetry.crashReports", "securityMode", "offlineMode",
                   "network.allowedDomains", "retention.days"]
@@ -27,7 +27,7 @@ def _int(request: Request, name: str, default: int, high: int) -> int:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/sessions", status_code=303)
+    return back(request, "/sessions")
 
 
 async def sessions(request: Request) -> Response:

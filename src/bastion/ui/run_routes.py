@@ -50,8 +50,8 @@ def _options(form: dict[str, str]) -> Any:
 
 async def run_start(request: Request) -> Response:
     try:
-        opts = _options(await read_form(request))
-        run = state_of(request).runs.start(opts)
+        form = await read_form(request)
+        run = state_of(request).runs.start(_options(form), chat=form.get("chat") == "yes")
     except BastionError as exc:
         return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=400)
     return JSONResponse({"run_id": run.id})
@@ -94,4 +94,18 @@ async def run_approve(request: Request) -> Response:
     if not run.answer(form.get("approval_id", ""), form.get("answer", "")):
         return JSONResponse({"error": "no such open question, or not a valid answer"},
                             status_code=409)
+    return JSONResponse({"ok": True})
+
+
+async def run_say(request: Request) -> Response:
+    """A follow-up message to an open chat (``message``), or ``end=yes`` to close it."""
+    run = state_of(request).runs.runs.get(request.path_params["rid"])
+    if run is None:
+        return JSONResponse({"error": "unknown run"}, status_code=404)
+    form = await read_form(request)
+    message = None if form.get("end") == "yes" else form.get("message", "").strip()
+    if message == "":
+        return JSONResponse({"error": "empty message"}, status_code=400)
+    if not run.say(message):
+        return JSONResponse({"error": "this run is not an open chat"}, status_code=409)
     return JSONResponse({"ok": True})

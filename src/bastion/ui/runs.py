@@ -34,7 +34,10 @@ class Run:
     task: str
     events: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
+    #: a chat keeps its session open for follow-up messages (``say``) until ``end``
+    chat: bool = False
     cond: threading.Condition = field(default_factory=threading.Condition)
+    _inbox: list[str | None] = field(default_factory=list)
     _pending: dict[str, tuple[threading.Event, list[Answer]]] = field(default_factory=dict)
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
@@ -60,6 +63,26 @@ class Run:
         pending[0].set()
         return True
 
+    def say(self, message: str | None) -> bool:
+        """Queue a follow-up message for a chat (None ends it); False if it cannot take one."""
+        with self.cond:
+            if not self.chat or self.done:
+                return False
+            self._inbox.append(message)
+            self.cond.notify_all()
+        return True
+
+    def next_message(self, timeout_s: float) -> str | None:
+        """The next follow-up message; None when the chat was ended or sat idle too long."""
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while not self._inbox:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+            return self._inbox.pop(0)
+
     def cancel_pending(self) -> None:
         with self.cond:
             waiting = list(self._pending.values())
@@ -67,6 +90,8 @@ class Run:
             if not answers:
                 answers.append("deny")
             event.set()
+        if self.chat:
+            self.say(None)
 
 
 class BrowserApprover:
@@ -107,6 +132,7 @@ class RunManager:
     open_runtime: Callable[[], Any]
     after_run: Callable[[], None]
     approval_timeout_s: float = 600.0
+    chat_idle_s: float = 1800.0
     runs: dict[str, Run] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -114,12 +140,12 @@ class RunManager:
         with self._lock:
             return next((r for r in self.runs.values() if not r.done), None)
 
-    def start(self, opts: RunOptions) -> Run:
+    def start(self, opts: RunOptions, *, chat: bool = False) -> Run:
         with self._lock:
             if any(not r.done for r in self.runs.values()):
-                raise BastionError("a run is already in progress; wait for it or answer its "
-                                   "approval first")
-            run = Run(secrets.token_hex(8), opts.task)
+                raise BastionError("a run is already in progress; wait for it (or end the "
+                                   "chat) first")
+            run = Run(secrets.token_hex(8), opts.task, chat=chat)
             self.runs[run.id] = run
         opts.approver = BrowserApprover(run, self.approval_timeout_s)
         threading.Thread(target=self._work, args=(run, opts), name=f"ui-run-{run.id}",
@@ -127,16 +153,24 @@ class RunManager:
         return run
 
     def _work(self, run: Run, opts: RunOptions) -> None:
-        from bastion.agent import run_task
+        from bastion.agent import AgentSession
 
         started = time.monotonic()
         try:
-            with self.open_runtime() as rt:
-                result = run_task(rt, opts, on_text=lambda text: run.emit("text", {"text": text}),
-                                  on_event=lambda kind, data: run.emit(kind, _jsonable(data)))
-            run.emit("done", {"session_id": result.session_id, "answer": result.answer,
-                              "status": result.status, "steps": result.steps,
-                              "seconds": round(time.monotonic() - started, 3)})
+            with self.open_runtime() as rt, AgentSession(
+                    rt, opts, on_text=lambda text: run.emit("text", {"text": text}),
+                    on_event=lambda kind, data: run.emit(kind, _jsonable(data))) as session:
+                message: str | None = opts.task
+                while message is not None:
+                    result = session.run(message)
+                    summary = {"session_id": result.session_id, "answer": result.answer,
+                               "status": result.status, "steps": result.steps,
+                               "seconds": round(time.monotonic() - started, 3)}
+                    if not run.chat:
+                        break
+                    run.emit("turn", summary)
+                    message = run.next_message(self.chat_idle_s)
+            run.emit("done", summary)
         except BastionError as exc:
             run.emit("error", {"message": exc.message, "hint": exc.hint})
         except Exception as exc:  # shown to the person, never swallowed silently

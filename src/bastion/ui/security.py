@@ -2,8 +2,9 @@
 
 In order: the ``Host`` header must name this server on a loopback name (DNS rebinding); a
 state-changing method needs an ``Origin`` of this server (cross-site requests); then the
-per-start token (exchanged once for an HttpOnly, SameSite=Strict cookie) or a live cookie
-session (idle timeout) — anything else gets 401/403 and reaches no handler. Every response
+per-start token (exchanged for an HttpOnly, SameSite=Strict cookie scoped to a random path
+prefix under which every page lives) or a live cookie session (idle timeout) — anything
+else gets 401/403 and reaches no handler. Every response
 carries a strict Content-Security-Policy (no inline scripts, nothing third-party).
 """
 
@@ -15,7 +16,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,7 +29,7 @@ COOKIE = "bastion_ui"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'")
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -48,6 +48,10 @@ class Gate:
     port: int
     idle_timeout_s: float = 30 * 60
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    #: every page lives under this random path, and the cookie is scoped to it: browsers send
+    #: a 127.0.0.1 cookie to *every* port on 127.0.0.1 (another local server included), but
+    #: only for paths under the cookie's Path
+    prefix: str = field(default_factory=lambda: "/u/" + secrets.token_urlsafe(16))
     _sessions: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,17 +102,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return values[0].decode("latin-1")
 
 
-def _cookie(scope: Scope) -> str | None:
-    raw = _header(scope, b"cookie")
-    if not raw:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:
-        return None
-    morsel = jar.get(COOKIE)
-    return morsel.value if morsel is not None else None
+def _cookies(scope: Scope) -> list[str]:
+    """Every value sent under our cookie's name: another local server on 127.0.0.1 may have
+    set a same-named cookie with a broader Path, which browsers send alongside ours."""
+    raw = _header(scope, b"cookie") or ""
+    values = []
+    for part in raw.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == COOKIE:
+            values.append(value.strip().strip('"'))
+    return values
 
 
 async def _refuse(send: Send, status: int, text: str,
@@ -120,11 +123,8 @@ async def _refuse(send: Send, status: int, text: str,
     await send({"type": "http.response.body", "body": body})
 
 
-def cookie_header(sid: str, max_age: int | None = None) -> tuple[bytes, bytes]:
-    value = f"{COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/"
-    if max_age is not None:
-        value += f"; Max-Age={max_age}"
-    return b"set-cookie", value.encode()
+def cookie_header(sid: str, path: str) -> tuple[bytes, bytes]:
+    return b"set-cookie", f"{COOKIE}={sid}; HttpOnly; SameSite=Strict; Path={path}".encode()
 
 
 class GateMiddleware:
@@ -150,21 +150,24 @@ class GateMiddleware:
         if method not in UNSAFE_METHODS | {"GET", "HEAD"}:
             await _refuse(send, 405, "method not allowed")
             return
+        path = scope["path"]
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = query.get("token", [None])[-1]
-        if method == "GET" and scope["path"] == "/" and token is not None:
+        if method == "GET" and path == "/" and token is not None:
             if not gate.token_ok(token):
                 await _refuse(send, 403, "forbidden: wrong token")
                 return
             # exchange the token for a cookie and drop it from the address bar
-            await _refuse(send, 303, "see /", [cookie_header(gate.new_session()),
-                                              (b"location", b"/")])
+            home = (gate.prefix + "/").encode()
+            await _refuse(send, 303, "see " + gate.prefix + "/", [
+                cookie_header(gate.new_session(), gate.prefix), (b"location", home)])
             return
-        if not gate.session_ok(_cookie(scope)):
+        inside = path == gate.prefix or path.startswith(gate.prefix + "/")
+        if not inside or not any(gate.session_ok(sid) for sid in _cookies(scope)[:4]):
             await _refuse(send, 401, "unauthorized: open the URL `bastion ui` printed "
                                      "(sessions end after inactivity)")
             return
-        await self.app(scope, receive, _with_headers(send))
+        await self.app({**scope, "root_path": gate.prefix}, receive, _with_headers(send))
 
 
 def _with_headers(send: Send) -> Send:

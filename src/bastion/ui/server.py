@@ -60,6 +60,7 @@ ROUTES = [
     Route("/run", run_routes.run_start, methods=["POST"]),
     Route("/runs/{rid}/events", run_routes.run_events),
     Route("/runs/{rid}/approve", run_routes.run_approve, methods=["POST"]),
+    Route("/runs/{rid}/say", run_routes.run_say, methods=["POST"]),
 ]
 
 

@@ -34,15 +34,21 @@ _env.filters["when"] = _when
 _env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False,
                                                      sort_keys=True, default=str)
 
-NAV = [("/sessions", "Sessions"), ("/run", "Run"), ("/changes", "Changes"), ("/audit", "Audit"),
-       ("/network", "Network"), ("/settings", "Privacy & security"), ("/data", "Data rights"),
-       ("/keys", "Keys")]
+NAV = [("sessions", "Sessions"), ("run", "Run"), ("changes", "Changes"), ("audit", "Audit"),
+       ("network", "Network"), ("settings", "Privacy & security"), ("data", "Data rights"),
+       ("keys", "Keys")]
+
+
+def route_path(request: Request) -> str:
+    """The path below the UI's random prefix (``/sessions``)."""
+    root = request.scope.get("root_path", "")
+    return request.url.path[len(root):] if request.url.path.startswith(root) else request.url.path
 
 
 def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     html = _env.get_template(template).render(
-        nav=NAV, path=request.url.path, msg=request.query_params.get("msg"),
-        error=ctx.pop("error", None), **ctx)
+        nav=NAV, path=route_path(request), root=request.scope.get("root_path", ""),
+        msg=request.query_params.get("msg"), error=ctx.pop("error", None), **ctx)
     return HTMLResponse(html, status_code=status)
 
 
@@ -72,9 +78,12 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v[-1] for k, v in fields.items()}
 
 
-def back(to: str, msg: str) -> RedirectResponse:
-    sep = "&" if "?" in to else "?"
-    return RedirectResponse(f"{to}{sep}{urlencode({'msg': msg})}", status_code=303)
+def back(request: Request, to: str, msg: str | None = None) -> RedirectResponse:
+    """303 to ``to`` (a route path such as ``/changes``) under this UI's prefix."""
+    url = request.scope.get("root_path", "") + to
+    if msg is not None:
+        url += ("&" if "?" in to else "?") + urlencode({"msg": msg})
+    return RedirectResponse(url, status_code=303)
 
 
 def failed(request: Request, exc: BastionError, status: int = 400) -> Response:

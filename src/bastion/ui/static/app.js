@@ -1,5 +1,6 @@
 // Bastion web UI: the run page (start a run, follow it over SSE, answer approvals).
 // Loaded as a file from this server only (the Content-Security-Policy forbids inline code).
+// URLs are relative: every page lives under the UI's random prefix (<base href> in each page).
 "use strict";
 
 function el(tag, attrs, text) {
@@ -34,7 +35,7 @@ function approvalCard(runId, d) {
     if (answer === "always") b.title = "adds " + d.always_rule + " to your settings";
     b.addEventListener("click", () => {
       for (const other of buttons.querySelectorAll("button")) other.disabled = true;
-      post("/runs/" + runId + "/approve", {approval_id: d.approval_id, answer}).then((r) => {
+      post("runs/" + runId + "/approve", {approval_id: d.approval_id, answer}).then((r) => {
         if (!r.ok) card.append(el("p", {class: "error"}, r.body.error || "not accepted"));
       });
     });
@@ -50,7 +51,7 @@ function follow(runId) {
   const approvals = document.getElementById("approvals");
   const answer = document.getElementById("answer");
   status.textContent = "running " + runId + " …";
-  const source = new EventSource("/runs/" + runId + "/events");
+  const source = new EventSource("runs/" + runId + "/events");
   const on = (kind, fn) => source.addEventListener(kind, (ev) => fn(JSON.parse(ev.data)));
   on("text", (d) => { answer.textContent += d.text; });
   on("tool_call", (d) => {
@@ -65,10 +66,18 @@ function follow(runId) {
     const card = document.getElementById("approval-" + d.approval_id);
     if (card) { card.classList.add("answered"); card.append(el("p", {class: "dim answer"}, "answered: " + d.answer)); }
   });
+  const followUp = document.getElementById("follow-up");
+  on("turn", (d) => {
+    answer.textContent = d.answer;
+    status.textContent = "chat open · session " + d.session_id + " · " + d.status;
+    followUp.dataset.run = runId;
+    followUp.hidden = false;
+  });
   on("done", (d) => {
+    followUp.hidden = true;
     answer.textContent = d.answer;
     status.textContent = "";
-    status.append("session ", el("a", {href: "/sessions/" + d.session_id, id: "session-link"}, d.session_id),
+    status.append("session ", el("a", {href: "sessions/" + d.session_id, id: "session-link"}, d.session_id),
                   " · " + d.status + " · " + d.steps + " step(s)");
     status.classList.add("done");
   });
@@ -79,16 +88,38 @@ function follow(runId) {
   source.addEventListener("end", () => source.close());
 }
 
+function setupChat() {
+  const followUp = document.getElementById("follow-up");
+  const transcript = document.getElementById("transcript");
+  const answer = document.getElementById("answer");
+  const say = (fields) => post("runs/" + followUp.dataset.run + "/say", fields);
+  followUp.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const message = followUp.elements.message.value;
+    transcript.append(el("div", {class: "msg assistant"}, answer.textContent),
+                      el("div", {class: "msg user"}, message));
+    answer.textContent = "";
+    followUp.hidden = true;
+    followUp.reset();
+    say({message});
+  });
+  document.getElementById("end-chat").addEventListener("click", () => {
+    followUp.hidden = true;
+    say({end: "yes"});
+  });
+}
+
 function setupRun() {
   const form = document.getElementById("run-form");
   if (!form) return;
+  setupChat();
   if (form.dataset.active) follow(form.dataset.active);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     document.getElementById("answer").textContent = "";
     document.getElementById("activity").replaceChildren();
     document.getElementById("approvals").replaceChildren();
-    post("/run", Object.fromEntries(new FormData(form))).then((r) => {
+    post("run", Object.fromEntries(new FormData(form))).then((r) => {
       const status = document.getElementById("run-status");
       if (!r.ok) { status.textContent = "error: " + r.body.error; status.classList.add("error"); return; }
       status.classList.remove("error", "done");
@@ -101,7 +132,7 @@ function setupAuditTail() {
   const table = document.getElementById("audit");
   if (!table || table.dataset.live === undefined) return;
   const body = table.querySelector("tbody");
-  const source = new EventSource("/audit/stream?after=" + encodeURIComponent(table.dataset.live));
+  const source = new EventSource("audit/stream?after=" + encodeURIComponent(table.dataset.live));
   source.addEventListener("record", (ev) => {
     const r = JSON.parse(ev.data);
     const row = el("tr", {class: r.category + " live"});

@@ -1,0 +1,100 @@
+"""What the model has sent to each destination in a session, checked as one stream.
+
+A hostile model can cut a secret into 12–15-character pieces and send one per request, reverse
+it, or base32 it: each request alone looks harmless. :class:`OutboundStreams` keeps, per
+destination (a URL's host; all other tool arguments share one stream), the model-chosen data
+sent so far — URL path segments, query keys and values, fragments, argument strings — with
+the parts already seen at that destination dropped (constant parts repeat; data varies), so
+consecutive pieces become contiguous (the tokens of one request are joined by a space, requests
+follow each other directly). The privacy filter scans the tail of that stream plus
+the new request like any other text (rules, views, known values with fragments / reversed /
+rot13 / base32).
+
+Unattended, a destination also has a budget of high-entropy data: the bits (length × Shannon
+entropy) of model-chosen tokens that look random (8+ characters, two character classes,
+≥ 3 bits per character). A request that goes over it is refused — an allowed host is still a
+channel, and this bounds what can go out through it without a person watching.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from bastion.privacy.detector import char_classes, shannon_entropy
+
+#: high-entropy bits one destination may receive in an unattended session
+OUTBOUND_BUDGET_BITS = 512
+#: how much of a destination's stream is re-scanned with each new request
+STREAM_TAIL = 4096
+_SPLIT = re.compile(r"[/?&=#;,:\s+]+")
+_OTHER = "(tool arguments)"
+
+
+def destination(args: Mapping[str, Any]) -> str:
+    """The host a call's ``url`` argument points at, or one shared name for everything else."""
+    url = args.get("url")
+    if isinstance(url, str):
+        try:
+            host = urlsplit(url.strip()).hostname
+        except ValueError:
+            host = None
+        if host:
+            return host.lower()
+    return _OTHER
+
+
+def data_tokens(strings: Iterable[str]) -> list[str]:
+    """The parts of argument strings that can carry data (URLs: path, query, fragment)."""
+    out: list[str] = []
+    for value in strings:
+        text = value
+        if "://" in value[:16]:
+            try:
+                parts = urlsplit(value.strip())
+                text = "/".join((parts.path, parts.query, parts.fragment))
+            except ValueError:
+                pass
+        if "%" in text:
+            text = unquote(text)
+        out += [t for t in _SPLIT.split(text) if t]
+    return out
+
+
+def token_bits(token: str) -> float:
+    """Bits of random-looking data in ``token`` (0 for words, numbers, short tokens)."""
+    if len(token) < 8 or char_classes(token) < 2:
+        return 0.0
+    entropy = shannon_entropy(token)
+    return len(token) * entropy if entropy >= 3.0 else 0.0
+
+
+class OutboundStreams:
+    """Per-destination streams and entropy budgets for one session. Not thread-safe."""
+
+    def __init__(self, budget_bits: int | None = None) -> None:
+        self.budget_bits = budget_bits
+        self._seen: dict[str, set[str]] = {}
+        self._stream: dict[str, str] = {}
+        self._bits: dict[str, float] = {}
+
+    def add(self, dest: str, tokens: list[str]) -> tuple[str, int]:
+        """Record a request's tokens; returns ``(stream tail + new data, offset of new data)``."""
+        seen = self._seen.setdefault(dest, set())
+        new = [t for t in tokens if t not in seen]
+        seen.update(new)
+        tail = self._stream.get(dest, "")[-STREAM_TAIL:]
+        # pieces sent one per request join up; tokens of one request stay apart (word bounds)
+        data = " ".join(new)
+        self._stream[dest] = tail + data
+        self._bits[dest] = self._bits.get(dest, 0.0) + sum(map(token_bits, new))
+        return tail + data, len(tail)
+
+    def over_budget(self, dest: str) -> float | None:
+        """The bits sent to ``dest`` when over the budget (None when within or no budget)."""
+        if self.budget_bits is None:
+            return None
+        bits = self._bits.get(dest, 0.0)
+        return bits if bits > self.budget_bits else None

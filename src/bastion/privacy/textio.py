@@ -1,0 +1,66 @@
+"""Bytes to text for scanning: UTF-8, and UTF-16 / UTF-32 (by BOM or by their NUL pattern).
+
+A file is binary (None) only when it is neither: UTF-16/32 text is decoded and scanned, not
+skipped (a secret in a UTF-16 ``.reg`` or PowerShell file is still a secret).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+PROBE = 8192
+
+
+def _nul_pattern(sample: bytes) -> str | None:
+    """The UTF-16/32 encoding whose NUL bytes sit where ``sample``'s do (mostly-ASCII text)."""
+    n = len(sample) - len(sample) % 4
+    if n < 8:
+        return None
+    quads = [sample[i:n:4] for i in range(4)]
+    zeros = [q.count(0) / len(q) for q in quads]
+    if zeros[1] > 0.9 and zeros[2] > 0.9 and zeros[3] > 0.9 and zeros[0] < 0.1:
+        return "utf-32-le"
+    if zeros[0] > 0.9 and zeros[1] > 0.9 and zeros[2] > 0.9 and zeros[3] < 0.1:
+        return "utf-32-be"
+    even = sample[0:n:2].count(0) / (n / 2)
+    odd = sample[1:n:2].count(0) / (n / 2)
+    if odd > 0.7 and even < 0.1:
+        return "utf-16-le"
+    if even > 0.7 and odd < 0.1:
+        return "utf-16-be"
+    return None
+
+
+def decode_bytes(data: bytes) -> str | None:
+    """``data`` as text (undecodable bytes replaced), or None when it is binary."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(encoding, "replace")
+    sample = data[:PROBE]
+    if b"\0" not in sample:
+        return data.decode("utf-8", "replace")
+    wide = _nul_pattern(sample)
+    if wide is None:
+        return None
+    return data.decode(wide, "replace")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def regex_safe(text: str) -> str:
+    """``text`` with lone surrogates (from JSON ``\\ud800`` escapes) replaced by U+FFFD, one
+    character each — so offsets stay valid and RE2 (UTF-8 only) can scan it."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
