@@ -109,6 +109,12 @@ class SessionStore:
         rows = self.db.query("SELECT * FROM sessions ORDER BY created_at DESC LIMIT ?", (limit,))
         return [SessionInfo(**dict(r)) for r in rows]
 
+    def latest_in_workspace(self, workspace: str) -> SessionInfo | None:
+        """The most recently active session in ``workspace`` (``run --continue``)."""
+        rows = self.db.query("SELECT * FROM sessions WHERE workspace = ? "
+                             "ORDER BY updated_at DESC LIMIT 1", (workspace,))
+        return SessionInfo(**dict(rows[0])) if rows else None
+
     def delete(self, session_id: str) -> None:
         with self.db.transaction():
             self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
