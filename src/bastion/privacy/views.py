@@ -27,6 +27,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from bastion.privacy.detector import Finding, SecretScanner, dedupe, raw_matcher
 from bastion.privacy.rules import compile_re2
@@ -37,6 +38,8 @@ MAX_BLOBS = 2_000
 MAX_DEPTH = 2
 MAX_INFLATE = 1 << 20
 MIN_BLOB = 16
+#: characters scanned on each side of a change in a view (see View.regions)
+REGION_MARGIN = 2048
 
 
 @dataclass
@@ -71,6 +74,26 @@ class View:
             return min(self.ob[i + 1], self.ob[i] + (pos - self.vb[i]) + (1 if end else 0))
         return self.ob[i + 1] if end else self.ob[i]
 
+    def regions(self, margin: int = REGION_MARGIN) -> list[tuple[int, int]]:
+        """The parts of the view to scan: ``margin`` characters around each change, merged.
+
+        A copied stretch far from any change reads exactly as in the original, which is
+        scanned anyway. Blob and NUL views (all new text), and views whose changes are dense,
+        are scanned whole.
+        """
+        n = len(self.text)
+        changes = len(self.vb) // 2
+        if self.kind in ("blob", "nul") or changes * 2 * margin >= n:
+            return [(0, n)]
+        out: list[tuple[int, int]] = []
+        for i in range(1, len(self.vb) - 1, 2):
+            a, b = max(0, self.vb[i] - margin), min(n, self.vb[i + 1] + margin)
+            if out and a <= out[-1][1]:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+        return out
+
     def crosses_join(self, start: int, end: int) -> bool:
         """True if ``[start, end)`` spans a place where text was removed or decoded."""
         if self._joins is None:
@@ -104,7 +127,13 @@ def _drop(_: str) -> str:
     return ""
 
 
+_PREFIX_RAW = raw_matcher(compile_re2(_PREFIX.pattern, rule_id="view-prefix"))
+
+
 def line_prefix_view(text: str, parent: View | None = None) -> View | None:
+    data = text.encode("utf-8", "surrogatepass")
+    if _PREFIX_RAW(data, 0, len(data))[0][0] < 0:  # RE2's DFA: is there any prefix at all?
+        return None
     return split_view("prefix", text, _PREFIX, _drop, parent)
 
 
@@ -149,28 +178,36 @@ def escape_view(text: str, parent: View | None = None) -> View | None:
 # Unambiguous: each run of blanks is consumed by one quantifier, so backtracking is bounded by
 # the line.
 _TOK = "[A-Za-z0-9+/=_-]"
-_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
-# starts with a quote or backslash (so the engine skips ahead to those characters); the token
-# characters before the join are checked in Python
-_JOIN = re.compile(
-    rf"(?=[\"'\\\\])(?:([\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?[\"'])"
-    rf"(?={_TOK}{{4}})|(\\\r?\n[ \t]*)(?={_TOK}))")
-_WRAPPED = re.compile(rf"(?m)^[ \t]*[A-Za-z0-9+/_-]{{12,}}=*(\r?\n[ \t]*)(?={_TOK})")
+# RE2 over bytes (DFA, no per-position cost); the removed part is group 1; the token
+# characters around it are matched too, so each search restarts at the end of group 1
+_JOIN_RAW = raw_matcher(compile_re2(
+    rf"{_TOK}{{4}}([\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?[\"'])"
+    rf"{_TOK}{{4}}|{_TOK}{{4}}(\\\r?\n[ \t]*){_TOK}"
+    rf"|(?m:^)[ \t]*[A-Za-z0-9+/_-]{{12,}}=*(\r?\n[ \t]*){_TOK}", rule_id="view-join"))
 
 
 def _join_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the joins in ``text``."""
+    data = text.encode("utf-8", "surrogatepass")
+    n = len(data)
     spans: list[tuple[int, int]] = []
-    for m in _JOIN.finditer(text):
-        g = 1 if m.start(1) >= 0 else 2
-        s, e = m.span(g)
-        need = 4 if g == 1 else 1
-        if s >= need and all(c in _TOKEN_CHARS for c in text[s - need : s]):
-            spans.append((s, e))
-        if len(spans) >= MAX_EDITS:
+    pos = 0
+    while pos < n and len(spans) < MAX_EDITS:
+        groups = _JOIN_RAW(data, pos, n)
+        if groups[0][0] < 0:
             break
-    if "\n" in text:
-        spans += [m.span(1) for m in itertools.islice(_WRAPPED.finditer(text), MAX_EDITS)]
-        spans.sort()
+        s, e = next(g for g in groups[1:] if g[0] >= 0)
+        spans.append((s, e))
+        pos = e
+    if spans and len(data) != len(text):  # byte offsets to character offsets (in order)
+        out: list[tuple[int, int]] = []
+        last_b = last_c = 0
+        for s, e in spans:
+            cs = last_c + len(data[last_b:s].decode("utf-8", "surrogatepass"))
+            ce = cs + len(data[s:e].decode("utf-8", "surrogatepass"))
+            out.append((cs, ce))
+            last_b, last_c = s, cs
+        return out
     return spans
 
 
@@ -184,8 +221,6 @@ def continuation_view(text: str, parent: View | None = None) -> View | None:
     parts: list[str] = []
     pos = 0
     for s, e in _join_spans(text):
-        if s < pos:
-            continue
         parts += (text[pos:s], text[s:e])
         pos = e
     if not parts:
@@ -341,6 +376,20 @@ def views(text: str, depth: int = 0, parent: View | None = None) -> Iterator[Vie
             yield from views(v.text, depth + 1, v)
 
 
+def view_findings(scan: Callable[[str], list[Any]], v: View) -> list[tuple[Any, int]]:
+    """``(match, offset)`` for ``scan`` (rule scanner or known-value finder) over the regions
+    of view ``v``: a match's view span is ``match.start + offset``. A match that reaches a
+    region's end may continue past it: then the whole view is scanned instead."""
+    regions = v.regions()
+    out: list[tuple[Any, int]] = []
+    for a, b in regions:
+        for m in scan(v.text[a:b] if (a, b) != (0, len(v.text)) else v.text):
+            if b < len(v.text) and m.end + a >= b:
+                return [(m, 0) for m in scan(v.text)]
+            out.append((m, a))
+    return out
+
+
 def scan_views(scanner: SecretScanner, text: str) -> list[Finding]:
     """``scanner.scan(text)`` plus the findings in every view, as spans of ``text``.
 
@@ -350,10 +399,10 @@ def scan_views(scanner: SecretScanner, text: str) -> list[Finding]:
     found = list(scanner.scan(text))
     extra = False
     for v in views(text):
-        for f in scanner.scan(v.text):
-            if v.kind == "join" and not v.crosses_join(f.start, f.end):
+        for f, off in view_findings(scanner.scan, v):
+            if v.kind == "join" and not v.crosses_join(f.start + off, f.end + off):
                 continue
-            s, e = v.span(f.start, f.end)
+            s, e = v.span(f.start + off, f.end + off)
             found.append(Finding(f.rule_id, s, e, 0, f.confidence, f.secret))
             extra = True
     if not extra:
