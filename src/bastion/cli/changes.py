@@ -34,7 +34,10 @@ def changes(
     limit: int = typer.Option(100, "--limit", help="At most this many operations."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
-    """List journaled operations, newest first."""
+    """List journaled operations, newest first.
+
+    Example: bastion changes --session 3f2a
+    """
     with Runtime.open() as rt:
         ops = open_journal(rt).operations(_session(rt, session), limit)
     if json_output:
@@ -89,7 +92,10 @@ def undo(
     force: bool = typer.Option(False, "--force", help="Overwrite files changed since."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
-    """Restore files to their state before the operation(s); undoable with `bastion redo`."""
+    """Restore files to their state before the operation(s); undoable with `bastion redo`.
+
+    Example: bastion undo --last 2
+    """
     with Runtime.open() as rt:
         journal = open_journal(rt)
         targets = _targets(journal, op, last, _session(rt, session))
@@ -103,7 +109,10 @@ def redo(
     force: bool = typer.Option(False, "--force", help="Overwrite files changed since."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
-    """Re-apply what the most recent undo reverted."""
+    """Re-apply what the most recent undo reverted.
+
+    Example: bastion redo
+    """
     with Runtime.open() as rt:
         result = open_journal(rt).redo(force=force)
         audit.record("user", "redo", {"operations": result.reverted, "recorded_as": result.op.id,
