@@ -112,9 +112,14 @@ def init(s3: str | None = _S3, bucket: str | None = _BUCKET, prefix: str | None 
                                               pairing.device_id, "created": pairing.created_space})
         if recovery_file is not None:
             _write_recovery(rt, conf, recovery_file)
+    if not pairing.conditional_writes:
+        err.print("warning: this store ignores conditional writes (If-None-Match); two devices "
+                  "syncing at the same moment could overwrite each other's manifest updates",
+                  markup=False)
     if json_output:
         print_json({"pairing_code": pairing.code, "device_id": pairing.device_id,
-                    "backend": conf["backend"], "created": pairing.created_space})
+                    "backend": conf["backend"], "created": pairing.created_space,
+                    "conditional_writes": pairing.conditional_writes})
         return
     out.print(pairing.code, markup=False)
     err.print("one-time pairing code (valid 24 h): on the other device run "
