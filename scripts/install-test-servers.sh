@@ -12,6 +12,8 @@ fi
 mkdir -p "$PREFIX"
 # A pinned version keeps the tool list the tests expect stable.
 npm install --prefix "$PREFIX" --no-audit --no-fund --loglevel=error \
-    "@modelcontextprotocol/server-filesystem@2026.8.31"
+    "@modelcontextprotocol/server-filesystem@2026.8.31" \
+    "@modelcontextprotocol/server-memory@2026.8.31"
 test -f "$PREFIX/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js"
-echo "install-test-servers: server-filesystem installed in $PREFIX"
+test -f "$PREFIX/node_modules/@modelcontextprotocol/server-memory/dist/index.js"
+echo "install-test-servers: server-filesystem and server-memory installed in $PREFIX"

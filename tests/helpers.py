@@ -37,8 +37,10 @@ def run_bastion(*args: str | os.PathLike[str], input: str | None = None,
     full_env["COLUMNS"] = "200"
     if env:
         full_env.update(env)
+    # no input: stdin is /dev/null, never the test runner's own (run reads a piped stdin)
+    stdin = subprocess.DEVNULL if input is None else None
     return subprocess.run([sys.executable, "-m", "bastion", *map(str, args)], input=input,
-                          capture_output=True, text=True, env=full_env, cwd=cwd,
+                          stdin=stdin, capture_output=True, text=True, env=full_env, cwd=cwd,
                           timeout=timeout)
 
 

@@ -31,7 +31,7 @@ from bastion.config import (
 )
 from bastion.fsutil import RUNTIME_LOCK, acquire_lock
 from bastion.home import bastion_home
-from bastion.store import Database, SessionStore, open_database
+from bastion.store import Database, OwnerLock, SessionStore, open_database, owner_alive
 from bastion.vault import ApiKeyStore, Vault, open_vault
 
 
@@ -46,6 +46,8 @@ class Runtime:
     _audit: AuditLog | None = field(default=None, repr=False)
     #: shared lock on ``runtime.lock``: key rotation waits until no runtime is open
     _lock_fd: int | None = field(default=None, repr=False)
+    #: this process's liveness token: its sessions are never swept as crashed
+    _owner: OwnerLock | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> AuditLog:
@@ -75,6 +77,7 @@ class Runtime:
                 rt.audit.record("config", "refused", {**r.to_json(), "command": "run"})
             rt.close()
             raise refused
+        rt.sweep_crashed()
         for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
             import sys
 
@@ -102,9 +105,23 @@ class Runtime:
                 os.close(lock)
             raise
         rt = cls(home, settings, vault, db, SessionStore(db),
-                 ApiKeyStore(db, vault.subkey("api-keys")), _lock_fd=lock)
+                 ApiKeyStore(db, vault.subkey("api-keys")), _lock_fd=lock,
+                 _owner=OwnerLock(home))
+        rt.sessions.owner = rt._owner.id if rt._owner else None
         audit_api.install(lambda: rt.audit, owner=rt)
         return rt
+
+    def sweep_crashed(self) -> list[str]:
+        """Sessions left 'running' by a process that died (SIGKILL) become 'interrupted'."""
+        try:
+            swept = self.sessions.sweep_orphans(lambda owner: owner_alive(self.home, owner))
+            for session_id in swept:
+                self.audit.record("session", "end", {
+                    "status": "interrupted", "reason": "found after its process ended"},
+                    session_id=session_id)
+        except Exception:
+            return []
+        return swept
 
     def close(self, exc: BaseException | None = None) -> None:
         """Close everything; a session of this process left 'running' is settled first."""
@@ -119,6 +136,9 @@ class Runtime:
         if self._audit is not None:
             self._audit.close()  # signs a final checkpoint
         self.db.close()
+        if self._owner is not None:
+            self._owner.release()
+            self._owner = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

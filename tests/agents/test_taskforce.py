@@ -39,7 +39,7 @@ def test_taskforce_delegates_to_two_agents_and_history_shows_transitions(
                          "--provider", "replay", "--script", script, "--record", record,
                          "--approve", "auto", "--json")
     assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout)
+    answer = json.loads(result.stdout.splitlines()[-1])
     assert "## Success criteria" in answer["answer"]
     assert "[met] The cause of the bug is identified" in answer["answer"]
     assert "[unknown] Tests or a reproduction show the bug is gone" in answer["answer"]
@@ -77,7 +77,7 @@ def test_delegate_to_a_non_member_is_an_error_for_the_model(workspace: Path, tmp
     result = run_bastion("run", "x", "-w", workspace, "--taskforce", "refactor", "--provider",
                          "replay", "--script", script, "--json")
     assert result.returncode == 0, result.stderr
-    session = _session(json.loads(result.stdout)["session_id"])
+    session = _session(json.loads(result.stdout.splitlines()[-1])["session_id"])
     call = next(c for c in session["tool_calls"] if c["name"] == "delegate")
     assert call["status"] == "error" and "members: reviewer, coder" in call["result"]
     assert not [e for e in session["events"] if e["kind"] == "agent_transition"
@@ -110,6 +110,6 @@ def test_untrusted_project_taskforce_runs_members_read_only(workspace: Path, tmp
                          "replay", "--script", script, "--approve", "auto", "--json")
     assert result.returncode == 0, result.stderr
     assert not (workspace / "new.txt").exists()
-    session = _session(json.loads(result.stdout)["session_id"])
+    session = _session(json.loads(result.stdout.splitlines()[-1])["session_id"])
     call = next(c for c in session["tool_calls"] if c["agent"] == "coder")
     assert call["status"] == "error" and "unknown tool 'write_file'" in call["result"]

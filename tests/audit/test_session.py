@@ -33,7 +33,7 @@ def test_replay_session_is_recorded_and_verifies(workspace: Path, tmp_path: Path
     r = run_bastion("run", "What does the app print?", "-w", workspace, "--provider", "replay",
                     "--script", script, "--json")
     assert r.returncode == 0, r.stderr
-    session_id = json.loads(r.stdout)["session_id"]
+    session_id = json.loads(r.stdout.splitlines()[-1])["session_id"]
     records = _records()
     kinds = {(c, a) for c, a, _, _ in records}
     assert {("session", "start"), ("session", "end"), ("tool", "call"), ("tool", "result"),

@@ -67,3 +67,51 @@ def test_a_failed_set_up_never_leaves_a_session_running(tmp_path: Path, workspac
     listed = run_bastion("sessions", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert "running" not in [s["status"] for s in json.loads(listed.stdout)]
+
+
+def test_a_sigkilled_run_is_swept_at_the_next_start(tmp_path: Path, workspace: Path) -> None:
+    require(shutil.which("bwrap") is not None, "bubblewrap (bwrap)")
+    script = write_script(tmp_path / "s.jsonl", [
+        {"content": "", "tool_calls": [{"name": "run_command", "arguments": {
+            "command": "echo started > started.txt; sleep 60", "timeout_s": 120}}]},
+        {"content": "done"}])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bastion", "run", "slow", "-w", str(workspace), "--provider",
+         "replay", "--script", str(script), "--approve", "auto"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (workspace / "started.txt").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    # a second, live session in the same data directory must not be swept
+    script2 = write_script(tmp_path / "s2.jsonl", [
+        {"content": "", "tool_calls": [{"name": "run_command", "arguments": {
+            "command": "echo started > started2.txt; sleep 60", "timeout_s": 120}}]},
+        {"content": "done"}])
+    other = tmp_path / "other-ws"
+    other.mkdir()
+    live = subprocess.Popen(
+        [sys.executable, "-m", "bastion", "run", "slow too", "-w", str(other),
+         "--provider", "replay", "--script", str(script2), "--approve", "auto"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # no clean-up of any kind
+        proc.wait()
+        while True:  # the live run has created its session
+            listed = run_bastion("sessions", "list", "--json")
+            assert listed.returncode == 0, listed.stderr
+            sessions = {s["title"]: s["status"] for s in json.loads(listed.stdout)}
+            if "slow too" in sessions and (other / "started2.txt").exists():
+                break
+            assert live.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert sessions == {"slow": "interrupted", "slow too": "running"}, sessions
+    finally:
+        os.killpg(live.pid, signal.SIGTERM)
+        live.wait(timeout=60)
+    listed = run_bastion("sessions", "list", "--json")
+    assert {s["status"] for s in json.loads(listed.stdout)} == {"interrupted"}
+    verified = run_bastion("audit", "verify")
+    assert "internal error" not in verified.stderr.lower()

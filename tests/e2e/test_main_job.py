@@ -20,7 +20,7 @@ def test_embedded_model_runs_the_demo_task_offline(tmp_path: Path) -> None:
     r = run_bastion("run", "List the files in this project and say what it does", "-w", demo,
                     "--offline", "--json", "--max-steps", "4", timeout=600)
     assert r.returncode == 0, r.stderr
-    result = json.loads(r.stdout)
+    result = json.loads(r.stdout.splitlines()[-1])
     assert result["status"] in ("completed", "step_limit")
     assert isinstance(result["answer"], str) and result["answer"].strip()
     shown = json.loads(run_bastion("sessions", "show", result["session_id"], "--json").stdout)

@@ -52,7 +52,7 @@ def run_script(ws: Path, tmp: Path, calls: list[dict[str, Any]], *extra: str,
     r = cli("run", "task", "-w", ws, "--provider", "replay", "--script", script,
             "--json", *extra)
     assert r.returncode == 0, r.stderr
-    sid = json.loads(r.stdout)["session_id"]
+    sid = json.loads(r.stdout.splitlines()[-1])["session_id"]
     shown: dict[str, Any] = json.loads(cli("sessions", "show", sid, "--json").stdout)
     return shown
 

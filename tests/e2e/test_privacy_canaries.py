@@ -63,7 +63,7 @@ def test_canaries_never_leave_in_clear(workspace: Path, tmp_path: Path,
                     "--script", script, "--record", record, "--json",
                     env={"MY_SERVICE_TOKEN": ENV_TOKEN})
     assert r.returncode == 0, r.stderr
-    answer = json.loads(r.stdout)["answer"]
+    answer = json.loads(r.stdout.splitlines()[-1])["answer"]
     assert_clean(answer.encode(), "the printed answer")
     assert "evil.invalid" not in answer  # exfiltration image stripped from the response
 

@@ -16,7 +16,7 @@ def test_run_prints_answer_and_history_lists_tool_calls(workspace: Path, tmp_pat
     r = run_bastion("run", "What does the app print?", "-w", workspace, "--provider", "replay",
                     "--script", script, "--record", record, "--json")
     assert r.returncode == 0, r.stderr
-    result = json.loads(r.stdout)
+    result = json.loads(r.stdout.splitlines()[-1])
     assert result["answer"] == "The app prints hello."
     session_id = result["session_id"]
 
@@ -100,5 +100,5 @@ def test_step_limit_stops_the_loop(workspace: Path, tmp_path: Path) -> None:
     script = write_script(tmp_path / "s.jsonl", [turn] * 10)
     r = run_bastion("run", "x", "-w", workspace, "--provider", "replay", "--script", script,
                     "--max-steps", "3", "--json")
-    result = json.loads(r.stdout)
+    result = json.loads(r.stdout.splitlines()[-1])
     assert result["status"] == "step_limit" and result["steps"] == 3

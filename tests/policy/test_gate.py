@@ -169,3 +169,28 @@ def test_delegation_is_decided_at_the_gate(workspace: Path) -> None:
     assert refused.is_error and refused.details["denied"] and handed == []
     assert not tool.run(tool.parse({"agent": "reviewer", "task": "x"}), ctx).is_error
     assert handed == ["reviewer"]
+
+
+def test_webfetch_deny_rule_stops_an_mcp_server_over_http(workspace: Path,
+                                                          bastion_home: Path) -> None:
+    import socket
+
+    from bastion.config import McpServerSettings, Settings
+    from bastion.mcp_client import McpError, configured_servers, connect_server
+    from bastion.policy import Rule
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/mcp"
+    cfg = Settings.model_validate({"mcpServers": {"web": {"url": url}},
+                                   "network": {"allowedDomains": ["127.0.0.1"]}})
+    assert isinstance(cfg.mcp_servers["web"], McpServerSettings)
+    entry = configured_servers(cfg, workspace, bastion_home)[0]
+    deny = Rule.parse("WebFetch(domain:127.0.0.1)", "deny", "test", workspace)
+    with pytest.raises(McpError, match="denied by the policy"):
+        connect_server(entry, cfg, Policy(workspace, rules=[deny]))
+    with pytest.raises(TimeoutError):
+        listener.accept()  # nothing ever connected
+    listener.close()

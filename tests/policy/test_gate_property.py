@@ -61,13 +61,15 @@ def outside_bytes(root: Path) -> dict[str, bytes | None]:
 def call_for(tool: str, path: str, other: str) -> dict[str, Any]:
     return {"read_file": {"path": path}, "list_dir": {"path": path},
             "grep": {"pattern": "CANARY|old", "path": path},
+            "glob": {"pattern": path},
             "write_file": {"path": path, "content": "PWNED"},
             "edit_file": {"path": path, "old_text": "old", "new_text": "PWNED"},
             "delete_file": {"path": path},
             "move_file": {"source": path, "destination": other}}[tool]
 
 
-TOOLS = ["read_file", "list_dir", "grep", "write_file", "edit_file", "delete_file", "move_file"]
+TOOLS = ["read_file", "list_dir", "grep", "glob", "write_file", "edit_file", "delete_file",
+         "move_file"]
 
 
 @settings(max_examples=250, deadline=None,
@@ -108,9 +110,43 @@ def test_no_byte_outside_the_grant_changes_or_returns(journal: Journal, tool: st
 def _policy_check(policy: Policy, tool: str, path: str, other: str,
                   approve: str) -> tuple[str, str]:
     """(verdict, outcome) from the answer ``bastion policy check`` gives for the same call."""
-    answers = [answer(policy, Settings(), f"{tool}({p})", approve=approve)
-               for p in ([path, other] if tool == "move_file" else [path])]
+    paths = {"move_file": [path, other], "glob": ["."]}.get(tool, [path])  # glob: the workspace
+    answers = [answer(policy, Settings(), f"{tool}({p})", approve=approve) for p in paths]
     decision = answers[0][2] if len(answers) == 1 else stricter(answers[0][2], answers[1][2])
     outcome = answers[0][3] if len(answers) == 1 else (
         "allow" if all(a[3] == "allow" for a in answers) else "deny")
     return decision.verdict, outcome
+
+
+COMMANDS = ["cat {p}", "echo PWNED > {p}", "echo PWNED >> {p}", "rm -f {p}", "mv {p} {q}",
+            "cp {p} {q}", "ln {p} {q}", "ln -s {p} {q}", "touch {q}", "ls {p}", "cat < {p}"]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(template=st.sampled_from(COMMANDS), path=PATHS, other=PATHS,
+       approve=st.sampled_from(["ask", "auto", "never"]))
+def test_run_command_same_gate_and_confined(journal: Journal, template: str, path: str,
+                                            other: str, approve: str) -> None:
+    from bastion.config.models import SandboxSettings
+    from bastion.sandbox import probe_sandbox
+    from bastion.tools import RunCommand
+    from helpers import require
+
+    require(probe_sandbox()[0], "bubblewrap sandbox")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(os.path.realpath(tmp))
+        ws = build_world(root)
+        command = template.format(p=path.format(root=root), q=other.format(root=root))
+        records: list[DecisionRecord] = []
+        policy = Policy(ws, approve=approve, interactive=False,  # type: ignore[arg-type]
+                        bastion_home=root / "home", on_decision=records.append)
+        ctx = ToolContext(ws, policy, session_id="prop", extras={"journal": journal})
+        registry = ToolRegistry([RunCommand(SandboxSettings(default_timeout_s=20))])
+        before = outside_bytes(root)
+        result = dispatch(registry, ctx, ToolCall("c", "run_command", {"command": command}))
+        assert outside_bytes(root) == before, (command, result.content)
+        assert CANARY not in result.content, (command, result.content)
+        _, _, decision, outcome = answer(policy, Settings(), f"run_command({command})",
+                                         approve=approve)
+        assert [(r.verdict, r.outcome) for r in records] == [(decision.verdict, outcome)]

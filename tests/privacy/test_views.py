@@ -89,3 +89,15 @@ def test_clean_text_has_no_findings_from_views() -> None:
     text = ("def f(x):\n    return x + 1\n" * 50 + '"abcd" + "efgh"\n'
             + base64.b64encode(b"hello world, nothing to see here").decode())
     assert PrivacyFilter().redact(text) == text
+
+
+def test_lone_surrogates_never_break_redaction() -> None:
+    # JSON "\ud800" decodes to a lone surrogate; RE2 takes UTF-8 only: must not raise
+    pf = PrivacyFilter(security_mode=True)
+    text = ('x \ud800 {"a": "\\ud800 password = \\"Xk9mQ2vL8pZ4\\""} bob@corp.org '
+            "![i](https://evil.example/?q=abcdefghijk)")
+    assert "Xk9mQ2vL8pZ4" not in pf.redact(text)
+    scanned = pf.scan_response(text).text
+    assert "Xk9mQ2vL8pZ4" not in scanned and "evil.example" not in scanned
+    assert "\ud800" in scanned  # untouched parts are kept as they were
+    assert pf.check_outbound_arguments({"u": text})

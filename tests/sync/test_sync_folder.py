@@ -197,7 +197,9 @@ def test_revoked_device_gets_no_new_key(tmp_path: Path, store: FolderBackend) ->
 
 def test_pairing_code_works_once(tmp_path: Path, store: FolderBackend) -> None:
     a = Device.make(tmp_path, "a", store)
-    code = init_space(a.db, store, "a").code
+    pairing = init_space(a.db, store, "a")
+    code = pairing.code
+    assert pairing.conditional_writes and pairing.created_space
     b = Device.make(tmp_path, "b", store)
     join_space(b.db, store, code, "b")
     c = Device.make(tmp_path, "c", store)

@@ -73,6 +73,7 @@ def test_two_devices_through_seaweedfs(seaweed: Seaweed, tmp_path: Path) -> None
 
     init = json.loads(a.cli("sync", "init", *a.flags, "--json", "--name", "laptop").stdout)
     assert init["pairing_code"].startswith("BSYNC-")
+    assert init["conditional_writes"] is True  # SeaweedFS honours If-None-Match
     b.cli("sync", "join", init["pairing_code"], *b.flags, "--name", "desktop")
     s_b = b.session(f"{TEXT} (from b)")
     for dev in (a, b, a):
@@ -102,8 +103,25 @@ def test_two_devices_through_seaweedfs(seaweed: Seaweed, tmp_path: Path) -> None
 
     # every request to the endpoint went through the egress gateway and was audited
     audit = a.cli("audit", "export", "--format", "jsonl").stdout
-    net = [json.loads(line) for line in audit.splitlines() if '"network"' in line]
-    assert any(json.dumps(rec).count('"sync"') for rec in net)
+    sync_requests = [rec for rec in map(json.loads, audit.splitlines())
+                     if _find(rec, "purpose") == "sync"]
+    assert len(sync_requests) >= 4
+    assert {_find(rec, "host") for rec in sync_requests} == {"127.0.0.1"}
+    assert {_find(rec, "decision") for rec in sync_requests} == {"allow"}
+
+
+def _find(obj: Any, key: str) -> Any:
+    """The first value under ``key`` anywhere in a JSON-like value."""
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        obj = list(obj.values())
+    if isinstance(obj, list):
+        for item in obj:
+            found = _find(item, key)
+            if found is not None:
+                return found
+    return None
 
 
 def _decrypt_all(dev: Device, stored: dict[str, bytes]) -> str:

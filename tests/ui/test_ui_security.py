@@ -267,3 +267,17 @@ def test_ipv6_loopback_serves_the_same_gate() -> None:
         anon = raw_request(port, f"GET /sessions HTTP/1.1\r\nHost: [::1]:{port}\r\n"
                            "Connection: close\r\n\r\n".encode(), host="::1")
         assert status_of(anon) == 401
+
+
+def test_a_planted_same_name_cookie_does_not_lock_the_user_out() -> None:
+    """Another local server can set `bastion_ui=junk; Path=/`; ours still counts."""
+    with running_ui() as server:
+        cookie = logged_in(server).cookies["bastion_ui"]
+        got = raw_request(server.port, f"GET {server.gate.prefix}/sessions HTTP/1.1\r\n"
+                          f"Host: 127.0.0.1:{server.port}\r\nCookie: bastion_ui={cookie}; "
+                          "bastion_ui=junk\r\nConnection: close\r\n\r\n".encode())
+        assert status_of(got) == 200
+        junk = raw_request(server.port, f"GET {server.gate.prefix}/sessions HTTP/1.1\r\n"
+                           f"Host: 127.0.0.1:{server.port}\r\nCookie: bastion_ui=junk; "
+                           "other=1\r\nConnection: close\r\n\r\n".encode())
+        assert status_of(junk) == 401

@@ -90,6 +90,7 @@ class Agent:
         self.store.set_status(self.session_id, "running")
         try:
             for step in range(1, self.max_steps + 1):
+                self._emit("turn", {"step": step, "agent": self.name})
                 reply = self._scan_reply(self._ask())
                 assistant: Message = {"role": "assistant", "content": reply.content}
                 if reply.tool_calls:

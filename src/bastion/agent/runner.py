@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ from bastion.tools import (
     read_only_tools,
 )
 
+from .history import resume_target, stored_history
 from .loop import Agent, AgentResult
 from .prompts import GENERAL
 
@@ -63,6 +64,11 @@ class RunOptions:
     taskforce: str | None = None
     #: who answers "ask" decisions (the web UI's browser approver); None: the terminal, if any
     approver: Approver | None = None
+    #: continue a stored session (agent/history.py): ``--resume ID`` / ``--continue``
+    resume: str | None = None
+    continue_last: bool = False
+    #: the session's title (default: the task's first line); the CLI passes it redacted
+    title: str | None = None
 
 
 def check_workspace(path: Path) -> Path:
@@ -109,6 +115,10 @@ class AgentSession:
         if opts.mode == "audit":  # audit mode: permissions as configured, everything recorded
             rt.audit.full = True
         workspace = check_workspace(opts.workspace)
+        resumed = resume_target(rt.sessions, workspace, resume=opts.resume,
+                                continue_last=opts.continue_last)
+        if resumed is not None and not opts.agent and resumed.agent not in (None, "general"):
+            opts = replace(opts, agent=resumed.agent)  # keep the agent the session ran as
         # one policy per session (user + project settings + flags), built first: a bad rule
         # is a settings error before anything starts
         policy_mode = None if opts.mode == "audit" else opts.mode  # audit mode: see docs
@@ -124,11 +134,13 @@ class AgentSession:
                             api_key=rt.api_keys.get(provider_name)),
             settings,
         )
-        title = opts.task.strip().splitlines()[0] if opts.task.strip() else "(interactive)"
+        title = opts.title or (opts.task.strip().splitlines()[0] if opts.task.strip()
+                               else "(interactive)")
         agent_name = opts.agent or (f"taskforce:{opts.taskforce}" if opts.taskforce else "general")
-        self.session_id = rt.sessions.create(title=title, workspace=str(workspace),
-                                             agent=agent_name, provider=provider_name,
-                                             model=self.provider.model)
+        self.resumed = resumed
+        self.session_id = resumed.id if resumed is not None else rt.sessions.create(
+            title=title, workspace=str(workspace), agent=agent_name, provider=provider_name,
+            model=self.provider.model)
         # local-only usage counts (rights/telemetry.py); a no-op when telemetry is disabled
         self.telemetry = Telemetry.for_settings(rt.home, settings)
         self.telemetry.session_started(agent_name)
@@ -148,6 +160,8 @@ class AgentSession:
                 settings, settings_path(), workspace / ".bastion" / "settings.json")})
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
         self.policy.add_hook(_audit_decision_hook(settings.audit.include_tool_calls))
+        if on_event is not None:  # decisions reach the display (`run --json` events) too
+            self.policy.add_hook(lambda record: on_event("decision", record.to_json()))
         # privacy: secrets never reach the model, the history or the audit log
         self.privacy = PrivacyFilter(
             {**{f"stored-{i}": v for i, v in enumerate(rt.api_keys.all_values())},
@@ -191,6 +205,8 @@ class AgentSession:
             except BaseException:
                 self._mcp.close()
                 raise
+        if resumed is not None:  # the stored history is sent again, as the model last saw it
+            self.agent.messages = stored_history(rt.sessions, resumed.id, self.agent.name)
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
         if self._display is not None:  # show first, so the user sees what set off an anomaly

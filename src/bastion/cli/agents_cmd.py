@@ -45,7 +45,10 @@ def _catalog(workspace: Path) -> tuple[AgentCatalog, Path, Path]:
 @app.command("list")
 def list_agents(workspace: Path = WorkspaceOpt,
                 json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Every agent visible in this project (project > user > built-in)."""
+    """Every agent visible in this project (project > user > built-in).
+
+    Example: bastion agents list
+    """
     catalog, _, _ = _catalog(workspace)
     rows: list[dict[str, Any]] = []
     for name in catalog.names():
@@ -76,7 +79,10 @@ def list_agents(workspace: Path = WorkspaceOpt,
 @app.command("show")
 def show(name: str, workspace: Path = WorkspaceOpt,
          json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """One agent's definition and where it comes from."""
+    """One agent's definition and where it comes from.
+
+    Example: bastion agents show reviewer
+    """
     catalog, _, _ = _catalog(workspace)
     loaded = catalog.get(name) if name not in catalog.agents else catalog.agents[name]
     data = loaded.definition.model_dump(by_alias=True, exclude_none=True)
@@ -117,7 +123,10 @@ def _validate_file(path: Path, policy: Policy) -> str:
 @app.command("validate")
 def validate(file: Path | None = typer.Argument(None, help="One YAML file (default: all)."),
              workspace: Path = WorkspaceOpt) -> None:
-    """Check definitions: schema, tool names, and that permissions only narrow the session's."""
+    """Check definitions: schema, tool names, and that permissions only narrow the session's.
+
+    Example: bastion agents validate .bastion/agents/tester.yaml
+    """
     ws, home, policy = _context(workspace)
     problems: list[str] = []
     if file is not None:
@@ -150,7 +159,10 @@ def validate(file: Path | None = typer.Argument(None, help="One YAML file (defau
 @taskforces_app.command("list")
 def list_taskforces(workspace: Path = WorkspaceOpt,
                     json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Every taskforce visible in this project."""
+    """Every taskforce visible in this project.
+
+    Example: bastion taskforces list
+    """
     ws, home, _ = _context(workspace)
     found, errors = load_taskforces(ws, home)
     rows: list[dict[str, Any]] = [

@@ -72,6 +72,7 @@ register("telemetry", "telemetry_cmd:app", "Local-only usage statistics (never s
 register("sync", "sync_cmd:app", "End-to-end-encrypted sync to storage you own (S3 or a folder).")
 register("doctor", "doctor:doctor", "Report sandbox, key custody, database, model and network readiness.")
 register("ui", "ui_cmd:ui", "Serve the local web UI (loopback only) and open it in the browser.")
+register("completion", "completion_cmd:completion", "Print the shell completion script (bash, zsh, fish).")
 
 
 def main() -> None:

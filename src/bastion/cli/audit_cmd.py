@@ -35,7 +35,10 @@ def verify(
                                  "check each record and their order, not completeness."),
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check the HMAC chain and the signed checkpoint; name the first bad record."""
+    """Check the HMAC chain and the signed checkpoint; name the first bad record.
+
+    Example: bastion audit verify --file audit.jsonl
+    """
     with Runtime.open() as rt:
         report = rt.audit.verify_file(file, partial=partial) if file else rt.audit.verify()
     if json_output:
@@ -55,7 +58,10 @@ def verify(
 def accept_restore(yes: bool = typer.Option(False, "--yes", help="Do not ask (no terminal).")
                    ) -> None:
     """Accept that this data directory was restored from a backup on purpose: the audit
-    checkpoint and its copies outside the data directory start again from here (audited)."""
+    checkpoint and its copies outside the data directory start again from here (audited).
+
+    Example: bastion audit accept-restore --yes
+    """
     with Runtime.open() as rt:
         problems = rt.audit.rollback_problems()
         report = rt.audit.verify()
@@ -83,7 +89,10 @@ def export(
     session: str | None = typer.Option(None, "--session", help="Only this session's records."),
     out_file: Path | None = typer.Option(None, "--out", help="Write here (default: stdout)."),
 ) -> None:
-    """Export records with their chain fields (``audit verify --file`` can check them)."""
+    """Export records with their chain fields (``audit verify --file`` can check them).
+
+    Example: bastion audit export --format csv > audit.csv
+    """
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter(f"{fmt!r} is not one of jsonl, csv", param_hint="--format")
     since_ts = parse_since(since) if since else None
@@ -147,7 +156,10 @@ def tail(
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new records."),
     json_output: bool = typer.Option(False, "--json", help="One JSON record per line."),
 ) -> None:
-    """Show the latest records (anomalies highlighted); -f follows new ones."""
+    """Show the latest records (anomalies highlighted); -f follows new ones.
+
+    Example: bastion audit tail
+    """
     with Runtime.open() as rt:
         last = 0
         for entry in rt.audit.tail(n):

@@ -26,7 +26,10 @@ app = typer.Typer(help="User settings (settings.json, camelCase keys).", no_args
 
 @app.command("path")
 def path() -> None:
-    """Print where settings.json lives."""
+    """Print where settings.json lives.
+
+    Example: bastion config path
+    """
     out.print(str(settings_path()), markup=False)
 
 
@@ -37,7 +40,10 @@ def show(origin: bool = typer.Option(False, "--origin", help="Name the layer (ma
          workspace: Path = typer.Option(Path("."), "--workspace", "-w",
                                         help="With --origin: include this folder's project "
                                              "settings (default: cwd).")) -> None:
-    """Print the effective settings (managed, role and user layers over the defaults)."""
+    """Print the effective settings (managed, role and user layers over the defaults).
+
+    Example: bastion config show --origin
+    """
     settings = load_settings()
     if origin:
         settings = _with_project(settings, workspace)
@@ -75,7 +81,10 @@ def _with_project(settings: Any, workspace: Path) -> Any:
 
 @app.command("get")
 def get(key: str = typer.Argument(..., help="Dotted key, e.g. network.allowedDomains")) -> None:
-    """Print one effective setting as JSON."""
+    """Print one effective setting as JSON.
+
+    Example: bastion config get network.allowedDomains
+    """
     p = settings_path()
     effective = dump_settings(load_settings())
     try:
@@ -94,7 +103,10 @@ def _parse_value(raw: str) -> Any:
 @app.command("set")
 def set_(key: str = typer.Argument(...),
          value: str = typer.Argument(..., help="JSON value (bare words are strings).")) -> None:
-    """Change one setting; the file is validated before it is replaced."""
+    """Change one setting; the file is validated before it is replaced.
+
+    Example: bastion config set network.allowedDomains '["api.example.com"]'
+    """
     from bastion.runtime import Runtime, SettingChange
 
     change = SettingChange.prepare(key, _parse_value(value))  # validated before unlocking
@@ -105,7 +117,10 @@ def set_(key: str = typer.Argument(...),
 
 @app.command("validate")
 def validate(file: Path | None = typer.Argument(None, help="Settings file (default: user's).")) -> None:
-    """Check a settings file; errors name the file, key and what was expected."""
+    """Check a settings file; errors name the file, key and what was expected.
+
+    Example: bastion config validate .bastion/settings.json
+    """
     p = file or settings_path()
     if file is not None and not file.is_file():
         raise typer.BadParameter(f"{file} is not an existing file", param_hint="FILE")

@@ -46,7 +46,10 @@ def _model(settings_path_model: str | None) -> tuple[str, str]:
 
 
 def doctor() -> None:
-    """Report sandbox, key custody, database, model and network readiness."""
+    """Report sandbox, key custody, database, model and network readiness.
+
+    Example: bastion doctor --json
+    """
     home = bastion_home()
     settings = load_settings()
     _line(OK, "data directory", str(home))

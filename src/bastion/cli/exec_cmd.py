@@ -30,7 +30,10 @@ def exec_command(
         None, "--timeout", help="Wall-clock limit (seconds); default sandbox.unattendedTimeoutS "
                                 "(30 s) capped by sandbox.defaultTimeoutS."),
 ) -> None:
-    """Run CMD exactly as the agent's run_command would: sandboxed, journaled, audited."""
+    """Run CMD exactly as the agent's run_command would: sandboxed, journaled, audited.
+
+    Example: bastion exec -w ~/project -- pytest -q
+    """
     del offline  # the sandbox has no network namespace route at all
     ws = check_workspace(workspace)
     with Runtime.open() as rt:
@@ -59,7 +62,10 @@ def exec_command(
 
 
 def lock() -> None:
-    """Forget the unlocked master key cached for this login session (vault.keyCacheS)."""
+    """Forget the unlocked master key cached for this login session (vault.keyCacheS).
+
+    Example: bastion lock
+    """
     from bastion.home import bastion_home
     from bastion.vault import forget_cached_key
 

@@ -10,17 +10,27 @@ from rich.table import Table
 from bastion.errors import BastionError
 from bastion.runtime import Runtime
 
-from .output import err, out, print_json
+from .output import confirm, err, out, print_json
 
 app = typer.Typer(help="Provider API keys (AES-256-GCM inside the encrypted database).",
                   no_args_is_help=True)
 
 
+#: the names a stored key is looked up by (bastion.providers: providers that take a key)
+KEY_NAMES = ("anthropic", "local", "openai", "s3")
+
+
 @app.command("set")
-def set_(provider: str = typer.Argument(..., help="openai, anthropic, local, …"),
+def set_(provider: str = typer.Argument(..., help="anthropic, local, openai (or s3 for sync)."),
          key_id: str = typer.Option("default", "--id", help="Name of this key."),
          stdin: bool = typer.Option(False, "--stdin", help="Read the key from standard input.")) -> None:
-    """Store an API key. It is read from a hidden prompt (or stdin), never from arguments."""
+    """Store an API key. It is read from a hidden prompt (or stdin), never from arguments.
+
+    Example: printf %s "$OPENAI_API_KEY" | bastion keys set openai --stdin
+    """
+    if provider not in KEY_NAMES:
+        raise typer.BadParameter(f"{provider!r} is not one of {', '.join(KEY_NAMES)}",
+                                 param_hint="PROVIDER")
     if stdin or not sys.stdin.isatty():
         value = sys.stdin.readline().strip()
     else:
@@ -35,7 +45,10 @@ def set_(provider: str = typer.Argument(..., help="openai, anthropic, local, …
 
 @app.command("list")
 def list_(json_output: bool = typer.Option(False, "--json")) -> None:
-    """List stored keys (masked)."""
+    """List stored keys (masked).
+
+    Example: bastion keys list --json
+    """
     with Runtime.open() as rt:
         keys = rt.api_keys.list()
     if json_output:
@@ -50,7 +63,10 @@ def list_(json_output: bool = typer.Option(False, "--json")) -> None:
 @app.command("delete")
 def delete(provider: str = typer.Argument(...),
            key_id: str = typer.Option("default", "--id")) -> None:
-    """Delete a stored key."""
+    """Delete a stored key.
+
+    Example: bastion keys delete openai
+    """
     with Runtime.open() as rt:
         found = rt.api_keys.delete(provider, key_id)
         if found:
@@ -67,6 +83,8 @@ def rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for c
     """Replace the master key and re-encrypt everything with it (crash-safe).
 
     Run it while no other Bastion command is running.
+
+    Example: bastion keys rotate --yes
     """
     from bastion.rights.rekey import rotate_master_key
 
@@ -76,9 +94,7 @@ def rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for c
             raise BastionError(f"the audit log does not verify ({report.summary()}); "
                                "key rotation refused",
                                hint="run `bastion audit verify` and investigate first")
-        if not yes and sys.stdin.isatty() and not typer.confirm(
-                "Rotate the master key and re-encrypt all data?"):
-            raise typer.Abort()
+        confirm(yes, "Rotate the master key and re-encrypt all data?")
         home, settings, vault = rt.home, rt.settings, rt.vault
     # the runtime is closed: nothing holds the old database open while it is replaced
     result = rotate_master_key(home, vault, lambda msg: err.print(msg + " …", markup=False))

@@ -10,6 +10,7 @@ command; the module behind it is imported when the command is resolved for a run
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,15 @@ class LazyGroup(TyperGroup):
         if cmd_name not in self._loaded:
             self._loaded[cmd_name] = load_command(cmd_name)
         return self._loaded[cmd_name]
+
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str,
+                               complete_var: str | None = None) -> None:
+        """Shell completion callbacks (``bastion completion``): Typer's completion classes."""
+        if os.environ.get(complete_var or f"_{prog_name}_COMPLETE".upper()):
+            from typer._completion_classes import completion_init
+
+            completion_init()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def resolve_command(self, ctx: Context, args: list[str]
                         ) -> tuple[str | None, Command | None, list[str]]:

@@ -1,4 +1,4 @@
-"""``bastion mcp list|test NAME|approve NAME`` — MCP servers from user and project settings."""
+"""``bastion mcp list|test|approve|add|remove`` — MCP servers from user and project settings."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from bastion.home import bastion_home
 from bastion.mcp_client import (
     ApprovalStore,
     ServerEntry,
+    ToolListCache,
     configured_servers,
     connect_server,
+    server_name_problem,
     tool_list_hash,
 )
 from bastion.policy import build_policy
 
-from .output import out, print_json
+from .output import confirm, out, print_json
 
 app = typer.Typer(help="MCP servers (tools appear as mcp__<server>__<tool>).", no_args_is_help=True)
 WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Project folder (default: cwd).")
@@ -48,7 +50,10 @@ def _approval(entry: ServerEntry, home: Path) -> str:
 @app.command("list")
 def list_servers(workspace: Path = WorkspaceOpt,
                  json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Configured servers, whether each may start, and whether its tool list is approved."""
+    """Configured servers, whether each may start, and whether its tool list is approved.
+
+    Example: bastion mcp list --json
+    """
     entries, _, _, home = _entries(workspace)
     rows = [{"id": e.name, "name": e.name, "origin": e.origin, "kind": e.kind,
              "status": e.status, "reason": e.reason, "pin": e.pin, "source": e.source,
@@ -71,13 +76,17 @@ def _connect(name: str, workspace: Path) -> tuple[Any, ServerEntry, Path, list[d
         raise BastionError(f"MCP server {name!r} not started: {entry.reason}")
     policy = build_policy(settings, ws, bastion_home=home)
     conn = connect_server(entry, settings, policy)
+    ToolListCache(home).put(entry.key, conn.tools)  # sessions offer it without starting it
     return conn, entry, home, [t.as_dict() for t in conn.tools]
 
 
 @app.command("test")
 def test(name: str, workspace: Path = WorkspaceOpt,
          json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Start the server (sandboxed, with this workspace's grants), list its tools, stop it."""
+    """Start the server (sandboxed, with this workspace's grants), list its tools, stop it.
+
+    Example: bastion mcp test memory
+    """
     conn, entry, home, tools = _connect(name, workspace)
     try:
         digest = tool_list_hash(tools)
@@ -100,16 +109,112 @@ def test(name: str, workspace: Path = WorkspaceOpt,
 def approve(name: str, workspace: Path = WorkspaceOpt,
             yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
             ) -> None:
-    """Approve the server's current tool list (names, descriptions, schemas)."""
+    """Approve the server's current tool list (names, descriptions, schemas).
+
+    Example: bastion mcp approve memory --yes
+    """
     conn, entry, home, tools = _connect(name, workspace)
     try:
         for t in tools:
             out.print(f"  {t['name']}: {t['description']}", markup=False)
-        if not yes and not typer.confirm(f"Offer these {len(tools)} tool(s) of {name!r} to "
-                                         "agents?", default=False):
-            raise typer.Exit(1)
+        confirm(yes, f"Offer these {len(tools)} tool(s) of {name!r} to agents?",
+                nothing="nothing was approved")
         digest = tool_list_hash(tools)
         ApprovalStore(home).approve(entry.key, digest, [t["name"] for t in tools])
         out.print(f"approved the tool list of {name} (sha256 {digest[:12]})", markup=False)
     finally:
         conn.close()
+
+
+def _edit_user_servers(change: Any, action: str, details: dict[str, Any]) -> None:
+    """Apply ``change(servers)`` to the user's settings.json, validated and audited."""
+    from bastion.audit import mask_setting
+    from bastion.config import parse_settings, read_settings_json, settings_path, write_settings_json
+    from bastion.runtime import Runtime
+
+    path = settings_path()
+    data = read_settings_json(path)
+    parse_settings(data, path)  # refuse to edit a file that is already invalid
+    servers = data.setdefault("mcpServers", {})
+    if not isinstance(servers, dict):
+        raise BastionError(f"{path}: mcpServers is not an object")
+    change(servers)
+    parse_settings(data, path)
+    with Runtime.open() as rt:  # a change that cannot be audited is not made
+        write_settings_json(path, data)
+        rt.audit.record("config", action, {k: mask_setting(f"mcpServers.{k}", v)
+                                           for k, v in details.items()})
+
+
+@app.command("add", context_settings={"ignore_unknown_options": True})
+def add(name: str = typer.Argument(..., help="Server name (letters, digits, '-')."),
+        command: list[str] | None = typer.Argument(
+            None, help="The command that starts a stdio server, and its arguments."),
+        url: str | None = typer.Option(None, "--url", help="An HTTP server's URL instead."),
+        env: list[str] | None = typer.Option(None, "--env", "-e", metavar="KEY=VALUE",
+                                             help="Environment variable for the server."),
+        force: bool = typer.Option(False, "--force", help="Replace a server of that name.")
+        ) -> None:
+    """Add an MCP server to your user settings; it starts on its first tool call.
+
+    Example: bastion mcp add memory -- npx -y @modelcontextprotocol/server-memory
+    """
+    if bool(command) == bool(url):
+        raise typer.BadParameter("give either a COMMAND or --url", param_hint="COMMAND")
+    variables: dict[str, str] = {}
+    for pair in env or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        variables[key] = value
+    server: dict[str, Any] = {"url": url} if url else {"command": command[0] if command else "",
+                                                      "args": list(command or [])[1:]}
+    if variables:
+        server["env"] = variables
+    problem = server_name_problem(name)
+    if problem:
+        raise typer.BadParameter(problem, param_hint="NAME")
+
+    def change(servers: dict[str, Any]) -> None:
+        if name in servers and not force:
+            raise BastionError(f"an MCP server named {name!r} exists already",
+                               hint="use --force to replace it, or `bastion mcp remove` it")
+        servers[name] = server
+
+    _edit_user_servers(change, "mcp-add", {name: server})
+    out.print(f"added MCP server {name}; review and approve its tools with "
+              f"`bastion mcp approve {name}`", markup=False)
+
+
+
+
+@app.command("remove")
+def remove(name: str = typer.Argument(..., help="A server in your user settings."),
+           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+           ) -> None:
+    """Remove a user MCP server, its approvals, cached tool list and saved state.
+
+    Example: bastion mcp remove memory --yes
+    """
+    import shutil
+
+    from bastion.mcp_client import ToolListCache, state_dir
+
+    home = bastion_home()
+    settings = load_settings()
+    if name not in settings.mcp_servers:
+        known = ", ".join(sorted(settings.mcp_servers)) or "(none)"
+        raise BastionError(f"no MCP server named {name!r} in your user settings; "
+                           f"configured: {known}")
+    state = state_dir(home, name)
+    files = sum(1 for p in state.rglob("*") if p.is_file()) if state.is_dir() else 0
+    confirm(yes, f"Remove MCP server {name!r} and its saved state ({files} file(s))?",
+            nothing="nothing was removed")
+    _edit_user_servers(lambda servers: servers.pop(name, None), "mcp-remove",
+                       {name: {"stateFiles": files}})
+    prefix = f"user:user:{name}:"
+    ApprovalStore(home).revoke_prefix(prefix)
+    ToolListCache(home).drop_prefix(prefix)
+    if state.is_dir():
+        shutil.rmtree(state)
+    out.print(f"removed MCP server {name} ({files} state file(s) deleted)", markup=False)

@@ -4,17 +4,50 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use: importing rich.console costs more than a
+    ``bastion --version`` should (cli/lazy.py)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out: Console = _LazyConsole(highlight=False, soft_wrap=True)  # type: ignore[assignment]
+err: Console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)  # type: ignore[assignment]
 
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def confirm(yes: bool, question: str, *, nothing: str = "nothing was changed") -> None:
+    """Go on when ``--yes`` was given or the user agrees; without a terminal, explain --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        from bastion.errors import BastionError
+
+        raise BastionError("confirmation needed and there is no terminal to ask",
+                           hint=f"add --yes to confirm; {nothing}")
+    import typer
+
+    if not typer.confirm(question, default=False):
+        raise typer.Abort()
 
 
 def warn(message: str) -> None:

@@ -112,7 +112,10 @@ def check(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Show the decision for a request and the rule that makes it (exit 0 allow, 1 deny,
-    2 ask)."""
+    2 ask).
+
+    Example: bastion policy check 'Write(src/app.py)'
+    """
     if approve is not None and approve not in ("ask", "auto", "never"):
         raise typer.BadParameter(f"{approve!r} is not one of ask, auto, never",
                                  param_hint="--approve")
@@ -139,7 +142,10 @@ def check(
 
 @app.command("explain")
 def explain(workspace: Path = WorkspaceOpt, mode: str | None = ModeOpt) -> None:
-    """Show the grants, rules, protections and mode in effect for a workspace."""
+    """Show the grants, rules, protections and mode in effect for a workspace.
+
+    Example: bastion policy explain
+    """
     for line in _policy(workspace, mode).explain():
         out.print(line, markup=False)
     for line in describe_layers(load_settings()):  # the layers behind the rules' sources

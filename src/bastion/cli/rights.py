@@ -53,7 +53,10 @@ def export(
                                          help="Include the journal's saved file versions."),
     force: bool = typer.Option(False, "--force", help="Replace an existing file at --out."),
 ) -> None:
-    """Export your data: conversations (JSONL + SQLite), settings without secrets, audit log."""
+    """Export your data: conversations (JSONL + SQLite), settings without secrets, audit log.
+
+    Example: bastion export --out bastion-data.zip --encrypt
+    """
     opts = ExportOptions(out=out, session=session, include_backups=include_backups,
                          force=force)
     check_target(opts)  # before asking for a passphrase or unlocking anything
@@ -77,7 +80,10 @@ def delete(
     remote: bool = typer.Option(False, "--remote", help="Data in the sync store."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete data. Each choice asks for confirmation unless --yes."""
+    """Delete data. Each choice asks for confirmation unless --yes.
+
+    Example: bastion delete --session 3f2a --yes
+    """
     chosen = [all_, session is not None, project is not None, remote]
     if sum(chosen) != 1:
         raise BastionError("choose exactly one of --all, --session ID, --project DIR, --remote")

@@ -201,7 +201,10 @@ def scan(
         None, "--rules", help="Extra rules: a Bastion rule file or a gitleaks TOML config."
     ),
 ) -> None:
-    """Find secrets (API keys, tokens, private keys, passwords). Exit 1 when any is found."""
+    """Find secrets (API keys, tokens, private keys, passwords). Exit 1 when any is found.
+
+    Example: bastion scan src/ --format json
+    """
     fmt = format.lower()
     if fmt not in ("text", "json"):
         raise ScanInputError(f"unknown format {format!r}", hint="use --format text or json")
@@ -247,7 +250,10 @@ def redact(
         False, "--env", help="Also redact values of credential-named environment variables."
     ),
 ) -> None:
-    """Print the text with every secret replaced by a placeholder."""
+    """Print the text with every secret replaced by a placeholder.
+
+    Example: cat .env | bastion redact -
+    """
     if path == "-":
         text = _read_stdin()
     else:

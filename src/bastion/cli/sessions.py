@@ -11,7 +11,7 @@ from rich.table import Table
 from bastion.rights import delete_session
 from bastion.runtime import Runtime
 
-from .output import err, out, print_json
+from .output import confirm, err, out, print_json
 
 app = typer.Typer(help="Conversation history (stored encrypted).", no_args_is_help=True)
 
@@ -23,7 +23,10 @@ def _when(ts: float) -> str:
 @app.command("list")
 def list_(json_output: bool = typer.Option(False, "--json"),
           limit: int = typer.Option(50, "--limit")) -> None:
-    """List sessions, newest first."""
+    """List sessions, newest first.
+
+    Example: bastion sessions list --limit 10
+    """
     with Runtime.open() as rt:
         sessions = rt.sessions.list(limit)
     if json_output:
@@ -38,7 +41,10 @@ def list_(json_output: bool = typer.Option(False, "--json"),
 @app.command("show")
 def show(session_id: str = typer.Argument(..., help="Session id or unique prefix."),
          json_output: bool = typer.Option(False, "--json")) -> None:
-    """Show a session's messages, tool calls and events."""
+    """Show a session's messages, tool calls and events.
+
+    Example: bastion sessions show 3f2a --json
+    """
     with Runtime.open() as rt:
         info = rt.sessions.resolve(session_id)
         messages = rt.sessions.messages(info.id)
@@ -77,11 +83,13 @@ def _first_line(text: str) -> str:
 @app.command("delete")
 def delete(session_id: str = typer.Argument(...),
            yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
-    """Delete a session and everything recorded in it."""
+    """Delete a session and everything recorded in it.
+
+    Example: bastion sessions delete 3f2a --yes
+    """
     with Runtime.open() as rt:
         info = rt.sessions.resolve(session_id)
-        if not yes and not typer.confirm(f"Delete session {info.id} ({info.title})?"):
-            raise typer.Abort()
+        confirm(yes, f"Delete session {info.id} ({info.title})?", nothing="nothing was deleted")
         # the same deletion as `bastion delete --session`: rows, its journal blobs, audit payloads
         delete_session(rt, info.id)
     err.print(f"deleted session {info.id}", markup=False)
@@ -89,7 +97,10 @@ def delete(session_id: str = typer.Argument(...),
 
 @app.command("search")
 def search(query: str = typer.Argument(...), json_output: bool = typer.Option(False, "--json")) -> None:
-    """Find sessions whose title or messages contain QUERY."""
+    """Find sessions whose title or messages contain QUERY.
+
+    Example: bastion sessions search "migration"
+    """
     with Runtime.open() as rt:
         hits = rt.sessions.search(query)
     if json_output:

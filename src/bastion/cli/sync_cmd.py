@@ -94,6 +94,8 @@ def init(s3: str | None = _S3, bucket: str | None = _BUCKET, prefix: str | None 
     """Create a sync space (first device) and print a one-time pairing code for the next.
 
     On a device that already syncs, prints a new pairing code.
+
+    Example: bastion sync init --folder /mnt/usb/bastion-sync
     """
     conf = _conf(s3, bucket, prefix, folder, region)
     current = load_settings().sync
@@ -110,9 +112,14 @@ def init(s3: str | None = _S3, bucket: str | None = _BUCKET, prefix: str | None 
                                               pairing.device_id, "created": pairing.created_space})
         if recovery_file is not None:
             _write_recovery(rt, conf, recovery_file)
+    if not pairing.conditional_writes:
+        err.print("warning: this store ignores conditional writes (If-None-Match); two devices "
+                  "syncing at the same moment could overwrite each other's manifest updates",
+                  markup=False)
     if json_output:
         print_json({"pairing_code": pairing.code, "device_id": pairing.device_id,
-                    "backend": conf["backend"], "created": pairing.created_space})
+                    "backend": conf["backend"], "created": pairing.created_space,
+                    "conditional_writes": pairing.conditional_writes})
         return
     out.print(pairing.code, markup=False)
     err.print("one-time pairing code (valid 24 h): on the other device run "
@@ -129,7 +136,10 @@ def join(code: str | None = typer.Argument(None, help="The pairing code from `sy
          recovery_file: Path | None = typer.Option(None, "--recovery-file",
                                                    help="Join with a recovery file instead."),
          json_output: bool = _JSON) -> None:
-    """Join this device to a sync space, then run a first sync."""
+    """Join this device to a sync space, then run a first sync.
+
+    Example: bastion sync join CODE --folder /mnt/usb/bastion-sync
+    """
     conf = _conf(s3, bucket, prefix, folder, region)
     if (code is None) == (recovery_file is None):
         raise _UsageError("give the pairing CODE or --recovery-file FILE (one of them)")
@@ -191,7 +201,10 @@ def _run(rt: Runtime, backend: sync.Backend) -> sync.SyncReport:
 
 @app.command("now")
 def now(json_output: bool = _JSON) -> None:
-    """Push local changes and pull the other devices' (progress bar on a terminal)."""
+    """Push local changes and pull the other devices' (progress bar on a terminal).
+
+    Example: bastion sync now
+    """
     with Runtime.open() as rt:
         report = _run(rt, _backend(rt))
     if json_output:
@@ -208,7 +221,10 @@ def now(json_output: bool = _JSON) -> None:
 
 @app.command("status")
 def status(json_output: bool = _JSON) -> None:
-    """Whether this device syncs, where to, and when it last did."""
+    """Whether this device syncs, where to, and when it last did.
+
+    Example: bastion sync status --json
+    """
     settings = load_settings()
     with Runtime.open(settings) as rt:
         info = sync.status(rt.db)
@@ -226,7 +242,10 @@ def status(json_output: bool = _JSON) -> None:
 
 @app.command("devices")
 def devices(json_output: bool = _JSON) -> None:
-    """The devices of this sync space."""
+    """The devices of this sync space.
+
+    Example: bastion sync devices
+    """
     with Runtime.open() as rt:
         rows = sync.devices(rt.db, _backend(rt))
     if json_output:
@@ -241,7 +260,10 @@ def devices(json_output: bool = _JSON) -> None:
 @app.command("revoke")
 def revoke(device: str = typer.Argument(..., help="Device id (or unique prefix, or name).")
            ) -> None:
-    """Revoke a device: it gets no key for anything written from now on (new key epoch)."""
+    """Revoke a device: it gets no key for anything written from now on (new key epoch).
+
+    Example: bastion sync revoke laptop
+    """
     with Runtime.open() as rt:
         epoch = sync.revoke_device(rt.db, _backend(rt), device)
         rt.audit.record("user", "sync-revoke", {"device": device, "epoch": epoch})

@@ -19,7 +19,10 @@ app = typer.Typer(help="Local-only usage statistics (never sent anywhere).",
 
 @app.command("show")
 def show() -> None:
-    """Print exactly what is stored (the file as-is), then what it means."""
+    """Print exactly what is stored (the file as-is), then what it means.
+
+    Example: bastion telemetry show
+    """
     path = bastion_home() / FILENAME
     if not path.exists():
         err.print(f"nothing is stored ({path} does not exist)", markup=False)
@@ -55,7 +58,10 @@ def _set(enabled: bool) -> None:
 
 @app.command("enable")
 def enable() -> None:
-    """Count tool and model usage locally (telemetry.enabled = true)."""
+    """Count tool and model usage locally (telemetry.enabled = true).
+
+    Example: bastion telemetry enable
+    """
     _set(True)
     if env_disabled():
         err.print("note: BASTION_TELEMETRY_DISABLED is set, which overrides this", markup=False)
@@ -63,6 +69,9 @@ def enable() -> None:
 
 @app.command("disable")
 def disable() -> None:
-    """Record nothing (telemetry.enabled = false); the existing file is kept until deleted."""
+    """Record nothing (telemetry.enabled = false); the existing file is kept until deleted.
+
+    Example: bastion telemetry disable
+    """
     _set(False)
     err.print(f"to remove what was recorded: delete {bastion_home() / FILENAME}", markup=False)

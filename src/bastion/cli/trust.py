@@ -25,7 +25,10 @@ def _dir(directory: Path) -> Path:
 
 def trust(directory: Path = typer.Argument(Path("."), help="Project folder (default: cwd).")
           ) -> None:
-    """Trust a project's own .bastion/ settings, agents and MCP servers (pinned by hash)."""
+    """Trust a project's own .bastion/ settings, agents and MCP servers (pinned by hash).
+
+    Example: bastion trust ~/project
+    """
     root = _dir(directory)
     files = project_files(root)
     if not files:
@@ -42,7 +45,10 @@ def trust(directory: Path = typer.Argument(Path("."), help="Project folder (defa
 
 def untrust(directory: Path = typer.Argument(Path("."), help="Project folder (default: cwd).")
             ) -> None:
-    """Withdraw trust: the project's settings can only tighten again."""
+    """Withdraw trust: the project's settings can only tighten again.
+
+    Example: bastion untrust ~/project
+    """
     root = _dir(directory)
     with Runtime.open():
         removed = TrustStore(bastion_home()).untrust(root)

@@ -22,6 +22,8 @@ def ui(port: int = typer.Option(0, "--port", min=0, max=65535,
 
     The first line printed is the opening URL with this start's token; anyone who has it
     can use the UI until it stops, so do not share it.
+
+    Example: bastion ui --port 8765 --no-browser
     """
     from bastion.ui import Gate, bind_loopback, start_ui
 

@@ -16,12 +16,16 @@ Public API::
     tool_list_hash(tools) -> str; ApprovalStore(home).approve(key, digest, names)
     attach_servers(registry, settings, workspace, home, policy, notify=None) -> list[Attached]
     attach_to_session(agent_session, runtime) -> McpSetup      # the runner's hook; .close()
+    ToolListCache(home)        # cached tool lists: servers start on the first call (deferred.py)
+    state_dir(home, name, workspace=None) -> Path; state_files(home)   # per-server state (state.py)
     McpTool                                      # mcp__<server>__<tool>
 """
 
 from .approvals import ApprovalStore, tool_list_hash
 from .client import CallResult, McpConnection, McpError, RemoteTool
-from .config import ServerEntry, configured_servers, server_pin
+from .config import ServerEntry, configured_servers, server_name_problem, server_pin
+from .deferred import DeferredConnection, ToolListCache
+from .state import state_dir, state_files
 from .tools import (
     Attached,
     McpSetup,
@@ -37,18 +41,23 @@ __all__ = [
     "ApprovalStore",
     "Attached",
     "CallResult",
+    "DeferredConnection",
     "McpConnection",
     "McpError",
     "McpSetup",
     "McpTool",
     "RemoteTool",
     "ServerEntry",
+    "ToolListCache",
     "approve_tool_list",
     "attach_servers",
     "attach_to_session",
     "configured_servers",
     "connect_server",
+    "server_name_problem",
     "server_pin",
+    "state_dir",
+    "state_files",
     "tool_list_hash",
     "tool_name",
 ]

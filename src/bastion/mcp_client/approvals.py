@@ -54,6 +54,14 @@ class ApprovalStore:
         data[key] = {"hash": digest, "tools": sorted(tools), "approvedAt": time.time()}
         atomic_write_json(self.path, data, sort_keys=True)
 
+    def revoke_prefix(self, prefix: str) -> int:
+        """Withdraw every approval whose key starts with ``prefix``; how many there were."""
+        data = self._load()
+        kept = {k: v for k, v in data.items() if not k.startswith(prefix)}
+        if len(kept) != len(data):
+            atomic_write_json(self.path, kept, sort_keys=True)
+        return len(data) - len(kept)
+
     def revoke(self, key: str) -> bool:
         data = self._load()
         if data.pop(key, None) is None:

@@ -60,9 +60,16 @@ class ServerEntry:
         return f"{self.origin}:{where}:{self.name}:{self.pin}"
 
 
-def _check(name: str, server: McpServerSettings) -> str | None:
+def server_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a server (it becomes part of ``mcp__<name>__<tool>``), or None."""
     if not name or not set(name) <= NAME_CHARS or "__" in name:
         return "server names may use letters, digits and single '-' (they become mcp__<name>__<tool>)"
+    return None
+
+
+def _check(name: str, server: McpServerSettings) -> str | None:
+    if server_name_problem(name):
+        return server_name_problem(name)
     if bool(server.command) == bool(server.url):
         return "set exactly one of 'command' (stdio server) or 'url' (HTTP server)"
     if server.url and not server.url.startswith(("http://", "https://")):

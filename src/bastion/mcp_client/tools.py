@@ -22,6 +22,8 @@ from bastion.tools import Granted, Tool, ToolContext, ToolRegistry, ToolResult
 from .approvals import ApprovalStore, tool_list_hash
 from .client import McpConnection, McpError, RemoteTool
 from .config import ServerEntry, configured_servers
+from .deferred import DeferredConnection, ToolListCache
+from .state import state_dir
 
 PREFIX = "mcp"
 #: what providers accept as a function name
@@ -39,7 +41,7 @@ class McpTool(Tool[Any]):
     description: ClassVar[str] = "MCP tool"
     read_only: ClassVar[bool] = False
 
-    def __init__(self, connection: McpConnection, remote: RemoteTool) -> None:
+    def __init__(self, connection: McpConnection | DeferredConnection, remote: RemoteTool) -> None:
         self.connection = connection
         self.remote = remote
         # instance attributes shadow the ClassVars: every MCP tool has its own name
@@ -83,7 +85,7 @@ class McpTool(Tool[Any]):
 @dataclass
 class Attached:
     entry: ServerEntry
-    connection: McpConnection | None
+    connection: McpConnection | DeferredConnection | None
     tools: list[str] = field(default_factory=list)
     note: str = ""
 
@@ -106,8 +108,12 @@ def connect_server(entry: ServerEntry, settings: Settings, policy: Any) -> McpCo
         return McpConnection(entry.name, lambda: http_transport(url, settings)).connect()
     from .transport import process_streams, start_server
 
+    home = getattr(policy, "bastion_home", None)
+    state = (state_dir(Path(home), entry.name, entry.workspace if entry.origin == "project"
+                       else None) if home is not None else None)
+
     def transport() -> Any:
-        process = start_server(entry.settings, settings, policy)
+        process = start_server(entry.settings, settings, policy, state)
         return process_streams(process)
 
     return McpConnection(entry.name, transport).connect()
@@ -116,7 +122,8 @@ def connect_server(entry: ServerEntry, settings: Settings, policy: Any) -> McpCo
 Notify = Callable[[str, dict[str, Any]], None]
 
 
-def approve_tool_list(entry: ServerEntry, conn: McpConnection, home: Path, policy: Any
+def approve_tool_list(entry: ServerEntry, conn: McpConnection | DeferredConnection, home: Path,
+                      policy: Any
                       ) -> tuple[bool, str]:
     """Whether this exact tool list may be offered; asks (via the policy) when it is new."""
     store = ApprovalStore(home)
@@ -149,10 +156,9 @@ def attach_servers(registry: ToolRegistry, settings: Settings, workspace: Path, 
         if entry.status != "ready":
             out.append(Attached(entry, None, note=f"not started: {entry.reason}"))
             continue
-        try:
-            conn = connect_server(entry, settings, policy)
-        except Exception as exc:  # a broken server must not stop the session
-            out.append(Attached(entry, None, note=f"failed to start: {exc}"))
+        conn = _deferred_or_live(entry, settings, home, policy)
+        if isinstance(conn, str):  # a broken server must not stop the session
+            out.append(Attached(entry, None, note=conn))
             continue
         ok, note = approve_tool_list(entry, conn, home, policy)
         if not ok:
@@ -170,9 +176,31 @@ def attach_servers(registry: ToolRegistry, settings: Settings, workspace: Path, 
     if notify is not None:
         for a in out:
             notify("mcp_server", {"server": a.entry.name, "origin": a.entry.origin,
-                                  "status": "connected" if a.connection else a.entry.status,
+                                  "status": _status(a),
                                   "tools": a.tools, "note": a.note})
     return out
+
+
+def _deferred_or_live(entry: ServerEntry, settings: Settings, home: Path, policy: Any
+                      ) -> McpConnection | DeferredConnection | str:
+    """The server's cached tool list (it starts on first call), else a live connection."""
+    cache = ToolListCache(home)
+    cached = cache.get(entry.key)
+    if cached is not None:
+        return DeferredConnection(entry.name, lambda: connect_server(entry, settings, policy),
+                                  cached, on_changed=lambda: cache.drop(entry.key))
+    try:
+        conn = connect_server(entry, settings, policy)
+    except Exception as exc:
+        return f"failed to start: {exc}"
+    cache.put(entry.key, conn.tools)
+    return conn
+
+
+def _status(a: Attached) -> str:
+    if a.connection is None:
+        return a.entry.status
+    return "deferred" if isinstance(a.connection, DeferredConnection) else "connected"
 
 
 class McpSetup:
@@ -202,7 +230,7 @@ def attach_to_session(session: Any, rt: Any) -> McpSetup:
             audit.record("tool", "mcp_server", data, session_id=session.session_id)
         except ImportError:  # pragma: no cover
             pass
-        if data["status"] != "connected" or data["note"] != "approved tool list":
+        if data["status"] not in ("connected", "deferred") or data["note"] != "approved tool list":
             import sys
 
             sys.stderr.write(f"bastion: MCP server {data['server']}: "

@@ -25,6 +25,8 @@ from mcp.shared.message import SessionMessage
 from bastion.config import McpServerSettings, Settings
 from bastion.errors import BastionError
 
+from .state import ensure_state_dir, state_env
+
 log = logging.getLogger(__name__)
 
 #: folders the sandbox already shows read-only; program files inside need no extra mount
@@ -82,23 +84,31 @@ def program_roots(command: str, args: list[str]) -> tuple[str, list[Path]]:
     return str(lexical), list(dict.fromkeys(roots))
 
 
-def start_server(server: McpServerSettings, settings: Settings, policy: Any) -> ServerProcess:
-    """Start a stdio server inside the sandbox compiled from ``policy`` (the session's grants)."""
+def start_server(server: McpServerSettings, settings: Settings, policy: Any,
+                 state: Path | None = None) -> ServerProcess:
+    """Start a stdio server inside the sandbox compiled from ``policy`` (the session's grants).
+
+    ``state``: the server's private state folder (mcp_client/state.py), bound read-write.
+    """
     from bastion.sandbox import SandboxUnavailable, compile_spec
     from bastion.sandbox.process import start_sandboxed
 
     assert server.command is not None
     exe, roots = program_roots(server.command, server.args)
+    state_vars = state_env(ensure_state_dir(state)) if state is not None else {}
     if settings.sandbox.mode == "none":
-        return _start_unsandboxed([exe, *server.args], server, Path(policy.workspace))
+        return _start_unsandboxed([exe, *server.args], server, Path(policy.workspace),
+                                  state_vars)
     try:
         spec = compile_spec(policy, settings.sandbox)
     except SandboxUnavailable:
         raise
     spec.read_only = [*spec.read_only, *(r for r in roots if r not in spec.read_only)]
+    if state is not None:
+        spec.writable = [*spec.writable, state]
     # variables the user wrote for this server are theirs to give (a project server's only
     # after `bastion trust`); the rest of the environment is the sandbox's allowlist
-    spec.env = {**spec.env, **server.env}
+    spec.env = {**spec.env, **state_vars, **server.env}
     errlog = _errlog()
     return start_sandboxed([exe, *server.args], spec, stderr=errlog)
 
@@ -139,14 +149,15 @@ class _Plain:
                 self.stdout.close()
 
 
-def _start_unsandboxed(argv: list[str], server: McpServerSettings, workspace: Path) -> _Plain:
+def _start_unsandboxed(argv: list[str], server: McpServerSettings, workspace: Path,
+                       state_vars: dict[str, str]) -> _Plain:
     import sys
 
     from bastion.sandbox import build_env
 
     sys.stderr.write("bastion: WARNING: starting an MCP server WITHOUT a sandbox "
                      "(settings: sandbox.mode = \"none\")\n")
-    env = {**build_env(os.environ, workspace=workspace), **server.env}
+    env = {**build_env(os.environ, workspace=workspace), **state_vars, **server.env}
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env, cwd=str(workspace),
                             start_new_session=True)

@@ -26,7 +26,8 @@ def canonical(path: str | os.PathLike[str], base: Path) -> Path:
 
 def is_within(path: Path, folder: Path) -> bool:
     """True when ``path`` is ``folder`` or below it, comparing whole components."""
-    return path == folder or folder in path.parents
+    inner, outer = path.parts, folder.parts
+    return len(inner) >= len(outer) and inner[:len(outer)] == outer
 
 
 def display_path(path: Path, workspace: Path) -> str:

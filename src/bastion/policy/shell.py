@@ -23,9 +23,6 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
-import bashlex
-import bashlex.errors
-
 Verdict = Literal["allow", "ask", "deny"]
 
 #: commands whose arguments are themselves code: we cannot see what they will run
@@ -159,6 +156,9 @@ def analyse(command: str) -> Analysis:
         return Analysis(unanalysable="command too long to analyse")
     if "\x00" in command:
         return Analysis(unanalysable="command contains a NUL byte")
+    import bashlex  # builds its parser tables at import (~80 ms): only when a command is analysed
+    import bashlex.errors
+
     walker = _Walker()
     try:
         trees = bashlex.parse(command)

@@ -38,7 +38,8 @@ from bastion.privacy.response import (
     url_host,
 )
 from bastion.privacy.rules import Rule
-from bastion.privacy.views import views
+from bastion.privacy.textio import regex_safe
+from bastion.privacy.views import view_findings, views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
 
@@ -110,16 +111,16 @@ class PrivacyFilter:
             label = m.label if m.encoding == "raw" else f"{m.label}-{m.encoding}"
             out.append((m.start, m.end, label, "known-secret", m.text))
         for v in views(text):
-            for f in self._scanner.scan(v.text):
-                if v.kind == "join" and not v.crosses_join(f.start, f.end):
+            for f, off in view_findings(self._scanner.scan, v):
+                if v.kind == "join" and not v.crosses_join(f.start + off, f.end + off):
                     continue
                 self._known.add(f.secret, f.rule_id)
-                s, e = v.span(f.start, f.end)
+                s, e = v.span(f.start + off, f.end + off)
                 out.append((s, e, f.rule_id, "secret", f.secret))
-            for m in self._known.find(v.text):
-                if v.kind == "join" and not v.crosses_join(m.start, m.end):
+            for m, off in view_findings(self._known.find, v):
+                if v.kind == "join" and not v.crosses_join(m.start + off, m.end + off):
                     continue
-                s, e = v.span(m.start, m.end)
+                s, e = v.span(m.start + off, m.end + off)
                 out.append((s, e, f"{m.label}-{v.kind}", "known-secret", m.text))
         return out
 
@@ -259,6 +260,7 @@ class PrivacyFilter:
             ph = self._map.placeholder_for(text[start:end], "SECRET", label)
             edits.append((start, end, ph, LeakFinding(kind, label, start, end)))
 
+        original, text = text, regex_safe(text)  # RE2 below; same offsets
         ref_urls: dict[str, str] = {}
         for m in MD_REFDEF.finditer(text):
             ref_urls[m.group(1).lower()] = m.group(2)
@@ -296,7 +298,7 @@ class PrivacyFilter:
                               LeakFinding("url-data", f"{url_host(url) or url[:40]}: {reason}",
                                           m.start(), m.end())))
         if not edits:
-            return ResponseScan(text)
+            return ResponseScan(original)
         edits.sort(key=lambda e: (e[0], -(e[1] - e[0])))
         out: list[str] = []
         findings: list[LeakFinding] = []
@@ -305,10 +307,10 @@ class PrivacyFilter:
             findings.append(finding)
             if start < pos:
                 continue  # inside a region already replaced
-            out.append(text[pos:start])
+            out.append(original[pos:start])
             out.append(repl)
             pos = end
-        out.append(text[pos:])
+        out.append(original[pos:])
         return ResponseScan("".join(out), findings)
 
     def _url_secret_problem(self, url: str) -> str | None:

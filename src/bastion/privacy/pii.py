@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bastion.privacy.rules import compile_re2
+from bastion.privacy.textio import regex_safe
 
 _EMAIL = compile_re2(
     r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
@@ -81,6 +82,7 @@ def _ssn_valid(area: str, group: str, serial: str) -> bool:
 
 def find_pii(text: str) -> list[PiiMatch]:
     """All PII matches in ``text`` (may overlap; the caller merges spans)."""
+    text = regex_safe(text)  # RE2 takes UTF-8 only; same offsets
     out: list[PiiMatch] = []
     if "@" in text:
         for m in _EMAIL.finditer(text):

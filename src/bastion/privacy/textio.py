@@ -7,6 +7,7 @@ skipped (a secret in a UTF-16 ``.reg`` or PowerShell file is still a secret).
 from __future__ import annotations
 
 import codecs
+import re
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -48,3 +49,18 @@ def decode_bytes(data: bytes) -> str | None:
     if wide is None:
         return None
     return data.decode(wide, "replace")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def regex_safe(text: str) -> str:
+    """``text`` with lone surrogates (from JSON ``\\ud800`` escapes) replaced by U+FFFD, one
+    character each — so offsets stay valid and RE2 (UTF-8 only) can scan it."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text

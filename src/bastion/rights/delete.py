@@ -117,8 +117,15 @@ def delete_project(home: Path, project: Path) -> ProjectDeletion:
     from bastion.policy import TrustStore
 
     untrusted = TrustStore(home).untrust(root)
+    from bastion.mcp_client import state_dir
+
+    scope = state_dir(home, "-", root).parent  # the project's MCP servers' saved state
+    state_removed = scope.is_dir() and not scope.is_symlink()
+    if state_removed:
+        shutil.rmtree(scope)
     audit.record("user", "delete-project", {"project_data_removed": removed,
-                                            "trust_removed": untrusted})
+                                            "trust_removed": untrusted,
+                                            "mcp_state_removed": state_removed})
     return ProjectDeletion(root, removed, untrusted)
 
 

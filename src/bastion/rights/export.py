@@ -269,6 +269,13 @@ def export_data(rt: Runtime, opts: ExportOptions, progress: Progress | None = No
             tick()
         counts["journal_blobs"] = sum(1 for n in files if n.startswith("journal/blobs/"))
 
+    if session is None:  # MCP servers' saved state (mcp_client/state.py) is no session's
+        from bastion.mcp_client import state_files
+
+        state = state_files(rt.home)
+        files.update(state)
+        counts["mcp_state_files"] = len(state)
+
     created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     files["README.txt"] = _README.format(created=created, version=__version__,
                                          scope=f"session {session}" if session else "everything"

@@ -58,4 +58,11 @@ CREATE TABLE api_keys (
     PRIMARY KEY (provider, key_id)
 )
 """,
+    # 2: which process owns a running session (store/owners.py)
+    """
+CREATE TABLE session_owners (
+    session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+    owner TEXT NOT NULL
+)
+""",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,19 +41,41 @@ class SessionStore:
         self.db = db
         #: sessions this process created (settled by :meth:`settle_running` on close)
         self.created: builtins.list[str] = []
+        #: this process's liveness token id (store/owners.py), recorded with each session
+        self.owner: str | None = None
 
     # sessions -----------------------------------------------------------------------------
     def create(self, *, title: str, workspace: str, agent: str | None, provider: str | None,
                model: str | None) -> str:
         session_id = uuid.uuid4().hex[:12]
         t = now()
-        self.db.execute(
-            "INSERT INTO sessions (id, title, created_at, updated_at, workspace, agent, provider, "
-            "model) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (session_id, title[:200], t, t, workspace, agent, provider, model),
-        )
+        with self.db.transaction():  # a session is never seen without its owner
+            self.db.execute(
+                "INSERT INTO sessions (id, title, created_at, updated_at, workspace, agent, "
+                "provider, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, title[:200], t, t, workspace, agent, provider, model),
+            )
+            if self.owner is not None:
+                self.db.execute("INSERT INTO session_owners (session_id, owner) VALUES (?, ?)",
+                                (session_id, self.owner))
         self.created.append(session_id)
         return session_id
+
+    def sweep_orphans(self, alive: Callable[[str], bool]) -> builtins.list[str]:
+        """Mark 'interrupted' every running session whose owning process is gone."""
+        rows = self.db.query(
+            "SELECT s.id, o.owner FROM sessions s LEFT JOIN session_owners o "
+            "ON o.session_id = s.id WHERE s.status = 'running'")
+        swept = []
+        for row in rows:
+            owner = row["owner"]
+            if owner == self.owner or (owner is not None and alive(owner)):
+                continue
+            self.set_status(row["id"], "interrupted")
+            self.add_event(row["id"], "state", {"status": "interrupted",
+                                                "reason": "its process ended without closing"})
+            swept.append(row["id"])
+        return swept
 
     def settle_running(self, status: str) -> builtins.list[str]:
         """Sessions of this process still 'running' (set-up failed, signal) get ``status``."""
@@ -85,6 +108,12 @@ class SessionStore:
     def list(self, limit: int = 100) -> builtins.list[SessionInfo]:
         rows = self.db.query("SELECT * FROM sessions ORDER BY created_at DESC LIMIT ?", (limit,))
         return [SessionInfo(**dict(r)) for r in rows]
+
+    def latest_in_workspace(self, workspace: str) -> SessionInfo | None:
+        """The most recently active session in ``workspace`` (``run --continue``)."""
+        rows = self.db.query("SELECT * FROM sessions WHERE workspace = ? "
+                             "ORDER BY updated_at DESC LIMIT 1", (workspace,))
+        return SessionInfo(**dict(rows[0])) if rows else None
 
     def delete(self, session_id: str) -> None:
         with self.db.transaction():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from typing import Any
 from bastion.errors import BastionError
 from bastion.store import Database
 
-from .backends import Backend, FolderBackend, SyncBackendError
-from .crypto import new_device_key, new_key, new_pairing_code, parse_pairing_code
+from .backends import Backend, FolderBackend, SyncBackendError, SyncConflict
+from .crypto import new_device_key, new_key, new_pairing_code, object_name, parse_pairing_code
 from .registry import (
     Registry,
     SyncGone,
@@ -34,6 +35,21 @@ class Pairing:
     code: str
     device_id: str
     created_space: bool
+    #: False when the store accepted a second create-only write of the same name (it ignores
+    #: If-None-Match): concurrent devices could then overwrite each other's updates
+    conditional_writes: bool = True
+
+
+def probe_conditional_writes(backend: Backend, space: bytes) -> bool:
+    name = object_name(space, "probe", os.urandom(8).hex())
+    backend.create(name, b"probe")
+    try:
+        backend.create(name, b"probe again")
+    except SyncConflict:
+        return True
+    finally:
+        backend.delete(name)
+    return False
 
 
 def _device(name: str | None) -> tuple[str, str, bytes, bytes]:
@@ -63,10 +79,11 @@ def init_space(db: Database, backend: Backend, device_name: str | None = None) -
                              "space over existing data",
                              hint="join an existing space with `bastion sync join CODE`, or "
                                   "choose an empty folder, bucket prefix or --prefix")
+    conditional = probe_conditional_writes(backend, ident.space)
     with db.transaction():
         state.save_identity(ident)
         save_registry(backend, state, ident, reg, create=True)
-    return Pairing(_new_code(backend, state, ident), dev, True)
+    return Pairing(_new_code(backend, state, ident), dev, True, conditional)
 
 
 def _new_code(backend: Backend, state: SyncState, ident: Identity) -> str:

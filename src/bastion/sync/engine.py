@@ -138,6 +138,35 @@ def write_manifest(backend: Backend, state: SyncState, ident: Identity, m: Manif
     return len(data)
 
 
+class _Counting:
+    """The backend, counting the object bytes that went up and came down."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.description = inner.description
+        self.up = self.down = 0
+
+    def get(self, name: str) -> tuple[bytes, str] | None:
+        got = self.inner.get(name)
+        self.down += len(got[0]) if got else 0
+        return got
+
+    def create(self, name: str, data: bytes) -> None:
+        self.inner.create(name, data)
+        self.up += len(data)
+
+    def replace(self, name: str, data: bytes, etag: str | None) -> str:
+        etag = self.inner.replace(name, data, etag)
+        self.up += len(data)
+        return etag
+
+    def delete(self, name: str) -> None:
+        self.inner.delete(name)
+
+    def list(self) -> list[str]:
+        return self.inner.list()
+
+
 class Engine:
     """One sync run over an open database; the CLI wires backend, scrubbing and deletion."""
 
@@ -145,7 +174,7 @@ class Engine:
                  delete_local: DeleteLocal, progress: Progress | None = None) -> None:
         self.db = db
         self.home = home
-        self.backend = backend
+        self.backend = _Counting(backend)
         self.scrub = scrub
         self.delete_local = delete_local
         self.state = SyncState(db)
@@ -171,6 +200,7 @@ class Engine:
         self._expire_offers(report)
         self.state.set("last_sync", time.time())
         self.state.set("last_sync_started", wall_start)
+        report.bytes_up, report.bytes_down = self.backend.up, self.backend.down
         report.seconds = round(time.monotonic() - started, 3)
         return report
 
@@ -238,7 +268,6 @@ class Engine:
                     raise
         own.segments.append([name, session, seq, digest(data)])
         report.pushed_segments += 1
-        report.bytes_up += len(data)
 
     def _push(self, own: Manifest, tombs: dict[str, float], report: SyncReport) -> list[str]:
         """Upload new segments and the next manifest; returns our segments it no longer lists."""
@@ -257,7 +286,7 @@ class Engine:
         own.segments = [s for s in own.segments if not (s[1] and s[1] in tombs)]
         if total or changed_tombs or dropped or own.version == 0 or own.epoch < self.ident.epoch:
             own.tombstones.update(tombs)
-            report.bytes_up += write_manifest(self.backend, self.state, self.ident, own)
+            write_manifest(self.backend, self.state, self.ident, own)
         record_pushed(self.db, self.state, book)
         with self.db.transaction():
             record_configs(self.db, configs)
@@ -297,7 +326,6 @@ class Engine:
                 remember_session(self.db, str(doc["session"]), self.scrub)
             self.state.mark_applied(name)
             report.pulled_segments += 1
-            report.bytes_down += len(got[0])
             self.progress(i + 1, len(todo), "pulling")
         for m in others:
             self.state.mark_seen(m.device, m.version, m.hash)

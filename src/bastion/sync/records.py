@@ -166,16 +166,23 @@ def apply_segment(db: Database, doc: dict[str, Any]) -> None:
 
 def _insert_rows(db: Database, sid: str, table: str, cols: tuple[str, ...],
                  rows: list[dict[str, Any]]) -> bool:
-    inserted = False
+    known: set[str] = set()
+    uids = [str(r["uid"]) for r in rows]
+    for i in range(0, len(uids), 500):  # one look-up per 500 rows, not one per row
+        chunk = uids[i:i + 500]
+        known.update(r["uid"] for r in db.query(
+            f"SELECT uid FROM sync_rows WHERE tbl = ? AND uid IN ({', '.join('?' * len(chunk))})",
+            (table, *chunk)))
+    mapped = []
     for row in rows:
-        if db.query("SELECT 1 FROM sync_rows WHERE tbl = ? AND uid = ?", (table, row["uid"])):
+        if row["uid"] in known:
             continue
+        known.add(row["uid"])
         cur = db.execute(f"INSERT INTO {table} (session_id, {', '.join(cols)}) "
                          f"VALUES (?{', ?' * len(cols)})", (sid, *(row.get(k) for k in cols)))
-        db.execute("INSERT INTO sync_rows (tbl, local_id, uid) VALUES (?, ?, ?)",
-                   (table, str(cur.lastrowid), row["uid"]))
-        inserted = True
-    return inserted
+        mapped.append((table, str(cur.lastrowid), row["uid"]))
+    db.conn.executemany("INSERT INTO sync_rows (tbl, local_id, uid) VALUES (?, ?, ?)", mapped)
+    return bool(mapped)
 
 
 def _canonical_order(db: Database, sid: str, table: str, cols: tuple[str, ...]) -> None:

@@ -15,7 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -32,7 +32,7 @@ from bastion.journal.snapshot import (
     take_snapshot,
     to_file_changes,
 )
-from bastion.policy import Authorization, DecisionRecord, Request
+from bastion.policy import Authorization, DecisionRecord, Request, Verdict
 from bastion.sandbox import (
     CommandResult,
     SandboxUnavailable,
@@ -43,8 +43,6 @@ from bastion.sandbox import (
 )
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
-
-Verdict = Literal["allow", "ask", "deny"]
 
 
 @dataclass

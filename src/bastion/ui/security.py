@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -103,17 +102,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return values[0].decode("latin-1")
 
 
-def _cookie(scope: Scope) -> str | None:
-    raw = _header(scope, b"cookie")
-    if not raw:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:
-        return None
-    morsel = jar.get(COOKIE)
-    return morsel.value if morsel is not None else None
+def _cookies(scope: Scope) -> list[str]:
+    """Every value sent under our cookie's name: another local server on 127.0.0.1 may have
+    set a same-named cookie with a broader Path, which browsers send alongside ours."""
+    raw = _header(scope, b"cookie") or ""
+    values = []
+    for part in raw.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == COOKIE:
+            values.append(value.strip().strip('"'))
+    return values
 
 
 async def _refuse(send: Send, status: int, text: str,
@@ -165,7 +163,7 @@ class GateMiddleware:
                 cookie_header(gate.new_session(), gate.prefix), (b"location", home)])
             return
         inside = path == gate.prefix or path.startswith(gate.prefix + "/")
-        if not inside or not gate.session_ok(_cookie(scope)):
+        if not inside or not any(gate.session_ok(sid) for sid in _cookies(scope)[:4]):
             await _refuse(send, 401, "unauthorized: open the URL `bastion ui` printed "
                                      "(sessions end after inactivity)")
             return
