@@ -347,3 +347,21 @@ def test_an_unused_pairing_offer_is_deleted_once_expired(tmp_path: Path,
     assert len(_blobs(store.folder)) == count - 1
     with pytest.raises(SyncIntegrityError, match="no pairing offer"):
         join_space(Device.make(tmp_path, "late", store).db, store, code)
+
+
+def test_a_second_sync_on_the_same_device_at_once_is_refused(tmp_path: Path,
+                                                             store: FolderBackend) -> None:
+    import fcntl
+    import os
+
+    from bastion.sync import SyncBackendError
+
+    (a,) = pair(tmp_path, store, "a")
+    fd = os.open(a.home / "sync.lock", os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a running `sync now` holds it
+        with pytest.raises(SyncBackendError, match="another sync"):
+            a.sync()
+    finally:
+        os.close(fd)
+    a.sync()

@@ -9,6 +9,8 @@ a replayed older manifest (or a fork) is refused with the object's name, never m
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from typing import Any
 
 from bastion.store import Database
 
-from .backends import Backend, SyncConflict
+from .backends import Backend, SyncBackendError, SyncConflict
 from .configs import apply_configs, collect_configs, record_configs
 from .crypto import (
     SyncIntegrityError,
@@ -187,6 +189,19 @@ class Engine:
         self.ident = ident
 
     def run(self) -> SyncReport:
+        """One sync; a second one on the same device at the same time is refused."""
+        fd = os.open(self.home / "sync.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SyncBackendError("another sync is running on this device; try again "
+                                       "when it has finished") from None
+            return self._run()
+        finally:
+            os.close(fd)
+
+    def _run(self) -> SyncReport:
         started, wall_start = time.monotonic(), time.time()
         report = SyncReport()
         reg = load_registry(self.backend, self.state, self.ident)
