@@ -12,8 +12,9 @@ rot13 / base32).
 
 Unattended, a destination also has a budget of high-entropy data: the bits (length × Shannon
 entropy) of model-chosen tokens that look random (8+ characters, letters and digits, two
-character classes, ≥ 3 bits per character). A request that goes over it is refused — an allowed host is still a
-channel, and this bounds what can go out through it without a person watching.
+character classes, ≥ 3 bits per character). A request that goes over it is refused — an
+allowed host is still a channel, and this bounds what can go out through it without a person
+watching.
 """
 
 from __future__ import annotations
