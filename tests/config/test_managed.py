@@ -322,3 +322,20 @@ def test_trusted_project_cannot_widen_past_managed_grants(managed, bastion_home:
     assert policy.decide("run_command", "curl https://x.example").verdict == "deny"
     refused = {(r.layer, r.key) for r in settings._layers.refusals}
     assert ("project", "permissions.folders") in refused
+
+
+def test_command_line_override_cannot_loosen(managed, workspace: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    managed({"offlineMode": True, "network": {"allowedDomains": ["docs.corp.example"]},
+             "locked": ["network.allowedDomains"]})
+    script = write_script(tmp_path / "s.jsonl", [{"content": "ok"}])
+    for override, why in (("offlineMode=false", "may only be turned on"),
+                          ('network.allowedDomains=["evil.example"]', "locked")):
+        r = run_bastion("run", "x", "-w", workspace, "--provider", "replay", "--script", script,
+                        "-c", override)
+        assert r.returncode == 1 and why in r.stderr and r.stdout == "", r.stderr
+    ok = run_bastion("run", "x", "-w", workspace, "--provider", "replay", "--script", script,
+                     "-c", "agent.maxSteps=3")
+    assert ok.returncode == 0, ok.stderr
+    refused = [(d["payload"]["key"], d["payload"]["command"]) for d in audit_records("config")
+               if d["action"] == "refused"]
+    assert refused == [("offlineMode", "-c"), ("network.allowedDomains", "-c")]

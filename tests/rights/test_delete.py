@@ -115,3 +115,17 @@ def test_delete_remote_and_bad_choices_are_clear_errors(bastion_home: Path) -> N
     r = run_bastion("delete", "--yes")
     assert r.returncode == 1 and "exactly one" in r.stderr
     assert json.dumps  # keep import used when trimming
+
+
+def test_delete_all_removes_only_what_bastion_created(bastion_home: Path,
+                                                      workspace: Path) -> None:
+    assert run_bastion("sessions", "list").returncode == 0  # the data directory exists
+    (bastion_home / "my-notes.txt").write_text("not Bastion's")
+    (bastion_home / "photos").mkdir()
+    (bastion_home / "photos" / "a.jpg").write_bytes(b"\xff\xd8")
+    r = run_bastion("delete", "--all", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "will keep" in r.stderr and "my-notes.txt" in r.stderr
+    assert "will delete" in r.stderr and "bastion.db" in r.stderr
+    assert sorted(p.name for p in bastion_home.iterdir()) == ["my-notes.txt", "photos"]
+    assert (bastion_home / "photos" / "a.jpg").read_bytes() == b"\xff\xd8"

@@ -15,6 +15,7 @@ import pytest
 
 from bastion import keyctl
 from bastion.sandbox import keyring
+from bastion.tools.run_command import CommandRunner
 from helpers import require
 
 from .conftest import Box
@@ -133,3 +134,17 @@ def test_command_that_writes_nothing_leaves_the_tree_untouched(box: Box, with_gi
     assert out.result is not None and "made-" not in out.result.stdout, out.result.stdout
     for name in (".bashrc", ".vscode", ".github", ".mcp.json"):
         assert not (box.ws / name).exists(), name
+
+
+def test_setid_bits_are_stripped_before_journaling(box: Box) -> None:
+    # the second layer on its own: without the sandbox (mode "none") chmod succeeds, and the
+    # bits are still cleared before the change set is recorded
+    runner = CommandRunner(box.policy, box.settings.model_copy(update={"mode": "none"}))
+    out = runner.run("cp /bin/true t; chmod 6755 t; echo rc=$?", 20, authorized=True)
+    assert out.result is not None and "rc=0" in out.result.stdout
+    mode = (box.ws / "t").lstat().st_mode
+    assert not mode & (stat.S_ISUID | stat.S_ISGID) and mode & 0o755 == 0o755
+    assert any("set-uid/set-gid bit removed" in v for v in out.violations)
+    assert [c for c in out.changes if c.path.endswith("/t")]
+    for ch in out.changes:
+        assert not (ch.after_mode or 0) & 0o6000, ch

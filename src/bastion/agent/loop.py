@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from bastion.providers import Message, ModelReply, ModelRequest, Provider, ToolCall
 from bastion.store import SessionStore
+from bastion.textsafe import escape_deep, escape_surrogates
 from bastion.tools import ToolContext, ToolRegistry, ToolResult
 
 from .dispatch import dispatch
@@ -158,7 +159,8 @@ class Agent:
         self.store.start_tool_call(self.session_id, call.id, call.name, shown_args, self.name)
         self._emit("tool_call", {"id": call.id, "name": call.name, "arguments": shown_args})
         result = self._outbound_leak(call) or self._dispatch(call)
-        content = result.content
+        content = escape_surrogates(result.content)  # non-UTF-8 file names, shown escaped
+        result.details = escape_deep(result.details)
         if self.privacy is not None:
             content = self.privacy.redact(content)
         if len(content) > self.tool_output_limit:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
+from pathlib import Path
 
 import typer
 
 from bastion.config import describe_layers, load_settings
+from bastion.errors import BastionError
 from bastion.home import bastion_home
 from bastion.net import describe_network_policy
 from bastion.store import FILENAME as DB_FILENAME
 from bastion.vault import PASSPHRASE_ENV, describe_custody
 
-from .output import out
+from .output import out, print_json
+
+KEYSLOT = "keyslot.json"
 
 OK, WARN, FAIL = "[green]ok[/green]", "[yellow]warn[/yellow]", "[red]missing[/red]"
+BROKEN = "[red]broken[/red]"
 
 
 def _line(status: str, what: str, detail: str) -> None:
@@ -45,26 +51,83 @@ def _model(settings_path_model: str | None) -> tuple[str, str]:
     return OK, str(path)
 
 
-def doctor() -> None:
+def _writable(home: Path) -> tuple[str, str]:
+    """Really write (and remove) a file in the data directory."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=home, prefix=".doctor.", suffix=".tmp")
+        try:
+            os.write(fd, b"ok")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(tmp)
+    except OSError as exc:
+        return BROKEN, f"{home} is not writable: {exc.strerror}"
+    return OK, f"{home} (writable)"
+
+
+def _database(home: Path) -> tuple[str, str]:
+    """The file's shape without a key; with a key at hand (no prompt), SQLite's own check."""
+    db = home / DB_FILENAME
+    if not db.exists():
+        return OK, "not created yet (first run creates it)"
+    size = db.stat().st_size
+    if size % 4096:
+        return BROKEN, (f"{db} is {size} bytes, not a whole number of pages: truncated or "
+                        "damaged — restore it from a backup")
+    unlockable = os.environ.get(PASSPHRASE_ENV) or not (home / KEYSLOT).exists()
+    if not unlockable:
+        return OK, f"SQLCipher, {db} ({size} bytes; set {PASSPHRASE_ENV} for a full check)"
+    try:
+        from bastion.store import open_database
+        from bastion.vault import open_vault
+
+        database = open_database(home, open_vault(home, load_settings().vault.slot)
+                                 .subkey("database"))
+        try:
+            result = database.query("PRAGMA quick_check")[0][0]
+        finally:
+            database.close()
+    except BastionError as exc:
+        return BROKEN, f"{db}: {exc.message}"
+    except Exception as exc:
+        return BROKEN, f"{db}: cannot be read ({exc})"
+    if result != "ok":
+        return BROKEN, f"{db}: integrity check failed: {result}"
+    return OK, f"SQLCipher, {db} (integrity check passed)"
+
+
+def doctor(json_output: bool = typer.Option(False, "--json", help="Print a JSON list.")
+           ) -> None:
     """Report sandbox, key custody, database, model and network readiness.
+
+    Exit status 1 when something is broken (unwritable data directory, damaged database);
+    a missing optional component is reported with how to install it.
 
     Example: bastion doctor --json
     """
     home = bastion_home()
     settings = load_settings()
-    _line(OK, "data directory", str(home))
+    checks: list[tuple[str, str, str]] = [("data directory", *_writable(home))]
     for fact in describe_layers(settings):
-        _line(WARN if fact.startswith("refused") else OK, "settings", fact)
+        checks.append(("settings", WARN if fact.startswith("refused") else OK, fact))
     custody = describe_custody(home)
     needs_pass = "passphrase" in custody and not os.environ.get(PASSPHRASE_ENV)
-    _line(WARN if needs_pass else OK, "master key", custody +
-          (f" (set {PASSPHRASE_ENV} for headless use)" if needs_pass else ""))
-    db = home / DB_FILENAME
-    _line(OK, "database", f"SQLCipher, {db}" if db.exists() else "not created yet (first run creates it)")
-    status, detail = _sandbox()
-    _line(status, "sandbox", detail)
-    status, detail = _model(settings.providers.embedded.model_path)
-    _line(status, "embedded model", detail)
+    checks.append(("master key", WARN if needs_pass else OK, custody +
+                   (f" (set {PASSPHRASE_ENV} for headless use)" if needs_pass else "")))
+    checks.append(("database", *_database(home)))
+    checks.append(("sandbox", *_sandbox()))
+    checks.append(("embedded model", *_model(settings.providers.embedded.model_path)))
     for line in describe_network_policy(settings):
-        _line(OK, "network", line)
-    raise typer.Exit(0)
+        checks.append(("network", OK, line))
+    if json_output:
+        print_json([{"check": what, "status": _plain(status), "detail": detail}
+                    for what, status, detail in checks])
+    else:
+        for what, status, detail in checks:
+            _line(status, what, detail)
+    raise typer.Exit(1 if any(status == BROKEN for _, status, _ in checks) else 0)
+
+
+def _plain(status: str) -> str:
+    return status.split("]", 1)[1].split("[", 1)[0] if "]" in status else status

@@ -19,11 +19,12 @@ from bastion.rights import (
     delete_all,
     delete_project,
     delete_session,
+    deletion_plan,
     export_data,
 )
 from bastion.runtime import Runtime
 
-from .output import err
+from .output import err, warn
 
 EXPORT_PASSPHRASE_ENV = "BASTION_EXPORT_PASSPHRASE"
 
@@ -110,6 +111,11 @@ def delete(
         err.print(f"{deleted.project}: {what}{trust}", markup=False)
         return
     home = bastion_home()
+    remove, leave = deletion_plan(home)
+    for entry in remove:
+        err.print(f"  will delete {entry}", markup=False)
+    for entry in leave:
+        err.print(f"  will keep   {entry} (not created by Bastion)", markup=False)
     _confirm(yes, f"Delete EVERYTHING Bastion stored ({home}), including the master key? "
                   "This cannot be undone")
     try:
@@ -122,6 +128,9 @@ def delete(
               f"{gone.keychain_entries_removed} keychain entr(y/ies); the master key is "
               "destroyed. Nothing of Bastion remains on this machine except the program itself "
               "and any project .bastion/ folders (bastion delete --project DIR).", markup=False)
+    if gone.left:
+        warn(f"left {len(gone.left)} item(s) in {home} that Bastion did not create: "
+             + ", ".join(gone.left[:5]) + (" …" if len(gone.left) > 5 else ""))
 
 
 def _confirm(yes: bool, question: str) -> None:

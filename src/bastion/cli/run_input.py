@@ -88,7 +88,15 @@ def parse_overrides(pairs: list[str] | None) -> list[tuple[str, Any]]:
 def settings_with_overrides(overrides: list[tuple[str, Any]]) -> Any:
     """The effective settings with ``overrides`` as the command-line layer: validated like the
     file, and refused when one would loosen a managed value (config/effective.py)."""
-    from bastion.config import command_line_settings, load_settings
+    from bastion.config import ManagedRefusal, command_line_settings, load_settings
 
     settings = load_settings()
-    return command_line_settings(settings, overrides) if overrides else settings
+    try:
+        return command_line_settings(settings, overrides) if overrides else settings
+    except ManagedRefusal as refused:  # a loosening override: audited, then refused
+        from bastion.runtime import Runtime
+
+        with Runtime.open() as rt:
+            for r in refused.refusals:
+                rt.audit.record("config", "refused", {**r.to_json(), "command": "-c"})
+        raise

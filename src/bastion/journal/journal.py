@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -132,6 +133,10 @@ class UndoResult:
     reverted: list[str]
     kept: list[str]  # created directories left in place because they are not empty
     forced: list[str]  # paths that had changed and were overwritten because of --force
+    #: operations left as they are: op id → why (changed since, or blocked by a newer one)
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: paths that could not be restored: path → why (their operation stays "applied")
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def current_side(path: Path) -> Side:
@@ -253,48 +258,44 @@ class Journal:
     # ------------------------------------------------------------------ undo / redo
     def undo(self, ops: Sequence[Operation], *, force: bool = False,
              session_id: str | None = None, kind: str = "undo") -> UndoResult:
-        """Revert ``ops`` (newest first) as one recorded operation."""
+        """Revert ``ops`` as one recorded operation, restoring what can be restored.
+
+        An operation whose files changed since (without ``force``) is skipped, and so is every
+        older one that touched the same paths; the rest go ahead. The undo is recorded (with
+        the pre-restore state) *before* anything is restored, so an interrupted undo is
+        finished by running it again: a path already back in its old state counts as done.
+        """
         ops = sorted(ops, key=lambda o: -o.seq)
         for op in ops:
             if op.status != "applied":
                 raise JournalError(f"operation {op.id} is {op.status}; nothing to revert")
-        steps = [(op, ch) for op in ops for ch in reversed(op.changes)]
-        if not steps:
+        if not any(op.changes for op in ops):
             raise JournalError("nothing to undo")
-
-        # 1. Simulate on a virtual view of the disk: every change must find its "after" state.
-        virtual: dict[Path, Side] = {}
-        conflicts: list[str] = []
-        for op, ch in steps:
-            found = virtual[ch.path] if ch.path in virtual else current_side(ch.path)
-            if not found.same_as(ch.after):
-                detail = " with different content or mode" if found.kind == ch.after.kind else ""
-                conflicts.append(f"{ch.path} (expected {_describe(ch.after)} from operation "
-                                 f"{op.id}, found {_describe(found)}{detail})")
-            virtual[ch.path] = ch.before
-        if conflicts and not force:
+        ops, skipped, conflicts = _plan(ops, force)
+        if not ops:
             raise JournalError(
-                "refusing to undo: changed since the operation: " + "; ".join(conflicts[:5])
-                + (f" (+{len(conflicts) - 5} more)" if len(conflicts) > 5 else ""),
+                "refusing to undo: changed since the operation: "
+                + "; ".join(list(skipped.values())[:5])
+                + (f" (+{len(skipped) - 5} more)" if len(skipped) > 5 else ""),
                 hint="inspect the files, then repeat with --force to overwrite them "
                      "(their current state is saved, so that can be undone too)")
+        steps = [(op, ch) for op in ops for ch in reversed(op.changes)]
+        contents = self._contents(steps)
+        for op in list(ops):  # a corrupt pre-image: that operation is left exactly as it is
+            bad = [ch.path for ch in op.changes if ch.before.kind in ("file", "symlink")
+                   and ch.before.hash not in contents]
+            if bad:
+                ops.remove(op)
+                skipped[op.id] = f"cannot restore {bad[0]}: its saved version is corrupted"
+        if not ops:
+            raise JournalError("; ".join(skipped.values()) + "; nothing was restored")
+        steps = [(op, ch) for op in ops for ch in reversed(op.changes)]
 
-        # 2. Load and verify every pre-image before touching anything.
-        contents: dict[str, bytes] = {}
-        for _, ch in steps:
-            if ch.before.kind in ("file", "symlink") and ch.before.hash not in contents:
-                assert ch.before.hash is not None
-                try:
-                    contents[ch.before.hash] = self.blobs.get(ch.before.hash)
-                except CorruptBlobError as exc:
-                    raise JournalError(f"cannot restore {ch.path}: {exc.message}; "
-                                       "nothing was restored") from None
-
-        # 3. Save the pre-restore state of every path, record the undo, then restore.
+        # Save the pre-restore state of every path and record the undo, then restore.
         saved: list[Change] = []
         seen: set[Path] = set()
         for _, ch in steps:
-            now: Side | None = current_side(ch.path) if ch.path not in seen else None
+            now = _inspect(ch.path) if ch.path not in seen else None
             seen.add(ch.path)
             if now is not None and now.kind in ("file", "symlink"):
                 self.blobs.put(_read_content(ch.path, now))
@@ -302,21 +303,32 @@ class Journal:
                                 ch.before))
         summary = f"{kind} of " + ", ".join(op.id for op in ops)
         undo_id = self._insert(session_id, None, kind, kind, saved, summary, [o.id for o in ops])
-        kept: list[str] = []
-        for _, ch in steps:
-            kept += _restore(ch.path, ch.before, contents)
+        kept, failed = _restore_all(_final_targets(steps), contents)
+        done = [op for op in ops if not any(str(c.path) in failed for c in op.changes)]
         with self.db.transaction():
             for path in kept:  # a created directory that now holds someone else's files stays
                 self.db.execute("UPDATE journal_changes SET after_kind = 'dir', after_mode = NULL "
                                 "WHERE op_id = ? AND path = ?", (undo_id, path))
-            for op in ops:
+            for op in done:
                 self.db.execute("UPDATE journal_ops SET status = 'undone' WHERE id = ?", (op.id,))
                 # reverting an undo re-applies what that undo had reverted
                 for reverted in op.reverts if op.kind in ("undo", "redo") else []:
                     self.db.execute("UPDATE journal_ops SET status = 'applied' WHERE id = ? "
                                     "AND status = 'undone'", (reverted,))
-        return UndoResult(self.get(undo_id), [o.id for o in ops], kept,
-                          [c.split(" (")[0] for c in conflicts])
+        return UndoResult(self.get(undo_id), [o.id for o in done], kept,
+                          [c.split(" (")[0] for c in conflicts], skipped=skipped, failed=failed)
+
+    def _contents(self, steps: list[tuple[Operation, Change]]) -> dict[str, bytes]:
+        """The verified pre-images the restore needs (a corrupt one fails only its path)."""
+        contents: dict[str, bytes] = {}
+        for _, ch in steps:
+            if ch.before.kind in ("file", "symlink") and ch.before.hash not in contents:
+                assert ch.before.hash is not None
+                try:
+                    contents[ch.before.hash] = self.blobs.get(ch.before.hash)
+                except CorruptBlobError:
+                    continue
+        return contents
 
     def redo(self, *, force: bool = False) -> UndoResult:
         """Undo the most recent undo that is still in effect."""
@@ -339,6 +351,97 @@ def _read_content(path: Path, side: Side) -> bytes:
         if side.kind == "symlink":
             return os.fsencode(os.readlink(path.name, dir_fd=dfd))
         return safefs.read_at(dfd, path.name)
+
+
+def _inspect(path: Path) -> Side:
+    """``current_side``, where a path whose parent is no longer a real folder (replaced by a
+    link or a file) counts as missing: nothing there is ours, and nothing is followed."""
+    try:
+        return current_side(path)
+    except (OSError, safefs.UnsafePathError):
+        return MISSING
+
+
+def _plan(ops: list[Operation], force: bool
+          ) -> tuple[list[Operation], dict[str, str], list[str]]:
+    """Which ops (newest first) can be undone; the skipped ones with the reason; conflicts
+    overwritten because of ``force``. A path already in its old state is not a conflict."""
+    virtual: dict[Path, Side] = {}
+    blocked: set[Path] = set()
+    chosen: list[Operation] = []
+    skipped: dict[str, str] = {}
+    forced: list[str] = []
+    for op in ops:
+        paths = {ch.path for ch in op.changes}
+        if paths & blocked:
+            skipped[op.id] = (f"operation {op.id}: a newer operation that is not undone "
+                              "changed the same paths")
+            blocked |= paths
+            continue
+        conflicts = []
+        trial = dict(virtual)
+        for ch in reversed(op.changes):
+            found = trial[ch.path] if ch.path in trial else _inspect(ch.path)
+            if not found.same_as(ch.after) and not found.same_as(ch.before):
+                detail = " with different content or mode" if found.kind == ch.after.kind else ""
+                conflicts.append(f"{ch.path} (expected {_describe(ch.after)} from operation "
+                                 f"{op.id}, found {_describe(found)}{detail})")
+            trial[ch.path] = ch.before
+        if conflicts and not force:
+            skipped[op.id] = "; ".join(conflicts[:3])
+            blocked |= paths
+            continue
+        forced += conflicts
+        virtual = trial
+        chosen.append(op)
+    return chosen, skipped, forced
+
+
+def _final_targets(steps: list[tuple[Operation, Change]]) -> dict[Path, Side]:
+    """Each path's state to restore: the ``before`` of the oldest change in the undo."""
+    targets: dict[Path, Side] = {}
+    for _, ch in steps:  # newest first, so the oldest change's "before" is assigned last
+        targets[ch.path] = ch.before
+    return targets
+
+
+def _restore_all(targets: dict[Path, Side], contents: dict[str, bytes]
+                 ) -> tuple[list[str], dict[str, str]]:
+    """Restore in a safe order: removals deepest first, then folders and files parents first
+    (so a link that replaced a folder is replaced again, never written through). One path
+    that fails is reported and never stops the others."""
+    removals = sorted((p for p, t in targets.items() if t.kind == "missing"),
+                      key=lambda p: -len(p.parts))
+    creations = sorted((p for p, t in targets.items() if t.kind != "missing"),
+                       key=lambda p: len(p.parts))
+    kept: list[str] = []
+    failed: dict[str, str] = {}
+    for path in targets:
+        sweep_temps(path)
+    for path in [*removals, *creations]:
+        target = targets[path]
+        if target.kind == "missing" and _inspect(path).kind == "missing":
+            continue  # already gone (or its folder was replaced: nothing of ours is there)
+        if target.hash is not None and target.kind != "dir" and target.hash not in contents:
+            failed[str(path)] = "its saved version is missing or corrupted"
+            continue
+        try:
+            kept += _restore(path, target, contents)
+        except (OSError, BastionError) as exc:
+            failed[str(path)] = getattr(exc, "message", None) or str(exc)
+    return kept, failed
+
+
+def sweep_temps(path: Path) -> None:
+    """Remove what a killed atomic write of ``path`` left beside it (safefs's temp files)."""
+    pattern = re.compile(r"\." + re.escape(path.name[:100]) + r"\.bastion-[0-9a-f]{12}\.tmp")
+    try:
+        with safefs.parent_dir(path) as dfd:
+            for name in os.listdir(dfd):
+                if pattern.fullmatch(name) and safefs.entry_at(dfd, name).kind == "file":
+                    os.unlink(name, dir_fd=dfd)
+    except (OSError, safefs.UnsafePathError):
+        return
 
 
 def _restore(path: Path, target: Side, contents: dict[str, bytes]) -> list[str]:

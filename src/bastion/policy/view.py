@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 from .defaults import PROTECTED_NAMES, PROTECTED_SEQUENCES, deny_read_paths, protected_paths
 from .patterns import PathPattern, ScanMatcher
+from .rules import READ_TOOLS, WRITE_TOOLS
 from .viewscan import ViewScan
 
 if TYPE_CHECKING:
     from .grants import Grant
+    from .rules import Rule
 
 SCAN_LIMIT = 50_000
 
@@ -57,6 +59,7 @@ class SandboxViews:
 
     if TYPE_CHECKING:
         grants: list[Grant] | None
+        rules: list[Rule]
         mode: str
         home: Path | None
         bastion_home: Path | None
@@ -75,17 +78,44 @@ class SandboxViews:
             protected += protected_paths(root)
         hidden: list[Path] = [p for p in deny_read_paths(self.home or Path.home(),
                                                          self.bastion_home or env_bastion_home())]
-        # literal absolute denyRead entries (BASTION_HOME, user additions) hide as they are
-        hidden += [Path(os.path.realpath("/" + p.source.lstrip("/"))) for p in self._deny_patterns
-                   if p.source.startswith("/") and not any(c in p.source for c in "*?[")]
+        # A command reads and writes through no gate: path rules that deny a file tool must
+        # hold for it too. ``Read(...)`` denials hide like denyRead; ``Write(...)``-family
+        # denials are mounted read-only.
+        read_denied = [*self._deny_patterns, *_denied_patterns(self.rules, READ_TOOLS)]
+        write_denied = _denied_patterns(self.rules, WRITE_TOOLS)
+        # literal absolute entries (BASTION_HOME, user additions) hide as they are
+        hidden += _literal_paths(read_denied)
+        protected += _literal_paths(write_denied)
         # One walk per grant root (nested grants are walked again; duplicates dropped below).
-        scan = ViewScan(_scan_matcher(tuple(self._deny_patterns)), writable, scan_limit)
-        for root in dict.fromkeys(g.path for g in grants):
+        scan = ViewScan(_scan_matcher(tuple(read_denied)), writable, scan_limit)
+        roots = tuple(dict.fromkeys(g.path for g in grants))
+        for root in roots:
             scan.scan(root, self.is_hidden(root))
         protected += scan.protected
         hidden += scan.hidden
+        complete = scan.complete
+        if write_denied and writable:
+            # what a write rule matches (and is not hidden anyway) becomes read-only
+            wscan = ViewScan(_scan_matcher(tuple(write_denied)), writable, scan_limit)
+            for root in writable:
+                wscan.scan(root, False)
+            protected += wscan.hidden
+            complete = complete and wscan.complete
         return SandboxView(read_only, writable, tuple(dict.fromkeys(protected)),
-                           tuple(dict.fromkeys(hidden)), scan.complete)
+                           tuple(dict.fromkeys(hidden)), complete)
+
+
+def _denied_patterns(rules: list[Rule], tools: frozenset[str]) -> list[PathPattern]:
+    """The path patterns of ``deny`` rules that apply to any of ``tools``."""
+    return [r.path_pattern for r in rules
+            if r.verdict == "deny" and r.path_pattern is not None
+            and any(r.applies_to(t) for t in tools)]
+
+
+def _literal_paths(patterns: list[PathPattern]) -> list[Path]:
+    """Absolute patterns without wildcards, as canonical paths."""
+    return [Path(os.path.realpath("/" + p.source.lstrip("/"))) for p in patterns
+            if p.source.startswith("/") and not any(c in p.source for c in "*?[")]
 
 
 @lru_cache(maxsize=64)

@@ -39,7 +39,7 @@ from bastion.privacy.response import (
 )
 from bastion.privacy.rules import Rule
 from bastion.privacy.textio import regex_safe
-from bastion.privacy.views import views
+from bastion.privacy.views import view_findings, views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
 
@@ -111,16 +111,16 @@ class PrivacyFilter:
             label = m.label if m.encoding == "raw" else f"{m.label}-{m.encoding}"
             out.append((m.start, m.end, label, "known-secret", m.text))
         for v in views(text):
-            for f in self._scanner.scan(v.text):
-                if v.kind == "join" and not v.crosses_join(f.start, f.end):
+            for f, off in view_findings(self._scanner.scan, v):
+                if v.kind == "join" and not v.crosses_join(f.start + off, f.end + off):
                     continue
                 self._known.add(f.secret, f.rule_id)
-                s, e = v.span(f.start, f.end)
+                s, e = v.span(f.start + off, f.end + off)
                 out.append((s, e, f.rule_id, "secret", f.secret))
-            for m in self._known.find(v.text):
-                if v.kind == "join" and not v.crosses_join(m.start, m.end):
+            for m, off in view_findings(self._known.find, v):
+                if v.kind == "join" and not v.crosses_join(m.start + off, m.end + off):
                     continue
-                s, e = v.span(m.start, m.end)
+                s, e = v.span(m.start + off, m.end + off)
                 out.append((s, e, f"{m.label}-{v.kind}", "known-secret", m.text))
         return out
 

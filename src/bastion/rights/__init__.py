@@ -21,6 +21,7 @@ from .delete import (
     delete_all,
     delete_project,
     delete_session,
+    deletion_plan,
 )
 from .export import ExportError, ExportOptions, ExportResult, check_target, export_data
 from .rekey import RotationReport, rotate_master_key
@@ -49,6 +50,7 @@ __all__ = [
     "delete_all",
     "delete_project",
     "delete_session",
+    "deletion_plan",
     "env_disabled",
     "expired_sessions",
     "export_data",

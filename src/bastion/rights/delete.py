@@ -135,6 +135,8 @@ class AllDeletion:
     files_removed: int = 0
     keychain_entries_removed: int = 0
     extra_paths: list[str] = field(default_factory=list)
+    #: entries in the data directory Bastion did not create: left in place
+    left: list[str] = field(default_factory=list)
 
 
 def _rm_tree_counting(path: Path) -> int:
@@ -173,6 +175,9 @@ def delete_all(home: Path, settings: Any | None = None) -> AllDeletion:
     for entry in sorted(home.iterdir()) if home.is_dir() else []:
         if entry == slot_file:
             continue
+        if not bastion_made(entry.name):
+            result.left.append(str(entry))  # not Bastion's: never deleted
+            continue
         if entry.is_dir() and not entry.is_symlink():
             result.files_removed += _rm_tree_counting(entry)
             entry.rmdir()
@@ -190,6 +195,31 @@ def delete_all(home: Path, settings: Any | None = None) -> AllDeletion:
     if slot_file.exists():
         slot_file.unlink()
         result.files_removed += 1
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, OSError):
         home.rmdir()
     return result
+
+
+#: what Bastion itself creates in its data directory (top-level names); anything else found
+#: there was put there by someone else and is left alone by ``delete --all``
+BASTION_NAMES = frozenset({
+    "settings.json", "bastion.db", "bastion.db-wal", "bastion.db-shm", "bastion.db-journal",
+    "keyslot.json", "rotation.json", "journal", "audit-checkpoint.json", "telemetry.json",
+    "crash-reports", "trust.json", "mcp-tools.json", "mcp-approvals.json", "mcp-state",
+    "agents", "taskforces", "lib", "init.lock", "runtime.lock", "owners", "sync", "ui",
+})
+def bastion_made(name: str) -> bool:
+    """Whether a top-level entry of the data directory is one Bastion creates (its own
+    names, and temporary or staged copies named after them: ``.settings.json.x1.tmp``,
+    ``bastion.db.rotating``)."""
+    base = name.lstrip(".")
+    return base in BASTION_NAMES or any(base.startswith(n + ".") for n in BASTION_NAMES)
+
+
+def deletion_plan(home: Path) -> tuple[list[Path], list[Path]]:
+    """(Bastion's entries that ``delete --all`` removes, other entries it leaves)."""
+    if not home.is_dir():
+        return [], []
+    entries = sorted(home.iterdir())
+    return ([e for e in entries if bastion_made(e.name)],
+            [e for e in entries if not bastion_made(e.name)])

@@ -90,9 +90,11 @@ def _probe() -> tuple[bool, str]:
                        f"{probe.stderr.strip()[:160] or 'exit ' + str(probe.returncode)}")
     if not seccomp.supported():
         return False, f"no seccomp filter for this CPU architecture ({os.uname().machine})"
-    parts = [f"{bwrap} (user, pid, net, ipc, uts, cgroup namespaces; seccomp: no AF_UNIX)"]
+    parts = [f"{bwrap} (user, pid, net, ipc, uts, cgroup namespaces, no nested user namespaces; "
+             "seccomp: no AF_UNIX, keyring or set-uid)"]
     abi = landlock.abi_version()
-    parts.append(f"Landlock ABI {abi}" if abi else "Landlock unavailable (bwrap only)")
+    helper = "native helper" if landlock.native_helper() else "Python helper: no C compiler"
+    parts.append(f"Landlock ABI {abi} ({helper})" if abi else "Landlock unavailable (bwrap only)")
     if cgroup.available():
         parts.append(cgroup.describe())
     elif os.geteuid() != 0:

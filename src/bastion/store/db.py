@@ -18,6 +18,7 @@ import sqlcipher3
 
 from bastion.errors import BastionError
 from bastion.fsutil import INIT_LOCK, exclusive_lock
+from bastion.textsafe import escape_surrogates
 
 from .schema import MIGRATIONS
 
@@ -117,15 +118,22 @@ class Database:
         self.conn.execute("COMMIT")
 
     def execute(self, sql: str, params: Any = ()) -> sqlcipher3.Cursor:
-        return self.conn.execute(sql, params)
+        return self.conn.execute(sql, _storable(params))
 
     def query(self, sql: str, params: Any = ()) -> list[sqlcipher3.Row]:
-        return list(self.conn.execute(sql, params).fetchall())
+        return list(self.conn.execute(sql, _storable(params)).fetchall())
 
     def close(self) -> None:
         with contextlib.suppress(sqlcipher3.Error):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
+
+
+def _storable(params: Any) -> Any:
+    """Strings SQLite can encode: bytes of non-UTF-8 names appear as ``\\xNN``."""
+    if isinstance(params, tuple | list):
+        return tuple(escape_surrogates(p) if isinstance(p, str) else p for p in params)
+    return params
 
 
 def _split(script: str) -> list[str]:

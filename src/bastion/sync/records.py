@@ -193,9 +193,8 @@ def _canonical_order(db: Database, sid: str, table: str, cols: tuple[str, ...]) 
     ordered = sorted(rows, key=lambda r: (float(r["created_at"]), r["_uid"] or "~", r["id"]))
     if [r["id"] for r in ordered] == [r["id"] for r in rows]:
         return
-    ids = [str(r["id"]) for r in rows]
-    db.execute(f"DELETE FROM sync_rows WHERE tbl = ? AND local_id IN ({', '.join('?' * len(ids))})",
-               (table, *ids))
+    db.execute(f"DELETE FROM sync_rows WHERE tbl = ? AND local_id IN "
+               f"(SELECT CAST(id AS TEXT) FROM {table} WHERE session_id = ?)", (table, sid))
     db.execute(f"DELETE FROM {table} WHERE session_id = ?", (sid,))
     for r in ordered:
         cur = db.execute(f"INSERT INTO {table} (session_id, {', '.join(cols)}) "
