@@ -407,3 +407,19 @@ def test_full_tails_become_hash_pinned_pages(tmp_path: Path, store: FolderBacken
     docs = decrypt_all(b, _blobs(store.folder))
     assert not [d for d in docs if d.get("session") == first[0]]
     assert manifest_name(ia, ia.device_id) in _blobs(store.folder)
+
+
+def test_recovery_works_until_the_next_revocation(tmp_path: Path, store: FolderBackend) -> None:
+    from bastion.sync import SyncSetupError, recover_space, recovery_document
+
+    a, b = pair(tmp_path, store, "a", "b")
+    sid = add_session(a, "t", ["remember me"])
+    a.sync()
+    doc = recovery_document(a.db, {"backend": "folder"})
+    c = Device.make(tmp_path, "c", store)
+    recover_space(c.db, store, doc, "c")
+    c.sync()
+    assert sid in c.session_ids()
+    revoke_device(a.db, store, _dev_id(b))
+    with pytest.raises(SyncSetupError, match="cannot open the sync space"):
+        recover_space(Device.make(tmp_path, "d", store).db, store, doc, "d")
