@@ -15,11 +15,12 @@ import binascii
 import codecs
 import gzip
 import json
+import shutil
 import sys
 import zipfile
 from pathlib import Path
 
-from helpers import all_bytes_under, read_record, run_bastion, write_script
+from helpers import all_bytes_under, read_record, require, run_bastion, write_script
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_network_policy import Listener  # the loopback listener, one copy
@@ -40,8 +41,7 @@ def windows(value: str, width: int = 12) -> list[bytes]:
 def forbidden() -> list[bytes]:
     out: list[bytes] = []
     for secret in (PASSWORD, JSON_PASSWORD, TOKEN, BLOB_TOKEN, SERVICE):
-        out += windows(secret) + windows(secret[::-1])
-    out += windows(codecs.encode(SERVICE, "rot13"))
+        out += windows(secret) + windows(secret[::-1]) + windows(codecs.encode(secret, "rot13"))
     out += [PEM_BODY[i:i + 24].encode() for i in range(0, len(PEM_BODY) - 24, 8)]
     return out
 
@@ -136,3 +136,27 @@ def test_known_secret_smuggled_in_pieces_to_an_allowed_host(workspace: Path, tmp
     blocked = [m["content"] for m in read_record(record)[-1]["messages"]
                if m["role"] == "tool" and "blocked" in m["content"]]
     assert len(blocked) >= 8, blocked
+
+
+def test_commands_that_reverse_rot13_or_encode_a_file(workspace: Path, tmp_path: Path,
+                                                     bastion_home: Path) -> None:
+    require(shutil.which("bwrap") is not None, "bubblewrap")
+    _files(workspace)
+    commands = ["rev deploy.env", "tr 'A-Za-z' 'N-ZA-Mn-za-m' < client.py",
+                "base64 -w 0 deploy.env", "od -An -c key.txt | head -3", "cat -n deploy.env",
+                "grep -rn PASSWORD ."]
+    script = write_script(tmp_path / "s.jsonl", [
+        {"content": "", "tool_calls": [{"name": "run_command", "arguments": {"command": c}}]}
+        for c in commands] + [{"content": "done"}])
+    record = tmp_path / "record.jsonl"
+    r = run_bastion("run", "look", "-w", workspace, "--provider", "replay", "--script", script,
+                    "--record", record, "--approve", "auto", "--json")
+    assert r.returncode == 0, r.stderr
+    results = [m["content"] for m in read_record(record)[-1]["messages"] if m["role"] == "tool"]
+    assert len(results) == len(commands), results
+    for t in results[:3]:
+        assert "[[SECRET:" in t, t
+    assert_clean(record.read_bytes(), "--record")
+    sid = json.loads(r.stdout.splitlines()[-1])["session_id"]
+    assert_clean(run_bastion("sessions", "show", sid, "--json").stdout.encode(), "the history")
+    assert_clean(run_bastion("audit", "export", "--format", "jsonl").stdout.encode(), "audit")

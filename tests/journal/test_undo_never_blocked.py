@@ -86,3 +86,8 @@ def test_an_interrupted_undo_finishes_without_force(journal: Journal, tmp_path: 
     result = journal.undo(journal.last_applied(10, "s1"))
     assert result.reverted == [op] and not result.skipped
     assert (ws / "b.txt").read_text() == "old\n"
+
+
+def test_every_journal_folder_is_owner_only(journal: Journal, bastion_home: Path) -> None:
+    for folder in (bastion_home / "journal", bastion_home / "journal" / "blobs"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder

@@ -84,3 +84,19 @@ def test_unattended_entropy_budget() -> None:
     quiet = PrivacyFilter(unattended=True)
     for path in ("docs/3/library/re.html", "search?q=regex+split", "api/v1/users/42"):
         assert not _send(quiet, path)
+
+
+def test_entropy_budget_ignores_identifiers_and_words() -> None:
+    pf = PrivacyFilter(unattended=True)
+    code = " ".join(["getUserName", "parse_config_file", "HttpRequestHandler", "everything"] * 50)
+    assert not [f for f in pf.check_outbound_arguments({"content": code})
+                if f.kind == "entropy-budget"]
+
+
+def test_remembered_redactions_follow_new_known_values() -> None:
+    pf = PrivacyFilter()
+    text = f"notes: {OPAQUE} and more"
+    assert pf.redact(text) == text  # not known yet: nothing to redact
+    assert pf.redact(text) == text  # (served from the recent results)
+    pf.add_known_value(OPAQUE, "service")
+    assert OPAQUE not in pf.redact(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import gzip
 import html
 import json
@@ -44,12 +45,15 @@ CASES = {
     "backslash-continuation": f"TOKEN={GH[:20]}\\\n{GH[20:]}",
     "wrapped-column": f"{GH[:20]}\n{GH[20:]}",
     "yaml-folded": f"key: >-\n  {GH[:20]}\n  {GH[20:]}\n",
+    "rev-lines": f"line one\n{('token = ' + GH)[::-1]}\nlast line",
+    "rot13": codecs.encode(f"config:\n  db_password: {PW}\n", "rot13"),
     "pem-whitespace-stripped": (
         "-----BEGINRSAPRIVATEKEY-----MIICWwIBAAKBgQDcOJWT+GioHbCLFXL+oqyvMqzRjBWbMtzbCwA7UZN+3e4"
         "019UlBKpIxF/GsgSqSEkfljrLKvPVXJ2kX8DT2uxYom5Wrwuzc6Auc+foC2upMu+VfNreAR1q-----ENDRSA"
         "PRIVATEKEY-----"),
 }
-SECRET_PARTS = [GH[:12], GH[-12:], PW, PW2, "MIICWwIBAAKBgQ"]
+SECRET_PARTS = [GH[:12], GH[-12:], GH[:12][::-1], GH[-12:][::-1], PW, PW2, "MIICWwIBAAKBgQ",
+                codecs.encode(PW, "rot13")]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

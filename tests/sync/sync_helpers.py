@@ -82,7 +82,7 @@ def decrypt_all(dev: Device, blobs: dict[str, bytes]) -> list[Any]:
     """Every object the store holds, decrypted with ``dev``'s keys (what a member can read)."""
     out = []
     for name, data in blobs.items():
-        for kind in ("segment", "manifest"):
+        for kind in ("segment", "manifest", "page"):
             try:
                 out.append(open_object(dev.epoch_keys(), name, kind, data))
                 break

@@ -261,7 +261,7 @@ def test_a_push_retried_after_a_crash_imports_nothing_twice(
 def test_a_revoked_device_cannot_forge_with_its_old_key(tmp_path: Path,
                                                         store: FolderBackend) -> None:
     from bastion.sync.crypto import seal_object
-    from bastion.sync.engine import manifest_name
+    from bastion.sync.manifest import manifest_name
     from bastion.sync.registry import decode_registry, encode_registry, registry_name
     from bastion.sync.state import SyncState
 
@@ -365,3 +365,61 @@ def test_a_second_sync_on_the_same_device_at_once_is_refused(tmp_path: Path,
     finally:
         os.close(fd)
     a.sync()
+
+
+def test_full_tails_become_hash_pinned_pages(tmp_path: Path, store: FolderBackend,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import bastion.sync.engine as engine
+    from bastion.sync.manifest import manifest_name, read_own_manifest
+    from bastion.sync.state import SyncState
+
+    monkeypatch.setattr(engine, "PAGE_SIZE", 2)
+    a, b = pair(tmp_path, store, "a", "b")
+    first = [add_session(a, f"s{i}", [f"text {i}"]) for i in range(5)]
+    a.sync()
+    ia = SyncState(a.db).identity()
+    assert ia is not None
+    own = read_own_manifest(store, SyncState(a.db), ia)
+    assert len(own.pages) == 2 and len(own.segments) == 1  # the manifest stays small
+    b.sync()
+    assert b.session_ids() == set(first)
+
+    # a page b has not read yet: a flipped byte in it is refused by name
+    before = set(_blobs(store.folder))
+    more = [add_session(a, f"t{i}", [f"more {i}"]) for i in range(2)]
+    a.sync()
+    pages = [p[0] for p in read_own_manifest(store, SyncState(a.db), ia).pages]
+    page = next(p for p in pages if p in set(_blobs(store.folder)) - before)
+    original = (store.folder / page).read_bytes()
+    (store.folder / page).write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    with pytest.raises(SyncIntegrityError) as info:
+        b.sync()
+    assert page in str(info.value)
+    (store.folder / page).write_bytes(original)
+    b.sync()
+    assert b.session_ids() == set(first) | set(more)
+
+    # deleting a session whose segment sits in an (immutable) page still removes its object
+    a.sessions.delete(first[0])
+    a.sync()
+    b.sync()
+    assert first[0] not in b.session_ids()
+    docs = decrypt_all(b, _blobs(store.folder))
+    assert not [d for d in docs if d.get("session") == first[0]]
+    assert manifest_name(ia, ia.device_id) in _blobs(store.folder)
+
+
+def test_recovery_works_until_the_next_revocation(tmp_path: Path, store: FolderBackend) -> None:
+    from bastion.sync import SyncSetupError, recover_space, recovery_document
+
+    a, b = pair(tmp_path, store, "a", "b")
+    sid = add_session(a, "t", ["remember me"])
+    a.sync()
+    doc = recovery_document(a.db, {"backend": "folder"})
+    c = Device.make(tmp_path, "c", store)
+    recover_space(c.db, store, doc, "c")
+    c.sync()
+    assert sid in c.session_ids()
+    revoke_device(a.db, store, _dev_id(b))
+    with pytest.raises(SyncSetupError, match="cannot open the sync space"):
+        recover_space(Device.make(tmp_path, "d", store).db, store, doc, "d")

@@ -143,7 +143,7 @@ def _decrypt_all(dev: Device, stored: dict[str, bytes]) -> str:
     docs = []
     for key, data in stored.items():
         name = key.split("/")[-1]
-        for kind in ("segment", "manifest"):
+        for kind in ("segment", "manifest", "page"):
             try:
                 docs.append(open_object(keys, name, kind, data))
                 break

@@ -28,7 +28,8 @@ class BlobStore:
         self.root = root
         self._enc = derive_subkey(key, "journal/blob-encryption")
         self._names = derive_subkey(key, "journal/blob-names")
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in (root.parent, root):  # parents=True would give "journal/" 0755
+            folder.mkdir(exist_ok=True, mode=0o700)
 
     def path_for(self, digest: str) -> Path:
         name = hmac.new(self._names, digest.encode(), hashlib.sha256).hexdigest()

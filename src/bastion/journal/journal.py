@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -415,6 +416,8 @@ def _restore_all(targets: dict[Path, Side], contents: dict[str, bytes]
                        key=lambda p: len(p.parts))
     kept: list[str] = []
     failed: dict[str, str] = {}
+    for path in targets:
+        sweep_temps(path)
     for path in [*removals, *creations]:
         target = targets[path]
         if target.kind == "missing" and _inspect(path).kind == "missing":
@@ -427,6 +430,18 @@ def _restore_all(targets: dict[Path, Side], contents: dict[str, bytes]
         except (OSError, BastionError) as exc:
             failed[str(path)] = getattr(exc, "message", None) or str(exc)
     return kept, failed
+
+
+def sweep_temps(path: Path) -> None:
+    """Remove what a killed atomic write of ``path`` left beside it (safefs's temp files)."""
+    pattern = re.compile(r"\." + re.escape(path.name[:100]) + r"\.bastion-[0-9a-f]{12}\.tmp")
+    try:
+        with safefs.parent_dir(path) as dfd:
+            for name in os.listdir(dfd):
+                if pattern.fullmatch(name) and safefs.entry_at(dfd, name).kind == "file":
+                    os.unlink(name, dir_fd=dfd)
+    except (OSError, safefs.UnsafePathError):
+        return
 
 
 def _restore(path: Path, target: Side, contents: dict[str, bytes]) -> list[str]:

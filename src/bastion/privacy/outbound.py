@@ -11,9 +11,10 @@ the new request like any other text (rules, views, known values with fragments /
 rot13 / base32).
 
 Unattended, a destination also has a budget of high-entropy data: the bits (length × Shannon
-entropy) of model-chosen tokens that look random (8+ characters, two character classes,
-≥ 3 bits per character). A request that goes over it is refused — an allowed host is still a
-channel, and this bounds what can go out through it without a person watching.
+entropy) of model-chosen tokens that look random (8+ characters, letters and digits, two
+character classes, ≥ 3 bits per character). A request that goes over it is refused — an
+allowed host is still a channel, and this bounds what can go out through it without a person
+watching.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ OUTBOUND_BUDGET_BITS = 512
 #: how much of a destination's stream is re-scanned with each new request
 STREAM_TAIL = 4096
 _SPLIT = re.compile(r"[/?&=#;,:\s+]+")
+_DIGIT = re.compile(r"[0-9]")
+_LETTER = re.compile(r"[A-Za-z]")
 _OTHER = "(tool arguments)"
 
 
@@ -65,8 +68,10 @@ def data_tokens(strings: Iterable[str]) -> list[str]:
 
 def token_bits(token: str) -> float:
     """Bits of random-looking data in ``token`` (0 for words, numbers, short tokens)."""
-    if len(token) < 8 or char_classes(token) < 2:
-        return 0.0
+    if len(token) < 8 or char_classes(token) < 2 or not _DIGIT.search(token) or not (
+        _LETTER.search(token)
+    ):
+        return 0.0  # words, numbers and identifiers (getUserName, snake_case) spend nothing
     entropy = shannon_entropy(token)
     return len(token) * entropy if entropy >= 3.0 else 0.0
 

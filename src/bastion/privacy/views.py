@@ -42,6 +42,10 @@ MIN_BLOB = 16
 REGION_MARGIN = 2048
 
 
+#: view kinds whose every character is new (scanned whole)
+_WHOLE = frozenset({"blob", "nul", "rot13", "reversed"})
+
+
 @dataclass
 class View:
     """``text`` derived from an original, made of pieces that map back to it.
@@ -83,7 +87,7 @@ class View:
         """
         n = len(self.text)
         changes = len(self.vb) // 2
-        if self.kind in ("blob", "nul") or changes * 2 * margin >= n:
+        if self.kind in _WHOLE or changes * 2 * margin >= n:
             return [(0, n)]
         out: list[tuple[int, int]] = []
         for i in range(1, len(self.vb) - 1, 2):
@@ -348,6 +352,51 @@ def blob_views(text: str, parent: View | None = None) -> Iterator[View]:
 
 # ------------------------------------------------------------------------------ all views
 
+# ------------------------------------------------------------------------------ rot13, rev
+
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
+
+
+def rot13_view(text: str, parent: View | None = None) -> View | None:
+    """``tr 'A-Za-z' 'N-ZA-Mn-za-m'``: same offsets."""
+    n = len(text)
+    return View("rot13", text.translate(_ROT13), array("q", (0, n)), array("q", (0, n)), parent)
+
+
+@dataclass
+class ReversedLines(View):
+    """Each line reversed in place (``rev``): a span maps to the mirrored span of its line."""
+
+    line_starts: list[int] = field(default_factory=list)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        first = bisect.bisect_right(self.line_starts, start) - 1
+        last = bisect.bisect_right(self.line_starts, max(start, end - 1)) - 1
+        ls = self.line_starts[first]
+        le = self._line_end(first)
+        if first == last:
+            a, b = ls + (le - end), ls + (le - start)
+        else:  # across lines: cover the lines whole
+            a, b = ls, self._line_end(last)
+        if self.parent is not None:
+            return self.parent.span(a, b)
+        return a, b
+
+    def _line_end(self, i: int) -> int:
+        return (self.line_starts[i + 1] - 1 if i + 1 < len(self.line_starts)
+                else len(self.text))
+
+
+def reversed_lines_view(text: str, parent: View | None = None) -> View | None:
+    lines = text.split("\n")
+    starts = list(itertools.accumulate((len(x) + 1 for x in lines[:-1]), initial=0))
+    n = len(text)
+    return ReversedLines("reversed", "\n".join(x[::-1] for x in lines),
+                         array("q", (0, n)), array("q", (0, n)), parent, line_starts=starts)
+
+
 _STEPS: tuple[Callable[[str, View | None], View | None], ...] = (
     nul_view, line_prefix_view, escape_view, continuation_view)
 
@@ -355,8 +404,9 @@ _STEPS: tuple[Callable[[str, View | None], View | None], ...] = (
 # which views are derived again from a view of each kind (decoded text can hold anything;
 # a stripped / joined text only needs joining / decoding)
 _CHILDREN: dict[str, tuple[Callable[[str, View | None], View | None], ...]] = {
-    "root": _STEPS, "blob": _STEPS, "escape": _STEPS, "nul": _STEPS,
-    "prefix": (continuation_view,), "join": (),
+    "root": (*_STEPS, rot13_view, reversed_lines_view), "blob": _STEPS, "escape": _STEPS,
+    "nul": _STEPS, "prefix": (continuation_view,), "join": (), "rot13": (continuation_view,),
+    "reversed": (),
 }
 
 

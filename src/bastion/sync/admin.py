@@ -13,7 +13,14 @@ from bastion.errors import BastionError
 from bastion.store import Database
 
 from .backends import Backend, FolderBackend, SyncBackendError, SyncConflict
-from .crypto import new_device_key, new_key, new_pairing_code, object_name, parse_pairing_code
+from .crypto import (
+    SyncIntegrityError,
+    new_device_key,
+    new_key,
+    new_pairing_code,
+    object_name,
+    parse_pairing_code,
+)
 from .registry import (
     Registry,
     SyncGone,
@@ -216,10 +223,14 @@ def recover_space(db: Database, backend: Backend, document: bytes,
     except (ValueError, KeyError, TypeError):
         raise SyncSetupError("not a Bastion sync recovery file") from None
     guest = Identity("", "", b"\x00" * 32, space, keys, int(doc["epoch"]))
-    reg = _load_as_guest(backend, state, guest)
-    if reg.epoch not in keys:
-        raise SyncSetupError("the recovery file is older than the last key rotation (revoke)",
-                             hint="use a pairing code from a paired device")
+    try:
+        reg = _load_as_guest(backend, state, guest)
+    except SyncGone:
+        raise
+    except SyncIntegrityError as exc:
+        raise SyncSetupError(f"this recovery file cannot open the sync space ({exc.message})",
+                             hint="a recovery file made before the last `sync revoke` no longer "
+                                  "works; use a pairing code from a paired device") from None
     dev, name, priv, pub = _device(device_name)
     ident = Identity(dev, name, priv, space, keys, reg.epoch)
     reg.devices[dev] = _entry(name, pub)

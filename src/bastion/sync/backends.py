@@ -138,3 +138,32 @@ class FolderBackend:
             if p.name == ".lock" or p.name.startswith(".tmp-"):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
+
+
+class CountingBackend:
+    """The backend, counting the object bytes that went up and came down."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.description = inner.description
+        self.up = self.down = 0
+
+    def get(self, name: str) -> tuple[bytes, str] | None:
+        got = self.inner.get(name)
+        self.down += len(got[0]) if got else 0
+        return got
+
+    def create(self, name: str, data: bytes) -> None:
+        self.inner.create(name, data)
+        self.up += len(data)
+
+    def replace(self, name: str, data: bytes, etag: str | None) -> str:
+        etag = self.inner.replace(name, data, etag)
+        self.up += len(data)
+        return etag
+
+    def delete(self, name: str) -> None:
+        self.inner.delete(name)
+
+    def list(self) -> list[str]:
+        return self.inner.list()

@@ -1,10 +1,8 @@
 """``sync now``: verify the registry and every manifest, push local changes, pull the rest.
 
-Per device one mutable manifest lists that device's immutable segments (one segment = one
-session's changes of one sync, or the changed agent/taskforce definitions) and the session
-tombstones it knows. Each manifest carries a version that only grows and the hash of the
-previous manifest's bytes; this device remembers what it last saw of every other device, so
-a replayed older manifest (or a fork) is refused with the object's name, never merged.
+Per device one mutable manifest (see :mod:`.manifest`) lists that device's immutable segments
+(one segment = one session's changes of one sync, or the changed agent/taskforce definitions)
+and the session tombstones it knows.
 """
 
 from __future__ import annotations
@@ -19,19 +17,20 @@ from typing import Any
 
 from bastion.store import Database
 
-from .backends import Backend, SyncBackendError, SyncConflict
+from .backends import Backend, CountingBackend, SyncBackendError, SyncConflict
 from .configs import apply_configs, collect_configs, record_configs
-from .crypto import (
-    SyncIntegrityError,
-    digest,
-    object_epoch,
-    object_name,
-    open_object,
-    seal_object,
+from .crypto import SyncIntegrityError, digest, object_name, open_object, seal_object
+from .manifest import (
+    PAGE_SIZE,
+    Manifest,
+    read_manifest,
+    read_own_manifest,
+    read_page,
+    write_manifest,
 )
 from .records import Scrub, apply_segment, collect, record_pushed, remember_session
 from .registry import PAIRING_TTL_S, Registry, load_registry
-from .state import Identity, SyncState
+from .state import SyncState
 
 Progress = Callable[[int, int, str], None]
 DeleteLocal = Callable[[str], None]
@@ -55,120 +54,6 @@ class SyncReport:
         return dict(self.__dict__)
 
 
-@dataclass
-class Manifest:
-    device: str
-    name: str
-    version: int = 0
-    prev: str = ""
-    #: [name, session or "", seq, sha256 of the object's bytes]
-    segments: list[list[Any]] = field(default_factory=list)
-    tombstones: dict[str, float] = field(default_factory=dict)
-    etag: str | None = None
-    hash: str = ""
-    epoch: int = 0
-
-    def doc(self) -> dict[str, Any]:
-        return {"device": self.device, "version": self.version, "prev": self.prev,
-                "segments": self.segments, "tombstones": self.tombstones}
-
-
-def manifest_name(ident: Identity, device: str) -> str:
-    return object_name(ident.space, "manifest", device)
-
-
-def read_manifest(backend: Backend, state: SyncState, ident: Identity, device: str
-                  ) -> Manifest | None:
-    """Another device's manifest, checked against what this device saw before."""
-    name = manifest_name(ident, device)
-    got = backend.get(name)
-    seen = state.seen(device)
-    if got is None:
-        if seen is not None:
-            raise SyncIntegrityError(f"sync object {name} (manifest of device {device}) is "
-                                     f"missing but v{seen[0]} was seen before; refused")
-        return None
-    data, etag = got
-    doc = open_object(ident.keys, name, "manifest", data)
-    if doc.get("device") != device:
-        raise SyncIntegrityError(f"sync object {name} is not device {device}'s manifest; refused")
-    m = Manifest(device, name, int(doc["version"]), str(doc["prev"]), list(doc["segments"]),
-                 dict(doc["tombstones"]), etag, digest(data), object_epoch(name, data))
-    if seen is not None:
-        old, old_hash = seen
-        if m.version < old:
-            raise SyncIntegrityError(
-                f"sync object {name} (manifest of device {device}) is a replayed older version "
-                f"(v{m.version}; this device already saw v{old}); refused, nothing was merged")
-        if m.version == old and m.hash != old_hash:
-            raise SyncIntegrityError(f"sync object {name} (manifest of device {device}) "
-                                     f"v{m.version} differs from the copy seen before; refused")
-        if m.version == old + 1 and m.prev != old_hash:
-            raise SyncIntegrityError(f"sync object {name} (manifest of device {device}) does "
-                                     f"not chain to v{old} (prev hash mismatch); refused")
-    return m
-
-
-def read_own_manifest(backend: Backend, state: SyncState, ident: Identity) -> Manifest:
-    name = manifest_name(ident, ident.device_id)
-    local_version = int(state.get("manifest_version", 0))
-    got = backend.get(name)
-    if got is None:
-        if local_version:
-            raise SyncIntegrityError(f"sync object {name} (this device's manifest) is missing "
-                                     f"but v{local_version} was written; refused")
-        return Manifest(ident.device_id, name)
-    data, etag = got
-    doc = open_object(ident.keys, name, "manifest", data)
-    version = int(doc["version"])
-    if version != local_version or digest(data) != state.get("manifest_hash"):
-        what = "a replayed older version" if version < local_version else "not the one written"
-        raise SyncIntegrityError(f"sync object {name} (this device's manifest) is {what} "
-                                 f"(v{version}, this device wrote v{local_version}); refused")
-    return Manifest(ident.device_id, name, version, str(doc["prev"]), list(doc["segments"]),
-                    dict(doc["tombstones"]), etag, digest(data), object_epoch(name, data))
-
-
-def write_manifest(backend: Backend, state: SyncState, ident: Identity, m: Manifest) -> int:
-    m.prev, m.version = m.hash, m.version + 1
-    data = seal_object(ident.key, ident.epoch, m.name, "manifest", m.doc())
-    m.etag = backend.replace(m.name, data, m.etag)
-    m.hash, m.epoch = digest(data), ident.epoch
-    with state.db.transaction():
-        state.set("manifest_version", m.version)
-        state.set("manifest_hash", m.hash)
-    return len(data)
-
-
-class _Counting:
-    """The backend, counting the object bytes that went up and came down."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.description = inner.description
-        self.up = self.down = 0
-
-    def get(self, name: str) -> tuple[bytes, str] | None:
-        got = self.inner.get(name)
-        self.down += len(got[0]) if got else 0
-        return got
-
-    def create(self, name: str, data: bytes) -> None:
-        self.inner.create(name, data)
-        self.up += len(data)
-
-    def replace(self, name: str, data: bytes, etag: str | None) -> str:
-        etag = self.inner.replace(name, data, etag)
-        self.up += len(data)
-        return etag
-
-    def delete(self, name: str) -> None:
-        self.inner.delete(name)
-
-    def list(self) -> list[str]:
-        return self.inner.list()
-
-
 class Engine:
     """One sync run over an open database; the CLI wires backend, scrubbing and deletion."""
 
@@ -176,7 +61,7 @@ class Engine:
                  delete_local: DeleteLocal, progress: Progress | None = None) -> None:
         self.db = db
         self.home = home
-        self.backend = _Counting(backend)
+        self.backend = CountingBackend(backend)
         self.scrub = scrub
         self.delete_local = delete_local
         self.state = SyncState(db)
@@ -206,12 +91,13 @@ class Engine:
         report = SyncReport()
         reg = load_registry(self.backend, self.state, self.ident)
         own = read_own_manifest(self.backend, self.state, self.ident)
+        self.state.index(self.ident.device_id, own.segments)
         others = self._others(reg, report)
         report.devices = len(reg.active())
         tombs = self._tombstones(own, others, report)
-        dropped = self._push(own, tombs, report)
-        self._delete_tombstoned(dropped, others, tombs, report)
+        self._push(own, tombs, report)
         self._pull(others, tombs, report)
+        self._delete_tombstoned(report)
         self._expire_offers(report)
         self.state.set("last_sync", time.time())
         self.state.set("last_sync_started", wall_start)
@@ -269,23 +155,34 @@ class Engine:
         self.state.set("next_seq", seq + 1)  # persisted before use: a name is never reused
         return seq
 
-    def _put_segment(self, doc: dict[str, Any], session: str, own: Manifest,
-                     report: SyncReport) -> None:
+    def _create(self, kind: str, doc: dict[str, Any]) -> tuple[str, int, bytes]:
+        """A new immutable object under a fresh name (sequence numbers are never reused)."""
         for attempt in range(5):
             seq = self._next_seq()
-            name = object_name(self.ident.space, "segment", self.ident.device_id, str(seq))
-            data = seal_object(self.ident.key, self.ident.epoch, name, "segment", doc)
+            name = object_name(self.ident.space, kind, self.ident.device_id, str(seq))
+            data = seal_object(self.ident.key, self.ident.epoch, name, kind, doc)
             try:
                 self.backend.create(name, data)
-                break
+                return name, seq, data
             except SyncConflict:  # a name squatted by someone else: never overwrite, move on
                 if attempt == 4:
                     raise
-        own.segments.append([name, session, seq, digest(data)])
-        report.pushed_segments += 1
+        raise AssertionError("unreachable")
 
-    def _push(self, own: Manifest, tombs: dict[str, float], report: SyncReport) -> list[str]:
-        """Upload new segments and the next manifest; returns our segments it no longer lists."""
+    def _put_segment(self, doc: dict[str, Any], session: str, own: Manifest,
+                     report: SyncReport) -> None:
+        name, seq, data = self._create("segment", doc)
+        own.segments.append([name, session, seq, digest(data)])
+        self.state.index(self.ident.device_id, [own.segments[-1]])
+        report.pushed_segments += 1
+        if len(own.segments) >= PAGE_SIZE:  # the tail is full: it becomes an immutable page
+            page, _seq, data = self._create("page", {"device": self.ident.device_id,
+                                                     "segments": own.segments})
+            own.pages.append([page, digest(data), len(own.segments)])
+            own.segments = []
+
+    def _push(self, own: Manifest, tombs: dict[str, float], report: SyncReport) -> None:
+        """Upload new segments (pages when the tail is full) and the next manifest."""
         since = float(self.state.get("last_sync_started", 0.0))
         docs, book = collect(self.db, self.state, self.scrub, since)
         configs = collect_configs(self.home, self.db, self.scrub)
@@ -297,31 +194,42 @@ class Engine:
             records = [{k: v for k, v in c.items() if k != "local_sha"} for c in configs]
             self._put_segment({"kind": "config", "configs": records}, "", own, report)
         changed_tombs = {s: t for s, t in tombs.items() if s not in own.tombstones}
-        dropped = [s[0] for s in own.segments if s[1] and s[1] in tombs]
+        tail = len(own.segments)
         own.segments = [s for s in own.segments if not (s[1] and s[1] in tombs)]
-        if total or changed_tombs or dropped or own.version == 0 or own.epoch < self.ident.epoch:
+        if (total or changed_tombs or tail != len(own.segments) or own.version == 0
+                or own.epoch < self.ident.epoch):
             own.tombstones.update(tombs)
             write_manifest(self.backend, self.state, self.ident, own)
         record_pushed(self.db, self.state, book)
         with self.db.transaction():
             record_configs(self.db, configs)
-        return dropped
 
-    def _delete_tombstoned(self, dropped: list[str], others: list[Manifest],
-                           tombs: dict[str, float], report: SyncReport) -> None:
-        """Remote objects of deleted sessions: ours (already out of our manifest) and the
-        other devices' (they drop them from their manifests on their next sync)."""
-        names = dropped + [s[0] for m in others for s in m.segments if s[1] and s[1] in tombs]
-        for name in names:
-            if not self.state.applied("deleted:" + name):
-                self.backend.delete(name)
-                self.state.mark_applied("deleted:" + name)
-                report.deleted_remote += 1
+    def _delete_tombstoned(self, report: SyncReport) -> None:
+        """Remote objects of deleted sessions, every device's (found through the local index
+        of manifest entries; pages keep listing them, readers skip tombstoned sessions)."""
+        for name in self.state.tombstoned_objects():
+            self.backend.delete(name)
+            self.state.mark_applied("deleted:" + name)
+            report.deleted_remote += 1
+
+    def _entries(self, m: Manifest, applied: set[str]) -> tuple[list[list[Any]], list[str]]:
+        """A manifest's entries not looked at yet: its tail, plus every page not seen before."""
+        entries = list(m.segments)
+        pages = [p for p in m.pages if "page:" + str(p[0]) not in applied]
+        for page in pages:
+            entries.extend(read_page(self.backend, self.ident, m.device, page))
+        self.state.index(m.device, entries)
+        return entries, ["page:" + str(p[0]) for p in pages]
 
     def _pull(self, others: list[Manifest], tombs: dict[str, float], report: SyncReport) -> None:
         applied = {r["name"] for r in self.db.query("SELECT name FROM sync_applied")}
-        todo = [(m, s) for m in others for s in m.segments
-                if not (s[1] and s[1] in tombs) and s[0] not in applied]
+        todo: list[tuple[Manifest, list[Any]]] = []
+        pages_done: list[str] = []
+        for m in others:
+            entries, pages = self._entries(m, applied)
+            pages_done += pages
+            todo += [(m, s) for s in entries
+                     if not (s[1] and s[1] in tombs) and s[0] not in applied]
         configs: list[dict[str, Any]] = []
         for i, (m, (name, _session, _seq, sha)) in enumerate(todo):
             got = self.backend.get(name)
@@ -342,6 +250,8 @@ class Engine:
             self.state.mark_applied(name)
             report.pulled_segments += 1
             self.progress(i + 1, len(todo), "pulling")
+        for page in pages_done:
+            self.state.mark_applied(page)
         for m in others:
             self.state.mark_seen(m.device, m.version, m.hash)
         if configs:

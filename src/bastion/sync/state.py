@@ -26,10 +26,16 @@ CREATE TABLE sync_tombstones (session_id TEXT PRIMARY KEY, deleted_at REAL NOT N
 CREATE TABLE sync_configs (kind TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL,
                            PRIMARY KEY (kind, name))
 """,
+    # 2: every segment entry seen in any manifest (tail or page), so tombstones can find the
+    # objects of a deleted session without re-reading immutable pages
+    """
+CREATE TABLE sync_index (name TEXT PRIMARY KEY, device TEXT NOT NULL, session TEXT NOT NULL);
+CREATE INDEX sync_index_session ON sync_index(session)
+""",
 ]
 
 LOCAL_TABLES = ("sync_config", "sync_seen", "sync_applied", "sync_rows", "sync_sessions",
-                "sync_tombstones", "sync_configs")
+                "sync_tombstones", "sync_configs", "sync_index")
 
 
 @dataclass
@@ -109,6 +115,18 @@ class SyncState:
 
     def mark_applied(self, name: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO sync_applied (name) VALUES (?)", (name,))
+
+    def index(self, device: str, entries: list[list[Any]]) -> None:
+        """Remember segment entries ([name, session, …]) listed by ``device``."""
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO sync_index (name, device, session) VALUES (?, ?, ?)",
+            [(str(e[0]), device, str(e[1] or "")) for e in entries])
+
+    def tombstoned_objects(self) -> list[str]:
+        """Indexed segments of tombstoned sessions not deleted from the store yet."""
+        return [r["name"] for r in self.db.query(
+            "SELECT i.name FROM sync_index i JOIN sync_tombstones t ON t.session_id = i.session "
+            "WHERE NOT EXISTS (SELECT 1 FROM sync_applied a WHERE a.name = 'deleted:' || i.name)")]
 
     def tombstones(self) -> dict[str, float]:
         return {r["session_id"]: float(r["deleted_at"])

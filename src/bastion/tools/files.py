@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import re2
 from pydantic import Field
@@ -68,25 +68,49 @@ class ReadFile(Tool[ReadFileArgs]):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             with os.fdopen(fd, "rb") as fh:
-                data = fh.read(MAX_READ_BYTES + 1)
+                if _looks_binary(fh.read(8192)):
+                    return ToolResult(f"{args.path} is a binary file; not shown", is_error=True)
+                fh.seek(0)
+                body, digest = _numbered_lines(fh, args.offset or 1, args.limit)
         except FileNotFoundError:
             return ToolResult(f"{args.path}: no such file", is_error=True)
         except OSError as exc:
             return ToolResult(f"{args.path}: cannot read ({exc.strerror})", is_error=True)
-        if _looks_binary(data):
-            return ToolResult(f"{args.path} is a binary file; not shown", is_error=True)
-        truncated = len(data) > MAX_READ_BYTES
-        if not truncated:  # edit_file refuses to edit a file that changed since this read
-            ctx.extras.setdefault("read_hashes", {})[str(path)] = hashlib.sha256(data).hexdigest()
-        lines = data[:MAX_READ_BYTES].decode("utf-8", errors="replace").splitlines()
-        start = (args.offset or 1) - 1
-        end = start + args.limit if args.limit else len(lines)
-        body = "\n".join(f"{n:>6}\t{line}" for n, line in enumerate(lines[start:end], start + 1))
-        if truncated:
-            body += f"\n[file larger than {MAX_READ_BYTES} bytes; read with offset/limit]"
-        if not lines:
-            body = "(empty file)"
+        # edit_file refuses to edit a file that changed since this read
+        ctx.extras.setdefault("read_hashes", {})[str(path)] = digest
         return ToolResult(body, details={"path": granted.show(path), "access": "read"})
+
+
+def _numbered_lines(fh: BinaryIO, first: int, limit: int | None) -> tuple[str, str]:
+    """Lines ``first``.. (``limit`` of them) of the whole file, streamed; at most
+    MAX_READ_BYTES of output, with a marker saying where it stopped; and the file's SHA-256."""
+    digest = hashlib.sha256()
+    out: list[str] = []
+    size = 0
+    number = 0
+    stopped: str | None = None
+    for raw in iter(lambda: fh.readline(MAX_READ_BYTES), b""):
+        digest.update(raw)
+        number += 1
+        if stopped is not None or number < first:
+            continue
+        if limit is not None and number >= first + limit:
+            stopped = ""  # the requested range is complete; keep hashing
+            continue
+        line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        size += len(line) + 8
+        if size > MAX_READ_BYTES:
+            stopped = (f"[output stops before line {number}: more than {MAX_READ_BYTES} bytes "
+                       "shown; read on with offset/limit]")
+            continue
+        out.append(f"{number:>6}\t{line}")
+    if number == 0:
+        return "(empty file)", digest.hexdigest()
+    if not out and number < first:
+        return (f"(offset {first} is past the end: the file has {number} lines)",
+                digest.hexdigest())
+    body = "\n".join(out) + (f"\n{stopped}" if stopped else "")
+    return body, digest.hexdigest()
 
 
 class ListDirArgs(ToolArgs):
@@ -183,17 +207,21 @@ class Grep(Tool[GrepArgs]):
             if args.glob and not file.match(args.glob):
                 continue
             try:
-                data = file.read_bytes()[:MAX_READ_BYTES]
+                with file.open("rb") as fh:  # the whole file, a line at a time
+                    if _looks_binary(fh.read(8192)):
+                        continue
+                    fh.seek(0)
+                    for number, raw in enumerate(iter(lambda: fh.readline(MAX_READ_BYTES),
+                                                      b""), 1):
+                        line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+                        if regex.search(line):
+                            out.append(f"{granted.show(file)}:{number}: {line[:300]}")
+                            if len(out) >= MAX_MATCHES:
+                                out.append(f"[more matches not shown: stopped at "
+                                           f"{MAX_MATCHES}]")
+                                return ToolResult("\n".join(out))
             except OSError:
                 continue
-            if _looks_binary(data):
-                continue
-            for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-                if regex.search(line):
-                    out.append(f"{granted.show(file)}:{number}: {line[:300]}")
-                    if len(out) >= MAX_MATCHES:
-                        out.append("[more matches not shown]")
-                        return ToolResult("\n".join(out))
         return ToolResult("\n".join(out) or "(no matches)")
 
 
