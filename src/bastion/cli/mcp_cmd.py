@@ -55,7 +55,7 @@ def list_servers(workspace: Path = WorkspaceOpt,
     Example: bastion mcp list --json
     """
     entries, _, _, home = _entries(workspace)
-    rows = [{"id": e.name, "name": e.name, "origin": e.origin, "kind": e.kind,
+    rows: list[dict[str, Any]] = [{"id": e.name, "name": e.name, "origin": e.origin, "kind": e.kind,
              "status": e.status, "reason": e.reason, "pin": e.pin, "source": e.source,
              "toolList": _approval(e, home),
              # a cached list: the server starts at the first call of one of its tools
