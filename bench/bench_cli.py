@@ -7,7 +7,9 @@ of one small file, and a replay ``bastion run`` of one tool call (``read_file``)
 workspace with an initialised BASTION_HOME. Goals (issue #16): --version/--help <= 100 ms,
 scan <= 150 ms, replay run <= 250 ms.
 
-Usage: PYTHONPATH=src .venv/bin/python bench/bench_cli.py [ROUNDS]
+Usage: PYTHONPATH=$PWD/src .venv/bin/python bench/bench_cli.py [ROUNDS] [--before SRC]
+``--before SRC`` adds --version, --help and the replay run of another source tree (e.g. an
+older commit's ``src`` from ``git archive``) to the same interleaved rounds.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ PY = sys.executable
 
 
 def _time(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    if argv[0] == "BEFORE":  # ["BEFORE", src, *argv]: run with that source tree first on the path
+        env = {**env, "PYTHONPATH": argv[1]}
+        argv = argv[2:]
     t = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -35,7 +40,13 @@ def _time(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    args = sys.argv[1:]
+    before = None
+    if "--before" in args:
+        i = args.index("--before")
+        before = str(Path(args[i + 1]).resolve())
+        del args[i:i + 2]
+    rounds = int(args[0]) if args else 15
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ws = root / "ws"
@@ -63,6 +74,10 @@ def main() -> None:
                 *bastion, "run", "read notes", "-w", str(ws), "--provider", "replay",
                 "--script", str(script), "--approve", "never"],
         }
+        if before is not None:
+            for name in ("bastion --version", "bastion --help",
+                         "bastion run (replay, one read_file)"):
+                cases[f"before: {name}"] = ["BEFORE", before, *cases[name]]
         # first run initialises BASTION_HOME (vault, database); not part of the figures
         _time(cases["bastion run (replay, one read_file)"], env, ws)
         samples: dict[str, list[float]] = {k: [] for k in cases}
@@ -73,7 +88,7 @@ def main() -> None:
     print(f"{rounds} rounds, interleaved; median (min) wall time; ratio vs import typer, rich")
     for name, values in samples.items():
         med = statistics.median(values)
-        print(f"  {name:40} {med:7.1f} ms ({min(values):6.1f})   {med / base:4.2f}x")
+        print(f"  {name:48} {med:7.1f} ms ({min(values):6.1f})   {med / base:4.2f}x")
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,17 @@ def test_every_registered_command_loads() -> None:
         command = load_command(name)
         assert command.name == name
         assert (command.help or "").strip(), f"{name} has no help text"
+
+
+def test_a_replay_run_without_network_or_commands_loads_none_of_them(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "notes.txt").write_text("hello\n")
+    script = tmp_path / "s.jsonl"
+    script.write_text(json.dumps({"content": "", "tool_calls": [
+        {"name": "read_file", "arguments": {"path": "notes.txt"}}]}) + "\n"
+        + json.dumps({"content": "done"}) + "\n")
+    loaded, proc = _probe(_main_with("run", "read", "-w", str(ws), "--provider", "replay",
+                                     "--script", str(script), "--json"))
+    assert json.loads(proc.stdout.splitlines()[-1])["answer"] == "done", proc.stderr
+    assert not {"bashlex", "llama_cpp", "mcp", "httpx", "openai", "anthropic"} & set(loaded)

@@ -20,7 +20,6 @@ from helpers import require, run_bastion, write_script
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_interrupts_cleanly(tmp_path: Path, workspace: Path, signum: int) -> None:
     require(shutil.which("bwrap") is not None, "bubblewrap (bwrap)")
-    marker = tmp_path / "started"
     script = write_script(tmp_path / "s.jsonl", [
         {"content": "", "tool_calls": [{"name": "write_file", "arguments": {
             "path": "before.txt", "content": "x\n"}}]},
@@ -53,7 +52,14 @@ def test_a_signal_interrupts_cleanly(tmp_path: Path, workspace: Path, signum: in
     assert statuses == ["interrupted"], statuses
     verified = run_bastion("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert not marker.exists()
+    # what the killed command did is journaled, so undo takes it back
+    changes = run_bastion("changes", "--json")
+    paths = [c["path"] for op in json.loads(changes.stdout) for c in op["changes"]]
+    assert str(workspace / "started.txt") in paths, paths
+    sid = json.loads(listed.stdout)[0]["id"]
+    undone = run_bastion("undo", "--session", sid, "--yes")
+    assert undone.returncode == 0, undone.stderr
+    assert not (workspace / "started.txt").exists() and not (workspace / "before.txt").exists()
 
 
 def test_a_failed_set_up_never_leaves_a_session_running(tmp_path: Path, workspace: Path,

@@ -91,3 +91,12 @@ def test_entropy_budget_ignores_identifiers_and_words() -> None:
     code = " ".join(["getUserName", "parse_config_file", "HttpRequestHandler", "everything"] * 50)
     assert not [f for f in pf.check_outbound_arguments({"content": code})
                 if f.kind == "entropy-budget"]
+
+
+def test_remembered_redactions_follow_new_known_values() -> None:
+    pf = PrivacyFilter()
+    text = f"notes: {OPAQUE} and more"
+    assert pf.redact(text) == text  # not known yet: nothing to redact
+    assert pf.redact(text) == text  # (served from the recent results)
+    pf.add_known_value(OPAQUE, "service")
+    assert OPAQUE not in pf.redact(text)

@@ -18,7 +18,6 @@ from bastion.config import (
 )
 from bastion.errors import BastionError
 from bastion.journal import open_journal
-from bastion.net import build_fetch_client
 from bastion.policy import (
     Approver,
     DecisionRecord,
@@ -171,13 +170,21 @@ class AgentSession:
             allowed_domains=settings.network.allowed_domains,
             unattended=opts.approver is None and (opts.approve != "ask" or not terminal_available()))
         rt.audit.redact = self.privacy.redact
-        self._fetch_client = build_fetch_client(settings, offline=offline)
+        self._fetch_client: Any = None  # built at the first fetch_url: httpx loads only then
+
+        def fetch_client() -> Any:
+            if self._fetch_client is None:
+                from bastion.net import build_fetch_client
+
+                self._fetch_client = build_fetch_client(settings, offline=offline)
+            return self._fetch_client
+
         ctx = ToolContext(workspace=workspace, policy=self.policy, session_id=self.session_id,
                           extras={"journal": open_journal(rt),
                                   "privacy_filter": self.privacy,
                                   # placeholders become secrets again only in file content
                                   "restore_placeholders": self.privacy.restore_placeholders,
-                                  "http_client": self._fetch_client})
+                                  "http_client": fetch_client})
         tools = read_only_tools()
         if self.policy.mode != "restricted":  # restricted: only read-only tools exist
             tools += mutating_tools()
@@ -237,7 +244,8 @@ class AgentSession:
                 self._setup.close()
             self._mcp.close()
             self.provider.close()
-            self._fetch_client.close()
+            if self._fetch_client is not None:
+                self._fetch_client.close()
             self.telemetry.flush()
 
     def __enter__(self) -> AgentSession:

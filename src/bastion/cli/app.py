@@ -20,6 +20,7 @@ from .output import err
 app = typer.Typer(
     name="bastion",
     cls=LazyGroup,
+    rich_markup_mode=None,  # plain, man-style help: no boxes, and no rich/markdown import
     help="A local-first AI agent that cannot leak, break or exceed what you granted it.",
     no_args_is_help=True,
     add_completion=False,

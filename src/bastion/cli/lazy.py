@@ -61,7 +61,15 @@ def load_command(name: str) -> Command:
         single.command(name, context_settings=spec.context_settings or None)(obj)
         command = typer.main.get_command(single)
     command.name = name
+    _plain_help(command)
     return command
+
+
+def _plain_help(command: Any) -> None:
+    """Man-style help for the command and everything below it, like the root's (app.py)."""
+    command.rich_markup_mode = None
+    for child in (getattr(command, "commands", None) or {}).values():
+        _plain_help(child)
 
 
 def _flag_type_label(original: Any) -> Any:

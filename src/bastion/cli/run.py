@@ -105,11 +105,11 @@ def run(
     Example: git diff | bastion run "review this change" --approve never
     """
     settings = settings_with_overrides(parse_overrides(config))
-    text, from_stdin = task_from_input(task)
-    opts = _options(text, workspace, provider, mode, approve, script, settings, model=model,
+    opts = _options("", workspace, provider, mode, approve, script, settings, model=model,
                     offline=offline, record=record, max_steps=max_steps, agent=agent,
-                    taskforce=taskforce, resume=resume, continue_last=continue_last,
-                    title=_title(task if task not in (None, "-") else text))
+                    taskforce=taskforce, resume=resume, continue_last=continue_last)
+    text, from_stdin = task_from_input(task)  # flags are checked before stdin is read
+    opts.task, opts.title = text, _title(task if task not in (None, "-") else text)
     events = EventStream() if json_output else None
     with Runtime.open(settings) as rt:
         _audit_overrides(rt, config, from_stdin)

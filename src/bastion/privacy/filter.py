@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from bastion.privacy.textio import regex_safe
 from bastion.privacy.views import view_findings, views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
+_RECENT = 256  # redaction results remembered (the history is re-filtered before each request)
+_RECENT_MAX_CHARS = 1 << 20
 
 
 class PrivacyFilter:
@@ -73,6 +76,7 @@ class PrivacyFilter:
         self._scanner = default_scanner() if rules is None else SecretScanner(rules)
         self._known = KnownValues()
         self._map = PlaceholderMap()
+        self._recent: OrderedDict[tuple[str, int], str] = OrderedDict()
         # what the model sent to each destination; unattended, with a high-entropy budget
         self._outbound = OutboundStreams(OUTBOUND_BUDGET_BITS if unattended else None)
         if known_values is not None:
@@ -160,9 +164,20 @@ class PrivacyFilter:
         """``text`` with every secret (and, in security mode, path and PII) replaced."""
         if not text:
             return text
+        # the history is filtered again before every request: remember recent results, valid
+        # while no known value has been added since (values are only ever added)
+        key = (text, len(self._known))
+        cached = self._recent.get(key)
+        if cached is not None:
+            self._recent.move_to_end(key)
+            return cached
         result = self._apply(text, self._spans(text, pii=self.security_mode))
         if self.security_mode:
             result = self._scrub_paths(result)
+        if len(text) <= _RECENT_MAX_CHARS:
+            self._recent[(text, len(self._known))] = result
+            if len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
         return result
 
     def _scrub_paths(self, text: str) -> str:

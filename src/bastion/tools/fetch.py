@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 from pydantic import Field
 
 from bastion.net import EgressDenied
 from bastion.policy import Request, fallback_for
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_FETCH_BYTES = 2_000_000
 MAX_REDIRECTS = 5
@@ -132,7 +134,11 @@ class FetchUrl(Tool[FetchUrlArgs]):
                         fallback=fallback_for(self.name))]
 
     def execute(self, args: FetchUrlArgs, ctx: ToolContext, granted: Granted) -> ToolResult:
+        import httpx  # loaded on the first fetch, not with the tool registry
+
         client = ctx.extras.get("http_client")
+        if callable(client):  # the session builds its gateway client on first use
+            client = client()
         if not isinstance(client, httpx.Client):
             return ToolResult("fetch_url is unavailable: no network gateway is configured",
                               is_error=True)
