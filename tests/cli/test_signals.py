@@ -20,11 +20,12 @@ from helpers import require, run_bastion, write_script
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_interrupts_cleanly(tmp_path: Path, workspace: Path, signum: int) -> None:
     require(shutil.which("bwrap") is not None, "bubblewrap (bwrap)")
+    marker = f"sleep 6{signum}"  # unique to this test: pgrep below looks for it
     script = write_script(tmp_path / "s.jsonl", [
         {"content": "", "tool_calls": [{"name": "write_file", "arguments": {
             "path": "before.txt", "content": "x\n"}}]},
         {"content": "", "tool_calls": [{"name": "run_command", "arguments": {
-            "command": "echo started > started.txt; sleep 60", "timeout_s": 120}}]},
+            "command": f"echo started > started.txt; {marker}", "timeout_s": 120}}]},
         {"content": "done"}])
     proc = subprocess.Popen(
         [sys.executable, "-m", "bastion", "run", "slow", "-w", str(workspace), "--provider",
@@ -43,7 +44,7 @@ def test_a_signal_interrupts_cleanly(tmp_path: Path, workspace: Path, signum: in
     assert proc.returncode == 128 + signum, err
     assert "internal error" not in err.lower() and "Traceback" not in err
     # no process of the command survives (the sandboxed sleep had our marker in its args)
-    ps = subprocess.run(["pgrep", "-f", "echo started > started.txt; sleep 60"],
+    ps = subprocess.run(["pgrep", "-f", f"echo started > started.txt; {marker}"],
                         capture_output=True, text=True)
     assert ps.stdout.strip() == "", f"left running: {ps.stdout}"
     listed = run_bastion("sessions", "list", "--json")
