@@ -67,10 +67,11 @@ class View:
         """The original span covering view span ``[start, end)``."""
         a = self._at(start, False)
         b = self._at(max(start, end - 1), True)
-        if self.parent is not None:
-            a = self.parent.span(a, a + 1)[0]
-            b = self.parent.span(b - 1, b)[1]
-        return a, b
+        if self.parent is not None:  # a, b are offsets in the parent's text
+            pa, pb = a, max(a + 1, b)
+            a = self.parent.span(pa, pa + 1)[0]
+            b = self.parent.span(pb - 1, pb)[1]
+        return a, max(a, b)
 
     def _at(self, pos: int, end: bool) -> int:
         i = min(max(0, bisect.bisect_right(self.vb, pos) - 1), len(self.vb) - 2)
@@ -116,9 +117,12 @@ def split_view(kind: str, text: str, pattern: re.Pattern[str],
     tokens = parts[1::2]
     out = parts[:]
     out[1::2] = map(decode, tokens)
+    joined = "".join(out)
+    if not joined:
+        return None  # nothing left to scan
     vb = array("q", itertools.accumulate(map(len, out), initial=0))
     ob = array("q", itertools.accumulate(map(len, parts), initial=0))
-    return View(kind, "".join(out), vb, ob, parent)
+    return View(kind, joined, vb, ob, parent)
 
 
 # ------------------------------------------------------------------------------ line prefixes
@@ -376,8 +380,8 @@ class ReversedLines(View):
         last = bisect.bisect_right(self.line_starts, max(start, end - 1)) - 1
         ls = self.line_starts[first]
         le = self._line_end(first)
-        if first == last:
-            a, b = ls + (le - end), ls + (le - start)
+        if first == last:  # (a span may include the line's newline: clamp to the line)
+            a, b = ls + (le - min(end, le)), ls + (le - min(start, le))
         else:  # across lines: cover the lines whole
             a, b = ls, self._line_end(last)
         if self.parent is not None:
