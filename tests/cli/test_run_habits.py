@@ -169,3 +169,19 @@ def test_chat_goes_on_after_an_empty_line(tmp_path: Path, workspace: Path) -> No
     assert r.returncode == 0, r.stderr
     assert "first answer" in r.stdout and "second answer" in r.stdout
     assert _user_texts(tmp_path / "rec.jsonl")[-1] == "again"
+
+
+def test_an_override_of_a_locked_managed_setting_is_refused(
+        tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    managed = tmp_path / "etc" / "managed-settings.json"
+    managed.parent.mkdir(mode=0o755)
+    managed.write_text(json.dumps({"network": {"allowedDomains": ["docs.corp.example"]},
+                                   "locked": ["network.allowedDomains"]}))
+    managed.chmod(0o644)
+    monkeypatch.setenv("BASTION_MANAGED_SETTINGS", str(managed))
+    r = _replay(tmp_path, workspace, [{"content": "ok"}], "x", "-c",
+                'network.allowedDomains=["evil.example"]')
+    assert r.returncode != 0 and "locked" in r.stderr, r.stderr
+    assert not (tmp_path / "rec.jsonl").exists()
+    fine = _replay(tmp_path, workspace, [{"content": "ok"}], "x", "-c", "offlineMode=true")
+    assert fine.returncode == 0, fine.stderr

@@ -20,12 +20,12 @@ from helpers import require, run_bastion, write_script
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_interrupts_cleanly(tmp_path: Path, workspace: Path, signum: int) -> None:
     require(shutil.which("bwrap") is not None, "bubblewrap (bwrap)")
-    marker = tmp_path / "started"
+    marker = f"sleep 6{signum}"  # unique to this test: pgrep below looks for it
     script = write_script(tmp_path / "s.jsonl", [
         {"content": "", "tool_calls": [{"name": "write_file", "arguments": {
             "path": "before.txt", "content": "x\n"}}]},
         {"content": "", "tool_calls": [{"name": "run_command", "arguments": {
-            "command": "echo started > started.txt; sleep 60", "timeout_s": 120}}]},
+            "command": f"echo started > started.txt; {marker}", "timeout_s": 120}}]},
         {"content": "done"}])
     proc = subprocess.Popen(
         [sys.executable, "-m", "bastion", "run", "slow", "-w", str(workspace), "--provider",
@@ -44,7 +44,7 @@ def test_a_signal_interrupts_cleanly(tmp_path: Path, workspace: Path, signum: in
     assert proc.returncode == 128 + signum, err
     assert "internal error" not in err.lower() and "Traceback" not in err
     # no process of the command survives (the sandboxed sleep had our marker in its args)
-    ps = subprocess.run(["pgrep", "-f", "echo started > started.txt; sleep 60"],
+    ps = subprocess.run(["pgrep", "-f", f"echo started > started.txt; {marker}"],
                         capture_output=True, text=True)
     assert ps.stdout.strip() == "", f"left running: {ps.stdout}"
     listed = run_bastion("sessions", "list", "--json")
@@ -53,7 +53,14 @@ def test_a_signal_interrupts_cleanly(tmp_path: Path, workspace: Path, signum: in
     assert statuses == ["interrupted"], statuses
     verified = run_bastion("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert not marker.exists()
+    # what the killed command did is journaled, so undo takes it back
+    changes = run_bastion("changes", "--json")
+    paths = [c["path"] for op in json.loads(changes.stdout) for c in op["changes"]]
+    assert str(workspace / "started.txt") in paths, paths
+    sid = json.loads(listed.stdout)[0]["id"]
+    undone = run_bastion("undo", "--session", sid, "--yes")
+    assert undone.returncode == 0, undone.stderr
+    assert not (workspace / "started.txt").exists() and not (workspace / "before.txt").exists()
 
 
 def test_a_failed_set_up_never_leaves_a_session_running(tmp_path: Path, workspace: Path,

@@ -98,6 +98,8 @@ def test_memory_server_keeps_its_graph_across_runs(tmp_path: Path, workspace: Pa
     assert run_bastion("config", "set", "permissions.allow",
                        '["mcp__memory__create_entities", "mcp__memory__open_nodes"]').returncode == 0
     assert run_bastion("mcp", "approve", "memory", "-y", "-w", workspace).returncode == 0
+    [listed] = json.loads(run_bastion("mcp", "list", "--json", "-w", workspace).stdout)
+    assert listed["toolList"] == "approved" and listed["toolListCached"] is True
     entity = {"name": "Bastion-test-entity", "entityType": "project",
               "observations": ["remembered across runs"]}
     first = _run(tmp_path, workspace, [
@@ -133,7 +135,7 @@ def test_mcp_add_list_remove(tmp_path: Path, workspace: Path, bastion_home: Path
     bad = run_bastion("mcp", "add", "bad__name", "--", "true")
     assert bad.returncode == 2
     listed = json.loads(run_bastion("mcp", "list", "--json", "-w", workspace).stdout)
-    assert [s["name"] for s in listed] == ["echo"]
+    assert [s["name"] for s in listed] == ["echo"] and listed[0]["toolListCached"] is False
     state = bastion_home / "mcp-state" / "user" / "echo"
     state.mkdir(parents=True)
     (state / "data.json").write_text("{}")

@@ -55,9 +55,11 @@ def list_servers(workspace: Path = WorkspaceOpt,
     Example: bastion mcp list --json
     """
     entries, _, _, home = _entries(workspace)
-    rows = [{"id": e.name, "name": e.name, "origin": e.origin, "kind": e.kind,
+    rows: list[dict[str, Any]] = [{"id": e.name, "name": e.name, "origin": e.origin, "kind": e.kind,
              "status": e.status, "reason": e.reason, "pin": e.pin, "source": e.source,
-             "toolList": _approval(e, home)} for e in entries]
+             "toolList": _approval(e, home),
+             # a cached list: the server starts at the first call of one of its tools
+             "toolListCached": ToolListCache(home).get(e.key) is not None} for e in entries]
     if json_output:
         print_json(rows)
         return
@@ -66,7 +68,9 @@ def list_servers(workspace: Path = WorkspaceOpt,
     for r in rows:
         why = f" ({r['reason']})" if r["reason"] else ""
         out.print(f"{r['name']:16} {r['origin']:8} {r['kind']:6} {r['status']}{why}; "
-                  f"tool list {r['toolList']}; pin {r['pin'][:12]}", markup=False)
+                  f"tool list {r['toolList']}"
+                  f"{' (starts at first call)' if r['toolListCached'] else ''}; "
+                  f"pin {r['pin'][:12]}", markup=False)
 
 
 def _connect(name: str, workspace: Path) -> tuple[Any, ServerEntry, Path, list[dict[str, Any]]]:

@@ -24,7 +24,7 @@ from bastion.rights import (
 )
 from bastion.runtime import Runtime
 
-from .output import err, warn
+from .output import confirm, err, warn
 
 EXPORT_PASSPHRASE_ENV = "BASTION_EXPORT_PASSPHRASE"
 
@@ -134,10 +134,4 @@ def delete(
 
 
 def _confirm(yes: bool, question: str) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise BastionError("confirmation needed and there is no terminal to ask",
-                           hint="add --yes to confirm; nothing was deleted")
-    if not typer.confirm(question):
-        raise typer.Abort()
+    confirm(yes, question, nothing="nothing was deleted")

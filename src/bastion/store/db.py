@@ -54,8 +54,13 @@ class Database:
         self.conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         try:
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlcipher3.DatabaseError:
+        except sqlcipher3.DatabaseError as exc:
             self.conn.close()
+            if _environmental(str(exc)):
+                raise DatabaseError(f"{path}: cannot open the database: {exc} (in "
+                                    f"{path.parent}); nothing was changed",
+                                    hint="free some disk space or fix the folder's "
+                                         "permissions, then retry") from None
             raise DatabaseError(
                 f"{path}: cannot open the database (wrong master key or corrupted file); "
                 "nothing was changed"
@@ -127,6 +132,12 @@ class Database:
         with contextlib.suppress(sqlcipher3.Error):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
+
+
+def _environmental(message: str) -> bool:
+    """SQLite's words for a machine problem (not a wrong key or a damaged file)."""
+    return any(word in message for word in ("disk is full", "disk I/O", "unable to open",
+                                            "readonly", "locked"))
 
 
 def _storable(params: Any) -> Any:

@@ -126,14 +126,18 @@ class CommandRunner:
         view = self._view()
         roots = self._roots(view)
         before = take_snapshot(roots, self.blobs, cache=self.cache)
-        if self.settings.mode == "none":
-            env = build_env(os.environ, workspace=Path(self.policy.workspace))
-            out.result = run_unsandboxed(command, Path(self.policy.workspace), env, timeout_s,
-                                         self.settings.output_limit)
-        else:
-            spec = compile_spec(self.policy, self.settings, hardlinks=before.hardlinks,
-                                view=view)
-            out.result = run_sandboxed(command, spec, timeout_s, self.settings.output_limit)
+        try:
+            if self.settings.mode == "none":
+                env = build_env(os.environ, workspace=Path(self.policy.workspace))
+                out.result = run_unsandboxed(command, Path(self.policy.workspace), env,
+                                             timeout_s, self.settings.output_limit)
+            else:
+                spec = compile_spec(self.policy, self.settings, hardlinks=before.hardlinks,
+                                    view=view)
+                out.result = run_sandboxed(command, spec, timeout_s, self.settings.output_limit)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: the command's tree is dead by now
+            self._journal_interrupted(roots, before, out, tool_call_id, tool)
+            raise
         after = take_snapshot(roots, self.blobs, cache=self.cache)
         stripped = strip_setid(diff_snapshots(before, after))
         if stripped:  # journaled without the bits, so undo/redo never brings them back
@@ -152,6 +156,15 @@ class CommandRunner:
                 self.session_id, tool_call_id, tool, to_file_changes(out.changes),
                 summary=f"{tool}: {out.command[:100]}{skipped_note}")
         return out
+
+    def _journal_interrupted(self, roots: list[Path], before: Snapshot, out: CommandOutcome,
+                             tool_call_id: str | None, tool: str) -> None:
+        """What an interrupted command changed is journaled (undoable) before unwinding."""
+        changes = diff_snapshots(before, take_snapshot(roots, self.blobs, cache=self.cache))
+        if changes and self.journal is not None:
+            self.journal.record_change_set(
+                self.session_id, tool_call_id, tool, to_file_changes(changes),
+                summary=f"{tool} (interrupted): {out.command[:100]}")
 
     def _undo_violations(self, changes: list[ChangeRecord], before: Snapshot,
                          after: Snapshot) -> list[str]:
