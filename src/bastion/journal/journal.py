@@ -247,6 +247,20 @@ class Journal:
             raise JournalError(f"'{op_id}' matches more than one operation; give more of the id")
         return ops[0]
 
+    def max_seq(self) -> int:
+        """The sequence number of the newest operation (0 for an empty journal)."""
+        row = self.db.query("SELECT COALESCE(MAX(seq), 0) FROM journal_ops")
+        return int(row[0][0])
+
+    def others_since(self, seq: int, session_id: str | None) -> dict[str, tuple[str, str | None]]:
+        """Paths other sessions' operations after ``seq`` changed: path → (kind, hash) they
+        left (the newest wins). A command's diff leaves these out: they are not its changes."""
+        rows = self.db.query(
+            "SELECT c.path, c.after_kind, c.after_hash FROM journal_changes c JOIN journal_ops o "
+            "ON o.id = c.op_id WHERE o.seq > ? AND o.session_id IS NOT ? ORDER BY o.seq, c.idx",
+            (seq, session_id))
+        return {r["path"]: (r["after_kind"], r["after_hash"]) for r in rows}
+
     def last_applied(self, n: int, session_id: str | None = None) -> list[Operation]:
         where = "kind = 'change' AND status = 'applied'"
         params: tuple[Any, ...] = ()

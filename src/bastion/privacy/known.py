@@ -100,7 +100,7 @@ def configured_secrets(mcp_servers: Mapping[str, Any]) -> dict[str, str]:
 
 def encoded_variants(value: str) -> list[tuple[str, str]]:
     """``(variant, encoding)`` pairs for ``value``: b64, b64url, url, hex (raw excluded)."""
-    raw = value.encode("utf-8")
+    raw = value.encode("utf-8", "surrogatepass")  # (a JSON "\ud800" escape can end up here)
     out: dict[str, str] = {}
 
     def add(v: str, enc: str) -> None:
@@ -127,9 +127,9 @@ def encoded_variants(value: str) -> list[tuple[str, str]]:
             add(core0, enc)
     add(base64.b32encode(raw).decode("ascii"), "b32")
     add(base64.b32encode(raw).decode("ascii").rstrip("="), "b32")
-    add(quote(value, safe=""), "url")
-    add(quote(value), "url")
-    add(quote_plus(value), "url")
+    add(quote(value, safe="", errors="surrogatepass"), "url")
+    add(quote(value, errors="surrogatepass"), "url")
+    add(quote_plus(value, errors="surrogatepass"), "url")
     if len(raw) <= 256:
         hx = binascii.hexlify(raw).decode("ascii")
         add(hx, "hex")

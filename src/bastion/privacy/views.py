@@ -15,29 +15,24 @@ of nesting and ``MAX_INFLATE`` bytes of gzip output per blob.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import functools
 import html
 import itertools
 import json
 import re
-import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bastion.privacy.blobs import HEXISH, MIN_BLOB, decode_blob, runs
 from bastion.privacy.detector import Finding, SecretScanner, dedupe, raw_matcher
 from bastion.privacy.rules import compile_re2
-from bastion.privacy.textio import decode_bytes
 
 MAX_EDITS = 1_000_000
 MAX_BLOBS = 2_000
 MAX_DEPTH = 2
-MAX_INFLATE = 1 << 20
-MIN_BLOB = 16
 #: characters scanned on each side of a change in a view (see View.regions)
 REGION_MARGIN = 2048
 
@@ -67,10 +62,11 @@ class View:
         """The original span covering view span ``[start, end)``."""
         a = self._at(start, False)
         b = self._at(max(start, end - 1), True)
-        if self.parent is not None:
-            a = self.parent.span(a, a + 1)[0]
-            b = self.parent.span(b - 1, b)[1]
-        return a, b
+        if self.parent is not None:  # a, b are offsets in the parent's text
+            pa, pb = a, max(a + 1, b)
+            a = self.parent.span(pa, pa + 1)[0]
+            b = self.parent.span(pb - 1, pb)[1]
+        return a, max(a, b)
 
     def _at(self, pos: int, end: bool) -> int:
         i = min(max(0, bisect.bisect_right(self.vb, pos) - 1), len(self.vb) - 2)
@@ -116,9 +112,12 @@ def split_view(kind: str, text: str, pattern: re.Pattern[str],
     tokens = parts[1::2]
     out = parts[:]
     out[1::2] = map(decode, tokens)
+    joined = "".join(out)
+    if not joined:
+        return None  # nothing left to scan
     vb = array("q", itertools.accumulate(map(len, out), initial=0))
     ob = array("q", itertools.accumulate(map(len, parts), initial=0))
-    return View(kind, "".join(out), vb, ob, parent)
+    return View(kind, joined, vb, ob, parent)
 
 
 # ------------------------------------------------------------------------------ line prefixes
@@ -251,79 +250,6 @@ def nul_view(text: str, parent: View | None = None) -> View | None:
 
 # ------------------------------------------------------------------------------ blobs
 
-# base64 (std / url-safe) runs, possibly wrapped across lines (also with JSON "\n"), and hex
-# (Python ``re``, which takes any str — lone surrogates included; each is linear: a run is
-# consumed whole once it is 16 long, shorter runs cost at most their length squared)
-_B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
-_HEX = re.compile(r"[0-9a-fA-F]{16,}")
-_B64_RAW = raw_matcher(compile_re2(_B64.pattern, rule_id="view-base64"))
-_HEX_RAW = raw_matcher(compile_re2(_HEX.pattern, rule_id="view-hex"))
-_HEXISH = re.compile(rb"[0-9a-fA-F]+")
-_WS = re.compile(r"\\n|\s+")
-_B32 = re.compile(r"[A-Z2-7]{16,}=*")
-
-
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ud800-\udfff]")
-
-
-def _printable(data: str) -> bool:
-    """Text, not binary: at most 1 control / replacement character in 20 (first 4 KB)."""
-    sample = data[:4096]
-    if not sample:
-        return False
-    return len(_CONTROL.findall(sample)) * 20 <= len(sample)
-
-
-def _inflate(raw: bytes) -> bytes | None:
-    try:
-        d = zlib.decompressobj(wbits=47)  # gzip or zlib header
-        out = d.decompress(raw, MAX_INFLATE)
-    except zlib.error:
-        return None
-    return out
-
-
-def _decode_blob(blob: str) -> str | None:
-    compact = _WS.sub("", blob)
-    raw: bytes | None = None
-    if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
-        try:
-            raw = binascii.unhexlify(compact)
-        except (binascii.Error, ValueError):
-            raw = None
-    if raw is None and _B32.fullmatch(compact):
-        try:
-            raw = base64.b32decode(compact.rstrip("=") + "=" * (-len(compact.rstrip("=")) % 8))
-        except (binascii.Error, ValueError):
-            raw = None
-    if raw is None:
-        padded = compact.rstrip("=")
-        padded += "=" * (-len(padded) % 4)
-        alt = "-" in padded or "_" in padded
-        try:
-            raw = (base64.urlsafe_b64decode(padded) if alt else base64.b64decode(padded))
-        except (binascii.Error, ValueError):
-            return None
-    if raw[:2] == b"\x1f\x8b" or raw[:1] == b"\x78":
-        inflated = _inflate(raw)
-        if inflated:
-            raw = inflated
-    out = decode_bytes(raw)  # UTF-8, or UTF-16/32 only by BOM / NUL pattern (not by chance)
-    return out if out is not None and _printable(out) else None
-
-
-def _runs(data: bytes) -> Iterator[tuple[int, int]]:
-    """Byte spans of base64 / hex runs (RE2's DFA over bytes: linear, no per-position cost)."""
-    n = len(data)
-    for match in (_B64_RAW, _HEX_RAW):
-        pos = 0
-        while pos < n:
-            s, e = match(data, pos, n)[0]
-            if s < 0:
-                break
-            yield s, e
-            pos = e
-
 
 def blob_views(text: str, parent: View | None = None) -> Iterator[View]:
     """One view per base64 / base32 / hex blob in ``text`` that decodes to text (gzip
@@ -331,11 +257,11 @@ def blob_views(text: str, parent: View | None = None) -> Iterator[View]:
     data = text.encode("utf-8", "surrogatepass")
     ascii_only = len(data) == len(text)
     count = 0
-    for bs, be in _runs(data):
+    for bs, be in runs(data):
         raw = data[bs:be]
-        if be - bs < MIN_BLOB or (raw.lower() == raw and not _HEXISH.fullmatch(raw)):
+        if be - bs < MIN_BLOB or (raw.lower() == raw and not HEXISH.fullmatch(raw)):
             continue  # short, or no capital letter and not hex: an identifier
-        decoded = _decode_blob(raw.decode("ascii"))
+        decoded = decode_blob(raw.decode("ascii"))
         if decoded is None:
             continue
         if ascii_only:
@@ -376,8 +302,8 @@ class ReversedLines(View):
         last = bisect.bisect_right(self.line_starts, max(start, end - 1)) - 1
         ls = self.line_starts[first]
         le = self._line_end(first)
-        if first == last:
-            a, b = ls + (le - end), ls + (le - start)
+        if first == last:  # (a span may include the line's newline: clamp to the line)
+            a, b = ls + (le - min(end, le)), ls + (le - min(start, le))
         else:  # across lines: cover the lines whole
             a, b = ls, self._line_end(last)
         if self.parent is not None:

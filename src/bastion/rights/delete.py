@@ -206,7 +206,8 @@ BASTION_NAMES = frozenset({
     "settings.json", "bastion.db", "bastion.db-wal", "bastion.db-shm", "bastion.db-journal",
     "keyslot.json", "rotation.json", "journal", "audit-checkpoint.json", "telemetry.json",
     "crash-reports", "trust.json", "mcp-tools.json", "mcp-approvals.json", "mcp-state",
-    "agents", "taskforces", "lib", "init.lock", "runtime.lock", "owners", "sync", "ui",
+    "agents", "taskforces", "lib", "init.lock", "runtime.lock", "owners", "locks", "sync",
+    "ui",
 })
 def bastion_made(name: str) -> bool:
     """Whether a top-level entry of the data directory is one Bastion creates (its own

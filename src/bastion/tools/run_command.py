@@ -11,6 +11,7 @@ protected or secret location → record the change set in the journal → report
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -125,6 +126,20 @@ class CommandRunner:
         # sandbox spec (it used to run twice, and dominates the cost in a large workspace)
         view = self._view()
         roots = self._roots(view)
+        lock = _workspace_lock(Path(self.policy.workspace), timeout_s)
+        if lock is None:
+            out.error = ("another session's command is still running in this workspace; "
+                         "nothing was run (try again when it has finished)")
+            return out
+        try:
+            return self._execute_locked(command, out, timeout_s, tool_call_id, tool, view, roots)
+        finally:
+            os.close(lock)
+
+    def _execute_locked(self, command: str | list[str], out: CommandOutcome, timeout_s: float,
+                        tool_call_id: str | None, tool: str, view: Any,
+                        roots: list[Path]) -> CommandOutcome:
+        mark = self.journal.max_seq() if self.journal is not None else 0
         before = take_snapshot(roots, self.blobs, cache=self.cache)
         try:
             if self.settings.mode == "none":
@@ -149,6 +164,9 @@ class CommandRunner:
         if undone:
             after = take_snapshot(roots, self.blobs, cache=self.cache)
             out.changes = diff_snapshots(before, after)
+        if self.journal is not None:  # what other sessions did meanwhile is theirs, not ours
+            out.changes = _not_theirs(out.changes, self.journal.others_since(mark,
+                                                                             self.session_id))
         _audit(out, tool)
         if out.changes and self.journal is not None:
             skipped_note = f"; not journaled: {len(after.skipped)}" if after.skipped else ""
@@ -185,6 +203,31 @@ class CommandRunner:
                 shutil.rmtree(p, ignore_errors=True)
                 violations.append(f"{s.path}: created in a protected location; removed")
         return violations
+
+
+def _workspace_lock(workspace: Path, timeout_s: float) -> int | None:
+    """One command at a time per workspace (across sessions and processes), so no command's
+    snapshot diff ever holds another command's changes. None when the wait timed out."""
+    from bastion.fsutil import acquire_lock
+    from bastion.home import bastion_home
+
+    folder = bastion_home() / "locks"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    name = hashlib.sha256(os.fsencode(str(workspace))).hexdigest()[:24]
+    return acquire_lock(folder / f"ws-{name}.lock", shared=False, timeout_s=timeout_s)
+
+
+def _not_theirs(changes: list[ChangeRecord],
+                theirs: dict[str, tuple[str, str | None]]) -> list[ChangeRecord]:
+    """Drop the changes another session's journaled operation made (same path, same state)."""
+    def made_by_them(c: ChangeRecord) -> bool:
+        if c.path not in theirs:
+            return False
+        kind, digest = theirs[c.path]
+        if c.action == "deleted":
+            return kind == "missing"
+        return kind == c.kind and (c.kind == "dir" or digest == c.after_sha)
+    return [c for c in changes if not made_by_them(c)]
 
 
 def _unattended(policy: Any) -> bool:

@@ -1,0 +1,95 @@
+"""Decoding blobs for the privacy views: base64 (standard, URL-safe, wrapped), base32, hex,
+gzip/zlib inside them (bounded), UTF-16/32 by BOM or NUL pattern; text only.
+
+Runs are found by RE2's DFA over bytes (``runs``); ``decode_blob`` returns the decoded text,
+or None when it is not text (binary, an identifier, random bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import zlib
+from collections.abc import Iterator
+
+from bastion.privacy.detector import raw_matcher
+from bastion.privacy.rules import compile_re2
+from bastion.privacy.textio import decode_bytes
+
+MAX_INFLATE = 1 << 20
+MIN_BLOB = 16
+
+
+# base64 (std / url-safe) runs, possibly wrapped across lines (also with JSON "\n"), and hex
+# (Python ``re``, which takes any str — lone surrogates included; each is linear: a run is
+# consumed whole once it is 16 long, shorter runs cost at most their length squared)
+_B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
+_HEX = re.compile(r"[0-9a-fA-F]{16,}")
+_B64_RAW = raw_matcher(compile_re2(_B64.pattern, rule_id="view-base64"))
+_HEX_RAW = raw_matcher(compile_re2(_HEX.pattern, rule_id="view-hex"))
+HEXISH = re.compile(rb"[0-9a-fA-F]+")
+_WS = re.compile(r"\\n|\s+")
+_B32 = re.compile(r"[A-Z2-7]{16,}=*")
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ud800-\udfff]")
+
+
+def _printable(data: str) -> bool:
+    """Text, not binary: at most 1 control / replacement character in 20 (first 4 KB)."""
+    sample = data[:4096]
+    if not sample:
+        return False
+    return len(_CONTROL.findall(sample)) * 20 <= len(sample)
+
+
+def _inflate(raw: bytes) -> bytes | None:
+    try:
+        d = zlib.decompressobj(wbits=47)  # gzip or zlib header
+        out = d.decompress(raw, MAX_INFLATE)
+    except zlib.error:
+        return None
+    return out
+
+
+def decode_blob(blob: str) -> str | None:
+    compact = _WS.sub("", blob)
+    raw: bytes | None = None
+    if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
+        try:
+            raw = binascii.unhexlify(compact)
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None and _B32.fullmatch(compact):
+        try:
+            raw = base64.b32decode(compact.rstrip("=") + "=" * (-len(compact.rstrip("=")) % 8))
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None:
+        padded = compact.rstrip("=")
+        padded += "=" * (-len(padded) % 4)
+        alt = "-" in padded or "_" in padded
+        try:
+            raw = (base64.urlsafe_b64decode(padded) if alt else base64.b64decode(padded))
+        except (binascii.Error, ValueError):
+            return None
+    if raw[:2] == b"\x1f\x8b" or raw[:1] == b"\x78":
+        inflated = _inflate(raw)
+        if inflated:
+            raw = inflated
+    out = decode_bytes(raw)  # UTF-8, or UTF-16/32 only by BOM / NUL pattern (not by chance)
+    return out if out is not None and _printable(out) else None
+
+
+def runs(data: bytes) -> Iterator[tuple[int, int]]:
+    """Byte spans of base64 / hex runs (RE2's DFA over bytes: linear, no per-position cost)."""
+    n = len(data)
+    for match in (_B64_RAW, _HEX_RAW):
+        pos = 0
+        while pos < n:
+            s, e = match(data, pos, n)[0]
+            if s < 0:
+                break
+            yield s, e
+            pos = e
