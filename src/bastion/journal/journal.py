@@ -5,162 +5,55 @@ every path in the encrypted blob store. Undo restores the "before" side of each 
 itself recorded as an operation whose pre-images are the state just before the restore, so an
 undo can be undone (that is ``redo``). Undo never moves anything it cannot account for:
 
-- a path whose current state is not the operation's "after" state was changed by someone
-  else; undo refuses (unless ``force``) and says which paths;
+- a path whose current state is neither the operation's "after" nor its "before" state was
+  changed by someone else; that operation (and every older one on the same paths) is skipped
+  unless ``force``, and the rest go ahead (planning and restore order: ``restore.py``);
 - a path that did not exist before is deleted only if it still is what the operation made;
   a created directory is removed only when empty, so files the user added survive;
-- every pre-image is loaded and verified before anything is touched; a corrupted blob stops
-  the undo with nothing restored.
+- every pre-image is loaded and verified before anything is touched; an operation with a
+  corrupted blob is left exactly as it is.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from bastion import safefs
-from bastion.errors import BastionError
 from bastion.store import Database
 
 from .blobs import BlobStore, CorruptBlobError
+from .model import (
+    MISSING,
+    Change,
+    FileChange,
+    JournalError,
+    Kind,
+    Operation,
+    Side,
+    UndoResult,
+    current_side,
+)
+from .restore import _final_targets, _inspect, _plan, _read_content, _restore_all, virtual_before
 from .schema import MIGRATIONS
 
-Kind = Literal["missing", "file", "dir", "symlink"]
 BLOB_DIR = "journal/blobs"
-
-
-class JournalError(BastionError):
-    """An undo/redo that cannot be done safely, or an unknown operation."""
-
-
-@dataclass(frozen=True)
-class Side:
-    """The state of one path at one moment: what kind of entry, its content hash, its mode."""
-
-    kind: Kind
-    hash: str | None = None  # files: SHA-256 of content; symlinks: of the link target
-    mode: int | None = None
-
-    def same_as(self, other: Side) -> bool:
-        if self.kind != other.kind:
-            return False
-        if self.kind in ("file", "symlink") and self.hash != other.hash:
-            return False
-        return self.kind == "symlink" or self.mode is None or other.mode is None \
-            or self.mode == other.mode
-
-
-MISSING = Side("missing")
-
-
-@dataclass
-class FileChange:
-    """One path changed by an operation (the API the sandbox uses for shell commands).
-
-    ``before`` is the content before the change (bytes for a file, the link target for a
-    symlink) or None when the path did not exist (``before_kind`` "missing"). Instead of
-    bytes a caller may pass ``before_hash`` of a blob it stored with ``Journal.store_blob``.
-    ``after_hash``/``after_mode``/``after_kind`` describe the state the change leaves.
-    Directories: ``before_kind``/``after_kind`` "dir" with a mode; no content.
-    """
-
-    path: Path
-    before: bytes | None = None
-    before_mode: int | None = None
-    after_hash: str | None = None
-    after_mode: int | None = None
-    before_kind: Kind | None = None  # default: "file" if before/before_hash else "missing"
-    after_kind: Kind | None = None  # default: "file" if after_hash else "missing"
-    before_hash: str | None = None
-
-    def sides(self) -> tuple[Side, Side]:
-        bkind: Kind = self.before_kind or (
-            "file" if self.before is not None or self.before_hash else "missing")
-        akind: Kind = self.after_kind or ("file" if self.after_hash else "missing")
-        bhash = self.before_hash
-        if self.before is not None:
-            bhash = safefs.sha256(self.before)
-        return (Side(bkind, bhash if bkind in ("file", "symlink") else None, self.before_mode),
-                Side(akind, self.after_hash if akind in ("file", "symlink") else None,
-                     self.after_mode))
-
-
-@dataclass
-class Change:
-    path: Path
-    before: Side
-    after: Side
-
-
-@dataclass
-class Operation:
-    id: str
-    seq: int
-    session_id: str | None
-    tool_call_id: str | None
-    tool: str
-    kind: str  # change | undo | redo
-    status: str  # applied | undone | failed
-    reverts: list[str]
-    summary: str
-    created_at: float
-    changes: list[Change] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "seq": self.seq, "session_id": self.session_id,
-            "tool_call_id": self.tool_call_id, "tool": self.tool, "kind": self.kind,
-            "status": self.status, "reverts": self.reverts, "summary": self.summary,
-            "created_at": self.created_at,
-            "changes": [{"path": str(c.path),
-                         "before": {"kind": c.before.kind, "hash": c.before.hash,
-                                    "mode": c.before.mode},
-                         "after": {"kind": c.after.kind, "hash": c.after.hash,
-                                   "mode": c.after.mode}} for c in self.changes],
-        }
-
-
-@dataclass
-class UndoResult:
-    op: Operation  # the undo/redo operation that was recorded
-    reverted: list[str]
-    kept: list[str]  # created directories left in place because they are not empty
-    forced: list[str]  # paths that had changed and were overwritten because of --force
-    #: operations left as they are: op id → why (changed since, or blocked by a newer one)
-    skipped: dict[str, str] = field(default_factory=dict)
-    #: paths that could not be restored: path → why (their operation stays "applied")
-    failed: dict[str, str] = field(default_factory=dict)
-
-
-def current_side(path: Path) -> Side:
-    """The state of ``path`` on disk, read without following symlinks anywhere."""
-    try:
-        with safefs.parent_dir(path) as dfd:
-            entry = safefs.entry_at(dfd, path.name)
-            if entry.kind == "file":
-                return Side("file", safefs.sha256(safefs.read_at(dfd, path.name)), entry.mode)
-            if entry.kind == "symlink":
-                target = os.readlink(path.name, dir_fd=dfd)
-                return Side("symlink", safefs.sha256(os.fsencode(target)), None)
-            if entry.kind == "dir":
-                return Side("dir", None, entry.mode)
-            if entry.kind == "missing":
-                return MISSING
-            raise JournalError(f"{path} is a special file; not touched")
-    except FileNotFoundError:
-        return MISSING
-
-
-def _describe(side: Side) -> str:
-    return "missing" if side.kind == "missing" else side.kind
-
+__all__ = [
+    "BLOB_DIR",
+    "MISSING",
+    "Change",
+    "FileChange",
+    "Journal",
+    "JournalError",
+    "Kind",
+    "Operation",
+    "Side",
+    "UndoResult",
+    "current_side",
+]
 
 class Journal:
     """The change journal of one Bastion home (blobs on disk, operations in the database)."""
@@ -351,157 +244,8 @@ class Journal:
             raise JournalError("nothing to redo")
         return self.undo(ops, force=force, kind="redo")
 
-
-def virtual_before(saved: list[Change], path: Path) -> Side:
-    """For a path seen earlier in the same undo, its state is what the earlier step restored."""
-    for ch in reversed(saved):
-        if ch.path == path:
-            return ch.after
-    return MISSING
-
-
-def _read_content(path: Path, side: Side) -> bytes:
-    with safefs.parent_dir(path) as dfd:
-        if side.kind == "symlink":
-            return os.fsencode(os.readlink(path.name, dir_fd=dfd))
-        return safefs.read_at(dfd, path.name)
-
-
-def _inspect(path: Path) -> Side:
-    """``current_side``, where a path whose parent is no longer a real folder (replaced by a
-    link or a file) counts as missing: nothing there is ours, and nothing is followed."""
-    try:
-        return current_side(path)
-    except (OSError, safefs.UnsafePathError):
-        return MISSING
-
-
-def _plan(ops: list[Operation], force: bool
-          ) -> tuple[list[Operation], dict[str, str], list[str]]:
-    """Which ops (newest first) can be undone; the skipped ones with the reason; conflicts
-    overwritten because of ``force``. A path already in its old state is not a conflict."""
-    virtual: dict[Path, Side] = {}
-    blocked: set[Path] = set()
-    chosen: list[Operation] = []
-    skipped: dict[str, str] = {}
-    forced: list[str] = []
-    for op in ops:
-        paths = {ch.path for ch in op.changes}
-        if paths & blocked:
-            skipped[op.id] = (f"operation {op.id}: a newer operation that is not undone "
-                              "changed the same paths")
-            blocked |= paths
-            continue
-        conflicts = []
-        trial = dict(virtual)
-        for ch in reversed(op.changes):
-            found = trial[ch.path] if ch.path in trial else _inspect(ch.path)
-            if not found.same_as(ch.after) and not found.same_as(ch.before):
-                detail = " with different content or mode" if found.kind == ch.after.kind else ""
-                conflicts.append(f"{ch.path} (expected {_describe(ch.after)} from operation "
-                                 f"{op.id}, found {_describe(found)}{detail})")
-            trial[ch.path] = ch.before
-        if conflicts and not force:
-            skipped[op.id] = "; ".join(conflicts[:3])
-            blocked |= paths
-            continue
-        forced += conflicts
-        virtual = trial
-        chosen.append(op)
-    return chosen, skipped, forced
-
-
-def _final_targets(steps: list[tuple[Operation, Change]]) -> dict[Path, Side]:
-    """Each path's state to restore: the ``before`` of the oldest change in the undo."""
-    targets: dict[Path, Side] = {}
-    for _, ch in steps:  # newest first, so the oldest change's "before" is assigned last
-        targets[ch.path] = ch.before
-    return targets
-
-
-def _restore_all(targets: dict[Path, Side], contents: dict[str, bytes]
-                 ) -> tuple[list[str], dict[str, str]]:
-    """Restore in a safe order: removals deepest first, then folders and files parents first
-    (so a link that replaced a folder is replaced again, never written through). One path
-    that fails is reported and never stops the others."""
-    removals = sorted((p for p, t in targets.items() if t.kind == "missing"),
-                      key=lambda p: -len(p.parts))
-    creations = sorted((p for p, t in targets.items() if t.kind != "missing"),
-                       key=lambda p: len(p.parts))
-    kept: list[str] = []
-    failed: dict[str, str] = {}
-    for path in targets:
-        sweep_temps(path)
-    for path in [*removals, *creations]:
-        target = targets[path]
-        if target.kind == "missing" and _inspect(path).kind == "missing":
-            continue  # already gone (or its folder was replaced: nothing of ours is there)
-        if target.hash is not None and target.kind != "dir" and target.hash not in contents:
-            failed[str(path)] = "its saved version is missing or corrupted"
-            continue
-        try:
-            kept += _restore(path, target, contents)
-        except (OSError, BastionError) as exc:
-            failed[str(path)] = getattr(exc, "message", None) or str(exc)
-    return kept, failed
-
-
-def sweep_temps(path: Path) -> None:
-    """Remove what a killed atomic write of ``path`` left beside it (safefs's temp files)."""
-    pattern = re.compile(r"\." + re.escape(path.name[:100]) + r"\.bastion-[0-9a-f]{12}\.tmp")
-    try:
-        with safefs.parent_dir(path) as dfd:
-            for name in os.listdir(dfd):
-                if pattern.fullmatch(name) and safefs.entry_at(dfd, name).kind == "file":
-                    os.unlink(name, dir_fd=dfd)
-    except (OSError, safefs.UnsafePathError):
-        return
-
-
-def _restore(path: Path, target: Side, contents: dict[str, bytes]) -> list[str]:
-    """Make ``path`` match ``target``; returns paths deliberately left in place."""
-    if target.kind == "missing":
-        try:
-            with safefs.parent_dir(path) as dfd:
-                entry = safefs.entry_at(dfd, path.name)
-                if entry.kind == "dir":
-                    try:
-                        os.rmdir(path.name, dir_fd=dfd)
-                    except OSError:
-                        return [str(path)]  # not empty: holds files someone else made
-                elif entry.kind != "missing":
-                    os.unlink(path.name, dir_fd=dfd)
-                safefs.fsync_dir(dfd)
-        except FileNotFoundError:
-            pass
-        return []
-    with safefs.parent_dir(path, create=True) as dfd:
-        entry = safefs.entry_at(dfd, path.name)
-        if target.kind == "dir":
-            if entry.kind not in ("dir", "missing"):
-                os.unlink(path.name, dir_fd=dfd)
-            if entry.kind != "dir":
-                os.mkdir(path.name, 0o700, dir_fd=dfd)
-            if target.mode is not None:
-                os.chmod(path.name, target.mode, dir_fd=dfd, follow_symlinks=False)
-            return []
-        assert target.hash is not None
-        data = contents[target.hash]
-        if entry.kind == "dir":
-            raise JournalError(f"cannot restore {path}: a directory is in the way")
-        if target.kind == "symlink":
-            if entry.kind != "missing":
-                os.unlink(path.name, dir_fd=dfd)
-            os.symlink(os.fsdecode(data), path.name, dir_fd=dfd)
-            return []
-        if entry.kind == "symlink":
-            os.unlink(path.name, dir_fd=dfd)  # rename would replace it anyway; be explicit
-        mode = target.mode if target.mode is not None else safefs.DEFAULT_FILE_MODE
-        safefs.write_atomic_at(dfd, path.name, data, mode)
-    return []
-
-
 def _summary(tool: str, rows: list[Change]) -> str:
     names = [r.path.name for r in rows if r.before.kind != "dir" and r.after.kind != "dir"]
     shown = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
     return f"{tool} {shown}".strip()
+
