@@ -166,7 +166,7 @@ def test_a_chat_keeps_its_session_for_follow_ups(workspace: Path, tmp_path: Path
         turns = []
 
         def on_event(event: dict[str, Any]) -> None:
-            if event["kind"] == "turn":
+            if event["kind"] == "reply":
                 turns.append(event["answer"])
                 if len(turns) == 1:
                     said = client.post(f"/runs/{run_id}/say", data={"message": "and then?"},

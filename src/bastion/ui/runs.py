@@ -168,7 +168,7 @@ class RunManager:
                                "seconds": round(time.monotonic() - started, 3)}
                     if not run.chat:
                         break
-                    run.emit("turn", summary)
+                    run.emit("reply", summary)
                     message = run.next_message(self.chat_idle_s)
             run.emit("done", summary)
         except BastionError as exc:

@@ -67,7 +67,7 @@ function follow(runId) {
     if (card) { card.classList.add("answered"); card.append(el("p", {class: "dim answer"}, "answered: " + d.answer)); }
   });
   const followUp = document.getElementById("follow-up");
-  on("turn", (d) => {
+  on("reply", (d) => {
     answer.textContent = d.answer;
     status.textContent = "chat open · session " + d.session_id + " · " + d.status;
     followUp.dataset.run = runId;
