@@ -20,6 +20,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from helpers import all_bytes_under, read_record, require, run_bastion, write_script
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -138,8 +140,11 @@ def test_known_secret_smuggled_in_pieces_to_an_allowed_host(workspace: Path, tmp
     assert len(blocked) >= 8, blocked
 
 
+@pytest.mark.parametrize("hide", [True, False], ids=["files-hidden", "output-filtered"])
 def test_commands_that_reverse_rot13_or_encode_a_file(workspace: Path, tmp_path: Path,
-                                                     bastion_home: Path) -> None:
+                                                     bastion_home: Path, hide: bool) -> None:
+    """Two layers: secret-bearing files are hidden from commands (the default), and with
+    that switched off the output filter still redacts the reshaped secrets."""
     require(shutil.which("bwrap") is not None, "bubblewrap")
     _files(workspace)
     commands = ["rev deploy.env", "tr 'A-Za-z' 'N-ZA-Mn-za-m' < client.py",
@@ -150,12 +155,13 @@ def test_commands_that_reverse_rot13_or_encode_a_file(workspace: Path, tmp_path:
         for c in commands] + [{"content": "done"}])
     record = tmp_path / "record.jsonl"
     r = run_bastion("run", "look", "-w", workspace, "--provider", "replay", "--script", script,
-                    "--record", record, "--approve", "auto", "--json")
+                    "--record", record, "--approve", "auto", "--json",
+                    "-c", f"sandbox.hideSecretFiles={'true' if hide else 'false'}")
     assert r.returncode == 0, r.stderr
     results = [m["content"] for m in read_record(record)[-1]["messages"] if m["role"] == "tool"]
     assert len(results) == len(commands), results
     for t in results[:3]:
-        assert "[[SECRET:" in t, t
+        assert ("hold secrets" in t) if hide else ("[[SECRET:" in t), t
     assert_clean(record.read_bytes(), "--record")
     sid = json.loads(r.stdout.splitlines()[-1])["session_id"]
     assert_clean(run_bastion("sessions", "show", sid, "--json").stdout.encode(), "the history")

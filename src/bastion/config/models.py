@@ -258,6 +258,8 @@ class SandboxSettings(_Model):
     max_files: int = Field(default=50_000, ge=10)
     #: default wall clock when nobody watches (--approve auto|never, no terminal, exec)
     unattended_timeout_s: float = Field(default=30.0, gt=0)
+    #: files in the grants that hold secrets are hidden from commands (masked, read-only)
+    hide_secret_files: bool = True
     #: second layer inside bubblewrap (writes only beneath write grants); costs one
     #: interpreter start per command
     landlock: bool = True

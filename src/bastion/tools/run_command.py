@@ -11,6 +11,7 @@ protected or secret location → record the change set in the journal → report
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -44,6 +45,7 @@ from bastion.sandbox import (
 )
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
+from .secretfiles import SecretFiles
 
 
 @dataclass
@@ -59,6 +61,8 @@ class CommandOutcome:
     violations: list[str] = field(default_factory=list)
     op_id: str | None = None
     error: str | None = None
+    #: files hidden from the command because they hold secrets
+    hidden_secret_files: list[str] = field(default_factory=list)
 
     @property
     def ran(self) -> bool:
@@ -76,6 +80,7 @@ class CommandRunner:
         self.session_id = session_id
         self.blobs: Any = journal.blobs if journal is not None else MemoryBlobStore()
         self.cache = SnapshotCache()
+        self.secret_files = SecretFiles()
 
     # ------------------------------------------------------------ running
     def run(self, command: str | list[str], timeout_s: float | None = None, *,
@@ -147,6 +152,7 @@ class CommandRunner:
                 out.result = run_unsandboxed(command, Path(self.policy.workspace), env,
                                              timeout_s, self.settings.output_limit)
             else:
+                view = self._hide_secret_files(view, before, out)
                 spec = compile_spec(self.policy, self.settings, hardlinks=before.hardlinks,
                                     view=view)
                 out.result = run_sandboxed(command, spec, timeout_s, self.settings.output_limit)
@@ -174,6 +180,17 @@ class CommandRunner:
                 self.session_id, tool_call_id, tool, to_file_changes(out.changes),
                 summary=f"{tool}: {out.command[:100]}{skipped_note}")
         return out
+
+    def _hide_secret_files(self, view: Any, before: Snapshot, out: CommandOutcome) -> Any:
+        """Files in the grants that hold secrets are masked for this command (see
+        :mod:`bastion.tools.secretfiles`); ``out.hidden_secret_files`` names them."""
+        if view is None or not self.settings.hide_secret_files:
+            return view
+        found = self.secret_files.find(before.entries)
+        if not found:
+            return view
+        out.hidden_secret_files = found
+        return dataclasses.replace(view, hidden_paths=(*view.hidden_paths, *map(Path, found)))
 
     def _journal_interrupted(self, roots: list[Path], before: Snapshot, out: CommandOutcome,
                              tool_call_id: str | None, tool: str) -> None:
@@ -306,6 +323,11 @@ def format_outcome(out: CommandOutcome, limit: int = 32_000) -> str:
         lines.append("not journaled: " + ", ".join(s.path for s in out.skipped[:5])
                      + (f" (+{len(out.skipped) - 5} more)" if len(out.skipped) > 5 else ""))
     lines += out.violations
+    if out.hidden_secret_files:
+        names = out.hidden_secret_files
+        lines.append("hidden from the command because they hold secrets (read_file shows them "
+                     "with the secrets redacted): " + ", ".join(names[:10])
+                     + (f" (+{len(names) - 10} more)" if len(names) > 10 else ""))
     return "\n".join(lines)
 
 
