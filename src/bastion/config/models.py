@@ -260,6 +260,10 @@ class SandboxSettings(_Model):
     unattended_timeout_s: float = Field(default=30.0, gt=0)
     #: files in the grants that hold secrets are hidden from commands (masked, read-only)
     hide_secret_files: bool = True
+    #: unattended, what the journal cannot keep is read-only for commands except these
+    #: folder names (caches that tools regenerate); add ".git" to let unattended runs commit
+    unattended_writable_unjournaled: list[str] = Field(default_factory=lambda: [
+        "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".cache"])
     #: second layer inside bubblewrap (writes only beneath write grants); costs one
     #: interpreter start per command
     landlock: bool = True

@@ -45,7 +45,7 @@ from bastion.sandbox import (
 )
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
-from .secretfiles import SecretFiles
+from .secretfiles import SecretFiles, unrestorable_paths
 
 
 @dataclass
@@ -63,6 +63,8 @@ class CommandOutcome:
     error: str | None = None
     #: files hidden from the command because they hold secrets
     hidden_secret_files: list[str] = field(default_factory=list)
+    #: unattended: paths the journal cannot keep, read-only for the command
+    read_only_unjournaled: list[str] = field(default_factory=list)
 
     @property
     def ran(self) -> bool:
@@ -153,6 +155,7 @@ class CommandRunner:
                                              timeout_s, self.settings.output_limit)
             else:
                 view = self._hide_secret_files(view, before, out)
+                view = self._guard_unrestorable(view, before, out)
                 spec = compile_spec(self.policy, self.settings, hardlinks=before.hardlinks,
                                     view=view)
                 out.result = run_sandboxed(command, spec, timeout_s, self.settings.output_limit)
@@ -191,6 +194,21 @@ class CommandRunner:
             return view
         out.hidden_secret_files = found
         return dataclasses.replace(view, hidden_paths=(*view.hidden_paths, *map(Path, found)))
+
+    def _guard_unrestorable(self, view: Any, before: Snapshot, out: CommandOutcome) -> Any:
+        """Unattended, what the journal cannot keep (``.git``, virtual environments,
+        ``node_modules``, files over the size limit, special files) is read-only for the
+        command: nobody is there to accept a change that undo could not reverse. Names in
+        ``sandbox.unattendedWritableUnjournaled`` (regenerated caches) stay writable."""
+        if view is None or not before.skipped or not _unattended(self.policy):
+            return view
+        paths = unrestorable_paths(before.skipped,
+                                   frozenset(self.settings.unattended_writable_unjournaled))
+        if not paths:
+            return view
+        out.read_only_unjournaled = paths
+        return dataclasses.replace(view,
+                                   protected_paths=(*view.protected_paths, *map(Path, paths)))
 
     def _journal_interrupted(self, roots: list[Path], before: Snapshot, out: CommandOutcome,
                              tool_call_id: str | None, tool: str) -> None:
@@ -323,6 +341,11 @@ def format_outcome(out: CommandOutcome, limit: int = 32_000) -> str:
         lines.append("not journaled: " + ", ".join(s.path for s in out.skipped[:5])
                      + (f" (+{len(out.skipped) - 5} more)" if len(out.skipped) > 5 else ""))
     lines += out.violations
+    if out.read_only_unjournaled:
+        names = out.read_only_unjournaled
+        lines.append("read-only for this unattended command because undo could not restore "
+                     "them: " + ", ".join(names[:10])
+                     + (f" (+{len(names) - 10} more)" if len(names) > 10 else ""))
     if out.hidden_secret_files:
         names = out.hidden_secret_files
         lines.append("hidden from the command because they hold secrets (read_file shows them "

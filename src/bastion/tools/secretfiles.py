@@ -1,4 +1,5 @@
-"""Files that hold secrets are not handed raw to commands.
+"""What a command is not handed as it is: files that hold secrets (hidden), and, unattended,
+what the journal cannot keep (read-only; :func:`unrestorable_paths`).
 
 The privacy filter sees what a tool returns, but a command can reshape a file before anything
 comes back (``od -c``, ``xxd``, ``fold -w3``, a custom cipher): no filter can undo every
@@ -15,7 +16,9 @@ hides a source file from the build.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,3 +76,21 @@ class SecretFiles:
         if text is None:  # binary: the filter cannot read it either
             return False
         return any(f.confidence in _COUNTS for f in scan_views(default_scanner(), text))
+
+
+def unrestorable_paths(skipped: Iterable[Any], keep: frozenset[str]) -> list[str]:
+    """Paths of a snapshot's ``skipped`` entries (``.git``, virtual environments, files over
+    the size limit…) that a command must not change unattended, minus folder names in
+    ``keep`` (regenerated caches). A ``.git`` folder contributes what is in it: the sandbox
+    pins ``.git`` itself as a writable mount point (it cannot be removed or swapped)."""
+    paths: list[str] = []
+    for s in skipped:
+        name = os.path.basename(s.path)
+        if name in keep or s.reason.startswith("special file") or os.path.islink(s.path):
+            continue
+        if name == ".git" and os.path.isdir(s.path):
+            with contextlib.suppress(OSError):
+                paths += [e.path for e in os.scandir(s.path) if not e.is_symlink()]
+        elif os.path.lexists(s.path):
+            paths.append(s.path)
+    return paths
