@@ -81,6 +81,7 @@ class Runtime:
         for problem in rt.audit.rollback_problems():  # checkpoint copies outside the home
             import sys
 
+            rt.audit.record("session", "rollback-detected", {"problem": problem})
             sys.stderr.write(f"warning: {problem}; if you restored a backup on purpose, run "
                              "`bastion audit accept-restore`\n")
         if settings.retention.days:

@@ -93,3 +93,4 @@ def test_log_path_anchor_end_to_end(bastion_home: Path, workspace: Path, tmp_pat
     assert run_bastion("audit", "verify", "--file", log_file).returncode == 0
     exported = run_bastion("audit", "export").stdout
     assert '"accept-restore"' in exported
+    assert '"rollback-detected"' in exported  # the start-up warning is on the record too

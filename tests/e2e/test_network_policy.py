@@ -120,6 +120,9 @@ def test_policy_check_exit_status_and_gateway(workspace: Path, tmp_path: Path,
 
     assert check("Write(./a.txt)")[0] == 0
     assert check("Write(./x.lock)")[0] == 1
+    # audit mode records more; it decides as the configured permissions do
+    assert check("Write(./a.txt)", "--mode", "audit")[0] == 0
+    assert check("Write(./x.lock)", "--mode", "audit")[0] == 1
     code, data = check("Edit(./src/app.py)")
     assert code == 2 and not data["outside_grants"]
     assert check("Edit(./src/app.py)", "--approve", "auto")[1]["outcome"] == "allow"

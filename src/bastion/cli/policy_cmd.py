@@ -33,7 +33,7 @@ from .output import out, print_json
 app = typer.Typer(help="Inspect the permission policy.", no_args_is_help=True)
 
 WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder (default: cwd).")
-ModeOpt = typer.Option(None, "--mode", help="standard, strict or restricted.")
+ModeOpt = typer.Option(None, "--mode", help="standard, strict, audit or restricted.")
 
 _REQUEST = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 #: the tool a family name stands for when checking a request
@@ -43,9 +43,11 @@ _REPRESENTATIVE = {"read": "read_file", "write": "write_file", "edit": "edit_fil
 
 
 def _policy(workspace: Path, mode: str | None, settings: Settings | None = None) -> Policy:
-    if mode is not None and mode not in ("standard", "strict", "restricted"):
-        raise typer.BadParameter(f"{mode!r} is not one of standard, strict, restricted",
+    if mode is not None and mode not in ("standard", "strict", "audit", "restricted"):
+        raise typer.BadParameter(f"{mode!r} is not one of standard, strict, audit, restricted",
                                  param_hint="--mode")
+    if mode == "audit":  # audit mode records more; permissions stay as configured (as in run)
+        mode = None
     ws = workspace.expanduser().resolve()
     if not ws.is_dir():
         raise BastionError(f"workspace {workspace} is not a directory")
