@@ -41,3 +41,11 @@ def _owner_only(home: Path) -> None:
             os.chmod(home, st.st_mode & 0o700 | 0o700)
     except OSError:
         pass
+
+
+def check_workspace(path: Path) -> Path:
+    """The workspace folder, resolved; a clear error when it is not a directory."""
+    resolved = path.expanduser().resolve()
+    if not resolved.is_dir():
+        raise BastionError(f"workspace {path} is not a directory")
+    return resolved

@@ -16,7 +16,7 @@ from bastion.config import (
     settings_files,
     settings_path,
 )
-from bastion.errors import BastionError
+from bastion.home import check_workspace
 from bastion.journal import open_journal
 from bastion.policy import (
     Approver,
@@ -68,13 +68,6 @@ class RunOptions:
     continue_last: bool = False
     #: the session's title (default: the task's first line); the CLI passes it redacted
     title: str | None = None
-
-
-def check_workspace(path: Path) -> Path:
-    resolved = path.expanduser().resolve()
-    if not resolved.is_dir():
-        raise BastionError(f"workspace {path} is not a directory")
-    return resolved
 
 
 def _refuse_loosening_flags(rt: Runtime, opts: RunOptions) -> None:

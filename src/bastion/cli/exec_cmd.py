@@ -12,8 +12,8 @@ from pathlib import Path
 
 import typer
 
-from bastion.agent.runner import check_workspace
 from bastion.errors import BastionError
+from bastion.home import check_workspace
 from bastion.journal import open_journal
 from bastion.policy import build_policy
 from bastion.runtime import Runtime

@@ -1,5 +1,8 @@
 """Built-in tools (contract §3.4) and the registry that offers them to the model."""
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .base import (
     Granted,
     Refused,
@@ -11,10 +14,32 @@ from .base import (
     authorize,
     describe_validation_error,
 )
-from .edit import DeleteFile, EditFile, MoveFile, WriteFile, mutating_tools
-from .fetch import FetchUrl
-from .files import Glob, Grep, ListDir, ReadFile, read_only_tools
-from .run_command import CommandOutcome, CommandRunner, RunCommand, RunCommandArgs
+
+if TYPE_CHECKING:
+    from .edit import DeleteFile, EditFile, MoveFile, WriteFile, mutating_tools
+    from .fetch import FetchUrl
+    from .files import Glob, Grep, ListDir, ReadFile, read_only_tools
+    from .run_command import CommandOutcome, CommandRunner, RunCommand, RunCommandArgs
+
+#: the tools themselves load on first use (``bastion exec`` needs only the command runner;
+#: fetch_url pulls in the network client)
+_LAZY = {
+    **dict.fromkeys(("DeleteFile", "EditFile", "MoveFile", "WriteFile", "mutating_tools"),
+                    ".edit"),
+    "FetchUrl": ".fetch",
+    **dict.fromkeys(("Glob", "Grep", "ListDir", "ReadFile", "read_only_tools"), ".files"),
+    **dict.fromkeys(("CommandOutcome", "CommandRunner", "RunCommand", "RunCommandArgs"),
+                    ".run_command"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "CommandOutcome",
