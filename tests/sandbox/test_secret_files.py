@@ -73,3 +73,26 @@ def test_unattended_run_reshaping_a_secret_file_never_reaches_the_model(
     sent = record.read_text()
     assert _leaked(sent) == [] and "hold secrets" in sent
     assert read_record(record)
+
+
+def test_verdicts_persist_in_the_encrypted_store(tmp_path: Path) -> None:
+    import os
+
+    from bastion.journal.snapshot import MemoryBlobStore, take_snapshot
+    from bastion.store import Database
+    from bastion.tools.secretfiles import SecretFiles
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "deploy.yml").write_text(f"github_token: {TOKEN}\n")
+    (ws / "app.py").write_text("print('hello')\n")
+    entries = take_snapshot([ws], MemoryBlobStore()).entries
+    key = os.urandom(32)
+    db = Database(tmp_path / "b.db", key)
+    first = SecretFiles(db)
+    assert first.find(entries) == [str(ws / "deploy.yml")] and first.scanned_bytes > 0
+    db.close()
+    db = Database(tmp_path / "b.db", key)  # a later session: nothing is read again
+    later = SecretFiles(db)
+    assert later.find(entries) == [str(ws / "deploy.yml")] and later.scanned_bytes == 0
+    assert TOKEN.encode() not in (tmp_path / "b.db").read_bytes()  # encrypted at rest

@@ -82,7 +82,7 @@ class CommandRunner:
         self.session_id = session_id
         self.blobs: Any = journal.blobs if journal is not None else MemoryBlobStore()
         self.cache = SnapshotCache()
-        self.secret_files = SecretFiles()
+        self.secret_files = SecretFiles(getattr(journal, "db", None))
 
     # ------------------------------------------------------------ running
     def run(self, command: str | list[str], timeout_s: float | None = None, *,

@@ -8,8 +8,10 @@ pre-command snapshot found is checked for secrets, and the ones that hold some a
 the command (masked by an empty read-only file, like ``denyRead`` paths). ``read_file`` still
 shows them, redacted.
 
-Verdicts are cached by content digest (the snapshot's own SHA-256): a file is read and scanned
-once per content, for the life of the session; later commands cost a dictionary lookup per file.
+Verdicts are cached by content digest (the snapshot's own SHA-256), in memory for the session
+and, when a database is given, in the encrypted store (table ``secret_verdicts``, keyed by the
+digest and a fingerprint of the rule set, so new rules re-judge): a file is read and scanned once
+per content; later commands and sessions cost a lookup per file.
 Only ``medium`` and ``high`` confidence findings count, so that a low-confidence guess never
 hides a source file from the build.
 """
@@ -17,6 +19,7 @@ hides a source file from the build.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,17 +35,30 @@ MAX_NEW_FILES = 5_000
 _COUNTS = frozenset({"medium", "high"})
 
 
+MIGRATIONS = [
+    "CREATE TABLE secret_verdicts (digest TEXT NOT NULL, rules TEXT NOT NULL, "
+    "secret INTEGER NOT NULL, PRIMARY KEY (digest, rules))",
+]
+_BATCH = 500
+
+
 @dataclass
 class SecretFiles:
-    """Digest -> does the content hold a secret; kept for a session's commands."""
+    """Digest -> does the content hold a secret; kept for a session's commands (and, with a
+    ``db``, across sessions in the encrypted store)."""
 
+    db: Any = None
     verdicts: dict[str, bool] = field(default_factory=dict)
     scanned_bytes: int = 0
+    _fingerprint: str = ""
 
     def find(self, entries: dict[str, Any]) -> list[str]:
         """Paths (from a snapshot's ``entries``) whose content holds a secret."""
+        self._load([getattr(e, "sha256", None) for e in entries.values()
+                    if getattr(e, "kind", None) == "file"])
         found: list[str] = []
         new = 0
+        fresh: dict[str, bool] = {}
         for path, entry in entries.items():
             digest = getattr(entry, "sha256", None)
             if getattr(entry, "kind", None) != "file" or digest is None:
@@ -55,10 +71,40 @@ class SecretFiles:
                 verdict = self._check(path)
                 if verdict is None:
                     continue
-                self.verdicts[digest] = verdict
+                self.verdicts[digest] = fresh[digest] = verdict
             if verdict:
                 found.append(path)
+        self._save(fresh)
         return found
+
+    def _rules(self) -> str:
+        """A fingerprint of the rule set the verdicts were made with."""
+        if not self._fingerprint:
+            h = hashlib.sha256()
+            for rule in default_scanner().rules:
+                h.update(f"{rule.id}\0{rule.regex}\0{rule.confidence}\0{rule.entropy}\n".encode())
+            self._fingerprint = h.hexdigest()[:32]
+        return self._fingerprint
+
+    def _load(self, digests: list[str | None]) -> None:
+        missing = [d for d in dict.fromkeys(digests) if d is not None and d not in self.verdicts]
+        if self.db is None or not missing:
+            return
+        self.db.ensure_schema("secretscan", MIGRATIONS)
+        for i in range(0, len(missing), _BATCH):
+            chunk = missing[i:i + _BATCH]
+            rows = self.db.query(
+                "SELECT digest, secret FROM secret_verdicts WHERE rules = ? AND digest IN "
+                f"({','.join('?' * len(chunk))})", (self._rules(), *chunk))
+            self.verdicts.update((r["digest"], bool(r["secret"])) for r in rows)
+
+    def _save(self, fresh: dict[str, bool]) -> None:
+        if self.db is None or not fresh:
+            return
+        rules = self._rules()
+        with self.db.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO secret_verdicts (digest, rules, secret) "
+                             "VALUES (?, ?, ?)", [(d, rules, int(v)) for d, v in fresh.items()])
 
     def _check(self, path: str) -> bool | None:
         try:
