@@ -112,8 +112,14 @@ class Runtime:
         audit_api.install(lambda: rt.audit, owner=rt)
         return rt
 
+    @property
+    def owner_id(self) -> str | None:
+        """This process's liveness token (sessions and command intents name it)."""
+        return self._owner.id if self._owner is not None else None
+
     def sweep_crashed(self) -> list[str]:
-        """Sessions left 'running' by a process that died (SIGKILL) become 'interrupted'."""
+        """Sessions left 'running' by a process that died (SIGKILL) become 'interrupted', and
+        the changes of a command it was running are journaled (undoable)."""
         try:
             swept = self.sessions.sweep_orphans(lambda owner: owner_alive(self.home, owner))
             for session_id in swept:
@@ -122,7 +128,24 @@ class Runtime:
                     session_id=session_id)
         except Exception:
             return []
+        self._recover_commands()
         return swept
+
+    def _recover_commands(self) -> None:
+        if not self.db.query("SELECT name FROM sqlite_master WHERE name = 'journal_intents'"):
+            return
+        if not self.db.query("SELECT 1 FROM journal_intents LIMIT 1"):
+            return
+        from bastion.journal import open_journal, recover_intents
+
+        try:
+            ops = recover_intents(open_journal(self), lambda o: owner_alive(self.home, o))
+        except Exception as exc:  # never block start-up; the intent stays for the next one
+            self.audit.record("command", "recovery-failed", {"error": str(exc)})
+            return
+        for op in ops:
+            self.audit.record("command", "recovered", {
+                "operation": op, "reason": "its process ended while the command ran"})
 
     def close(self, exc: BaseException | None = None) -> None:
         """Close everything; a session of this process left 'running' is settled first."""

@@ -23,6 +23,10 @@ Public API
 - ``journal.operations(session_id=None, limit=200) -> list[Operation]`` (newest first),
   ``journal.get(op_id_or_prefix)``, ``journal.last_applied(n, session_id=None)``.
 - ``journal.undo(ops, *, force=False) -> UndoResult`` and ``journal.redo(*, force=False)``.
+- ``begin_intent(journal, before_snapshot, session_id=, tool_call_id=, tool=, summary=) -> id``
+  before a command runs, ``end_intent(journal, id)`` once its changes are recorded, and
+  ``recover_intents(journal, alive) -> [op_id]`` at start-up: a command whose process died
+  (SIGKILL) has its changes recorded then (:mod:`bastion.journal.intents`).
 - ``current_side(path) -> Side`` — the state of a path (kind, content hash, mode), read
   without following symlinks.
 """
@@ -35,6 +39,7 @@ from typing import Protocol
 from bastion.store import Database
 
 from .blobs import BlobStore, CorruptBlobError
+from .intents import begin_intent, end_intent, recover_intents
 from .journal import (
     Change,
     FileChange,
@@ -63,7 +68,8 @@ class _Keys(Protocol):
 
 
 def open_journal(rt: _Opened) -> Journal:
-    return Journal(rt.db, rt.home, rt.vault.subkey("journal"))
+    return Journal(rt.db, rt.home, rt.vault.subkey("journal"),
+                   owner=getattr(rt, "owner_id", None))
 
 
 __all__ = [
@@ -76,6 +82,9 @@ __all__ = [
     "Operation",
     "Side",
     "UndoResult",
+    "begin_intent",
     "current_side",
+    "end_intent",
     "open_journal",
+    "recover_intents",
 ]

@@ -58,8 +58,10 @@ __all__ = [
 class Journal:
     """The change journal of one Bastion home (blobs on disk, operations in the database)."""
 
-    def __init__(self, db: Database, home: Path, key: bytes) -> None:
+    def __init__(self, db: Database, home: Path, key: bytes, *, owner: str | None = None) -> None:
         self.db = db
+        #: the liveness token of the process (write-ahead intents name it)
+        self.owner = owner
         self.blobs = BlobStore(home / BLOB_DIR, key)
         db.ensure_schema("journal", MIGRATIONS)
 

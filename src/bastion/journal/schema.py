@@ -29,4 +29,18 @@ CREATE TABLE journal_changes (
     PRIMARY KEY (op_id, idx)
 )
 """,
+    # 2: write-ahead intents of running commands (see bastion.journal.intents)
+    """
+CREATE TABLE journal_intents (
+    id TEXT PRIMARY KEY,
+    owner TEXT,
+    session_id TEXT,
+    tool_call_id TEXT,
+    tool TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    roots TEXT NOT NULL,
+    entries TEXT NOT NULL,
+    created_at REAL NOT NULL
+)
+""",
 ]

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from bastion.config.models import SandboxSettings
 from bastion.errors import BastionError
+from bastion.journal import begin_intent, end_intent
 from bastion.journal.snapshot import (
     ChangeRecord,
     MemoryBlobStore,
@@ -148,6 +149,10 @@ class CommandRunner:
                         roots: list[Path]) -> CommandOutcome:
         mark = self.journal.max_seq() if self.journal is not None else 0
         before = take_snapshot(roots, self.blobs, cache=self.cache)
+        summary = f"{tool}: {out.command[:100]}"
+        intent = None if self.journal is None else begin_intent(
+            self.journal, before, session_id=self.session_id, tool_call_id=tool_call_id,
+            tool=tool, summary=summary)  # a SIGKILL from here on is recovered at start-up
         try:
             if self.settings.mode == "none":
                 env = build_env(os.environ, workspace=Path(self.policy.workspace))
@@ -161,6 +166,8 @@ class CommandRunner:
                 out.result = run_sandboxed(command, spec, timeout_s, self.settings.output_limit)
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: the command's tree is dead by now
             self._journal_interrupted(roots, before, out, tool_call_id, tool)
+            if intent is not None:
+                end_intent(self.journal, intent)
             raise
         after = take_snapshot(roots, self.blobs, cache=self.cache)
         stripped = strip_setid(diff_snapshots(before, after))
@@ -181,7 +188,9 @@ class CommandRunner:
             skipped_note = f"; not journaled: {len(after.skipped)}" if after.skipped else ""
             out.op_id = self.journal.record_change_set(
                 self.session_id, tool_call_id, tool, to_file_changes(out.changes),
-                summary=f"{tool}: {out.command[:100]}{skipped_note}")
+                summary=f"{summary}{skipped_note}")
+        if intent is not None:
+            end_intent(self.journal, intent)
         return out
 
     def _hide_secret_files(self, view: Any, before: Snapshot, out: CommandOutcome) -> Any:
