@@ -6,6 +6,7 @@ import importlib.util
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -97,6 +98,29 @@ def _database(home: Path) -> tuple[str, str]:
     return OK, f"SQLCipher, {db} (integrity check passed)"
 
 
+def _endpoint(settings: Any) -> tuple[str, str] | None:
+    """The default provider's endpoint, asked once through the egress gateway (offline mode,
+    allowlist, TLS rules apply; nothing is sent when the gateway refuses)."""
+    name = settings.default_provider
+    conf = getattr(settings.providers, name, None)
+    url = getattr(conf, "endpoint", None)
+    if not url:
+        return None  # embedded / replay: no network
+    from bastion.net import EgressPolicy, build_http_client, decide_request
+
+    verdict = decide_request(EgressPolicy.from_settings(settings, endpoints=[url]), url)
+    if not verdict.allowed:
+        return WARN, f"{name} endpoint {url}: the egress gateway refuses it ({verdict.reason})"
+    probe = url.rstrip("/") + ("/models" if name != "anthropic" else "")
+    try:
+        with build_http_client(settings, timeout=3.0, endpoints=[url],
+                               purpose="doctor") as client:
+            status = client.get(probe).status_code
+    except Exception as exc:  # connection refused, TLS, DNS: report, never crash
+        return WARN, f"{name} endpoint {url} is not reachable ({type(exc).__name__}: {exc})"
+    return OK, f"{name} endpoint {url} reachable (HTTP {status})"
+
+
 def doctor(json_output: bool = typer.Option(False, "--json", help="Print a JSON list.")
            ) -> None:
     """Report sandbox, key custody, database, model and network readiness.
@@ -120,6 +144,9 @@ def doctor(json_output: bool = typer.Option(False, "--json", help="Print a JSON 
     checks.append(("embedded model", *_model(settings.providers.embedded.model_path)))
     for line in describe_network_policy(settings):
         checks.append(("network", OK, line))
+    endpoint = _endpoint(settings)
+    if endpoint is not None:
+        checks.append(("provider endpoint", *endpoint))
     if json_output:
         print_json([{"check": what, "status": _plain(status), "detail": detail}
                     for what, status, detail in checks])
