@@ -19,28 +19,40 @@ if ! command -v bwrap >/dev/null 2>&1; then
 fi
 
 # pip quietly; on failure show what pip said (minus this machine's index-location noise) and stop.
-pip_install() {
+pip_run() {
     local log
     log=$(mktemp)
-    if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then
+    if ! .venv/bin/python -m pip -q "$@" >"$log" 2>&1; then
         grep -v "is ignored" "$log" >&2 || true
         rm -f "$log"
-        echo "install.sh: pip install $* failed" >&2
+        echo "install.sh: pip $* failed" >&2
         return 1
     fi
     rm -f "$log"
 }
+pip_install() { pip_run install "$@"; }
 
 PYTHON="${PYTHON:-python3}"
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 pip_install --upgrade pip wheel
 
 # llama.cpp: the default native build segfaults on some CPUs (AVX-512/AMX detection), so build
-# a portable one. pip caches the wheel; later installs take seconds.
+# a portable one. pip's own wheel cache is keyed by the source, not by CMAKE_ARGS: a native
+# wheel built anywhere else on the machine would be reused silently (and segfault). So the
+# portable wheel is built with pip's cache off into a folder of our own (shared by checkouts on
+# this machine), keyed by the build flags, and installed from there only (--only-binary).
+# Later installs take seconds.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF"
+LLAMA_WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/bastion-build/llama-wheels/$(printf '%s' "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-16)"
 if ! .venv/bin/python -c "import llama_cpp" >/dev/null 2>&1; then
-    echo "building llama-cpp-python (portable CPU build, several minutes the first time)..." >&2
-    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" \
-        pip_install "llama-cpp-python[server]>=0.3.7"
+    if ! ls "$LLAMA_WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+        echo "building llama-cpp-python (portable CPU build, several minutes the first time)..." >&2
+        mkdir -p "$LLAMA_WHEELS"
+        CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
+            pip_run wheel --no-cache-dir --no-deps -w "$LLAMA_WHEELS" "llama-cpp-python>=0.3.7"
+    fi
+    pip_install --find-links "$LLAMA_WHEELS" --only-binary llama-cpp-python \
+        "llama-cpp-python[server]>=0.3.7"
 fi
 
 if [[ $DEV == 1 ]]; then
