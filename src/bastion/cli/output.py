@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -56,3 +57,25 @@ def warn(message: str) -> None:
 
 def note(message: str) -> None:
     err.print(message, markup=False, style="dim")
+
+
+def new_passphrase(env: str, what: str, *, prompt: str, nothing: str) -> str:
+    """A passphrase for ``what`` (e.g. "--encrypt"): from ``env``, or typed twice at a terminal
+    (at least 8 characters). Without either, one clear error saying ``nothing`` happened."""
+    from bastion.errors import BastionError
+
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise BastionError(f"{what} needs a passphrase",
+                           hint=f"set {env} or run in a terminal to type it")
+    import getpass
+
+    first = getpass.getpass(prompt)
+    if len(first) < 8:
+        raise BastionError(f"passphrase too short (at least 8 characters); {nothing}")
+    if getpass.getpass("Repeat passphrase: ") != first:
+        raise BastionError(f"the passphrases do not match; {nothing}")
+    return first
+

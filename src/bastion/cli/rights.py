@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-import sys
 from pathlib import Path
 
 import typer
@@ -24,24 +21,9 @@ from bastion.rights import (
 )
 from bastion.runtime import Runtime
 
-from .output import confirm, err, warn
+from .output import confirm, err, new_passphrase, warn
 
 EXPORT_PASSPHRASE_ENV = "BASTION_EXPORT_PASSPHRASE"
-
-
-def _export_passphrase() -> str:
-    env = os.environ.get(EXPORT_PASSPHRASE_ENV)
-    if env:
-        return env
-    if not sys.stdin.isatty():
-        raise BastionError("--encrypt needs a passphrase",
-                           hint=f"set {EXPORT_PASSPHRASE_ENV} or run in a terminal to type it")
-    first = getpass.getpass("Export passphrase: ")
-    if len(first) < 8:
-        raise BastionError("passphrase too short (at least 8 characters); nothing was exported")
-    if getpass.getpass("Repeat passphrase: ") != first:
-        raise BastionError("the passphrases do not match; nothing was exported")
-    return first
 
 
 def export(
@@ -61,7 +43,8 @@ def export(
     opts = ExportOptions(out=out, session=session, include_backups=include_backups,
                          force=force)
     check_target(opts)  # before asking for a passphrase or unlocking anything
-    opts.passphrase = _export_passphrase() if encrypt else None
+    opts.passphrase = new_passphrase(EXPORT_PASSPHRASE_ENV, "--encrypt", prompt="Export passphrase: ",
+                                     nothing="nothing was exported") if encrypt else None
     with Runtime.open() as rt, Progress(
             TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=err,
             transient=True, disable=not err.is_terminal) as bar:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from bastion.config import load_settings
 from bastion.errors import BastionError
 from bastion.runtime import Runtime, SettingChange
 
-from .output import err, out, print_json
+from .output import err, new_passphrase, out, print_json
 
 RECOVERY_PASSPHRASE_ENV = "BASTION_RECOVERY_PASSPHRASE"
 
@@ -40,6 +38,11 @@ class _UsageError(BastionError):
     exit_code = 2
 
 
+def _recovery_passphrase() -> str:
+    return new_passphrase(RECOVERY_PASSPHRASE_ENV, "a recovery file",
+                          prompt="Recovery file passphrase: ", nothing="no file written")
+
+
 def _conf(s3: str | None, bucket: str | None, prefix: str | None, folder: Path | None,
           region: str | None) -> dict[str, Any]:
     try:
@@ -59,19 +62,6 @@ def _save_conf(rt: Runtime, conf: dict[str, Any] | None) -> None:
     change = SettingChange.prepare("sync", value, remove=conf is None)
     if change.changed:
         change.apply(rt.audit)
-
-
-def _recovery_passphrase() -> str:
-    env = os.environ.get(RECOVERY_PASSPHRASE_ENV)
-    if env:
-        return env
-    if not sys.stdin.isatty():
-        raise BastionError("a recovery file needs a passphrase",
-                           hint=f"set {RECOVERY_PASSPHRASE_ENV} or run in a terminal")
-    first = getpass.getpass("Recovery file passphrase: ")
-    if len(first) < 8 or getpass.getpass("Repeat passphrase: ") != first:
-        raise BastionError("passphrase too short or the two did not match; no file written")
-    return first
 
 
 def _write_recovery(rt: Runtime, conf: dict[str, Any], path: Path) -> None:
