@@ -275,6 +275,24 @@ class _Compiled:
         return not any(a.search(secret) for a in self.allow)
 
 
+class _CompiledRules:
+    """Each rule's compiled patterns, built the first time its keyword (or a keyword-less
+    rule's turn) comes up: scanning a small file compiles a handful of the ~270 regexes, not
+    all of them (~17 ms). A race between threads compiles one rule twice, harmlessly."""
+
+    __slots__ = ("_built", "_rules")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self._rules = rules
+        self._built: list[_Compiled | None] = [None] * len(rules)
+
+    def __getitem__(self, idx: int) -> _Compiled:
+        comp = self._built[idx]
+        if comp is None:
+            comp = self._built[idx] = _Compiled(self._rules[idx])
+        return comp
+
+
 def ascii_lower(text: str) -> str:
     """Lowercase ASCII letters only, so every offset stays valid."""
     if text.isascii():
@@ -301,7 +319,7 @@ class SecretScanner:
             raise ValueError("prefilter must be 're2' or 'ahocorasick'")
         self.prefilter = prefilter
         self.rules: tuple[Rule, ...] = tuple(default_rules() if rules is None else rules)
-        self._compiled = [_Compiled(r) for r in self.rules]
+        self._compiled = _CompiledRules(self.rules)
         self._always: list[int] = []
         table: dict[str, set[int]] = {}
         for idx, rule in enumerate(self.rules):
