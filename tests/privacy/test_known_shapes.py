@@ -60,6 +60,19 @@ def test_pieces_of_a_detected_token_are_reassembled_per_destination() -> None:
         {"url": f"https://b.example/{TOKEN[20:]}"}) if f.kind == "reassembled-secret"]
 
 
+def test_pieces_inside_large_requests_are_reassembled() -> None:
+    """The stream re-scans only the start of a large request (its whole text was scanned as an
+    argument): a piece at the end of one big request and the rest at the start of the next are
+    still joined."""
+    filler = "/".join(f"page{i}" for i in range(20_000))  # ~200 KB of ordinary path segments
+    pf = PrivacyFilter()
+    first = pf.check_outbound_arguments({"url": f"https://allowed.example/{filler}/{TOKEN[:20]}"})
+    assert not [f for f in first if f.kind == "reassembled-secret"]
+    second = pf.check_outbound_arguments(
+        {"url": f"https://allowed.example/{TOKEN[20:]}/{filler.replace('page', 'item')}"})
+    assert "reassembled-secret" in [f.kind for f in second]
+
+
 def test_base32_pieces_of_a_known_value_are_caught() -> None:
     pf = PrivacyFilter({"SERVICE_TOKEN": OPAQUE})
     b32 = base64.b32encode(OPAQUE.encode()).decode().rstrip("=")

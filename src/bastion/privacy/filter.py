@@ -8,12 +8,12 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from bastion.privacy.detector import Finding, SecretScanner, default_scanner
 from bastion.privacy.known import KnownValues, credential_env_values
 from bastion.privacy.outbound import (
     OUTBOUND_BUDGET_BITS,
+    STREAM_NEW,
     OutboundStreams,
     data_tokens,
     destination,
@@ -39,7 +39,7 @@ from bastion.privacy.response import (
     url_host,
 )
 from bastion.privacy.rules import Rule
-from bastion.privacy.textio import regex_safe
+from bastion.privacy.textio import regex_safe, unquote
 from bastion.privacy.views import view_findings, views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
@@ -375,6 +375,7 @@ class PrivacyFilter:
         dest = destination(args)
         strings = [v for _, v in _walk_strings(args, "")]
         stream, new_at = self._outbound.add(dest, data_tokens(strings))
+        stream = stream[: new_at + STREAM_NEW]
         findings: list[LeakFinding] = []
         if new_at < len(stream):
             for _start, end, label, _kind, _secret in self._secret_spans(stream):

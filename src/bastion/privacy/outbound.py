@@ -22,14 +22,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from bastion.privacy.detector import char_classes, shannon_entropy
+from bastion.privacy.textio import unquote
 
 #: high-entropy bits one destination may receive in an unattended session
 OUTBOUND_BUDGET_BITS = 512
 #: how much of a destination's stream is re-scanned with each new request
 STREAM_TAIL = 4096
+#: how much of a request's own data is scanned again as part of the stream: a secret completed
+#: by this request starts in the tail, so it ends well within this; what lies wholly inside the
+#: request was already scanned as its arguments (a 1 MB request is not scanned twice)
+STREAM_NEW = 65536
 _SPLIT = re.compile(r"[/?&=#;,:\s+]+")
 _DIGIT = re.compile(r"[0-9]")
 _LETTER = re.compile(r"[A-Za-z]")
