@@ -385,8 +385,9 @@ class SecretScanner:
             if len(parts) < 2:
                 continue
             k = len(kw)
-            ends = itertools.accumulate(len(part) + k for part in parts[:-1])
-            offsets = list(map(operator.sub, ends, itertools.repeat(k)))
+            # offset of hit i: the lengths of parts 0..i plus i keywords
+            offsets = list(map(operator.add, itertools.accumulate(map(len, parts[:-1])),
+                               range(0, k * (len(parts) - 1), k)))
             for idx in self._kw_direct[kw]:
                 lst = hits.get(idx)
                 hits[idx] = offsets if lst is None else sorted(lst + offsets)
@@ -484,6 +485,7 @@ class SecretScanner:
         cands.sort(key=lambda c: c[1])
         out: list[Finding] = []
         last_b = last_c = 0
+        verdicts: dict[tuple[int, str], bool] = {}  # (hostile text repeats one candidate)
         for idx, bs, be in cands:
             comp = self._compiled[idx]
             if ascii_only:
@@ -494,7 +496,10 @@ class SecretScanner:
                 secret = data[bs:be].decode("utf-8", "surrogatepass")
                 ce = cs + len(secret)
                 last_b, last_c = bs, cs
-            if comp.accepts(secret):
+            verdict = verdicts.get((idx, secret))
+            if verdict is None:
+                verdict = verdicts[(idx, secret)] = comp.accepts(secret)
+            if verdict:
                 out.append(Finding(comp.rule.id, cs, ce, 0, comp.rule.confidence, secret))
         if not out:
             return []
