@@ -30,15 +30,20 @@ from bastion.rights.secrets import SecretScrubber, scrub_settings
 
 
 def paths() -> dict[str, Callable[[str], object]]:
-    pf = PrivacyFilter({"K": "Zq8vN3mX5pL2wK9r"}, security_mode=True, workspace="/tmp/ws",
-                       user="alice")
+    """Each path with its own filter (a shared one would answer repeated texts from its cache)."""
+
+    def new_filter() -> PrivacyFilter:
+        return PrivacyFilter({"K": "Zq8vN3mX5pL2wK9r"}, security_mode=True, workspace="/tmp/ws",
+                             user="alice")
+
+    pf_redact, pf_response, pf_outbound, pf_audit = (new_filter() for _ in range(4))
     crash = default_redactor()
     scrubber = SecretScrubber(["Zq8vN3mX5pL2wK9r"])
     return {
-        "filter.redact": pf.redact,
-        "filter.scan_response": pf.scan_response,
-        "filter.outbound": lambda t: pf.check_outbound_arguments({"url": t}),
-        "audit.scrub": lambda t: scrub({"message": t}, pf.redact),
+        "filter.redact": pf_redact.redact,
+        "filter.scan_response": pf_response.scan_response,
+        "filter.outbound": lambda t: pf_outbound.check_outbound_arguments({"url": t}),
+        "audit.scrub": lambda t: scrub({"message": t}, pf_audit.redact),
         "export.scrub": lambda t: scrubber.deep(scrub_settings({"x": t})),
         "crash.redact": crash,
     }

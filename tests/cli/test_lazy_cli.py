@@ -90,3 +90,16 @@ def test_a_replay_run_without_network_or_commands_loads_none_of_them(tmp_path: P
                                      "--script", str(script), "--json"))
     assert json.loads(proc.stdout.splitlines()[-1])["answer"] == "done", proc.stderr
     assert not {"bashlex", "llama_cpp", "mcp", "httpx", "openai", "anthropic"} & set(loaded)
+
+
+def test_scan_loads_neither_heavy_libraries_nor_pydantic(tmp_path: Path) -> None:
+    """``scan`` imports only the privacy package; Typer's Pydantic-based parameter coercion
+    is bypassed for plain types (cli/_fastparams.py), so Pydantic is not imported either."""
+    target = tmp_path / "config.py"
+    target.write_text("API_KEY = 'sk-proj-" + "a1B2c3D4" * 6 + "'\n")
+    body = _main_with("scan", str(target)) + (
+        "sys.stderr.write('PYDANTIC=' + str('pydantic' in sys.modules) + '\\n')\n")
+    loaded, proc = _probe(body)
+    assert loaded == [], proc.stderr[-500:]
+    assert "openai-project-key" in proc.stdout, proc.stderr[-500:]
+    assert "PYDANTIC=False" in proc.stderr

@@ -37,3 +37,39 @@ def test_rule_examples(rule: Rule) -> None:
         assert default_scanner().scan(example), f"full scanner missed {example!r}"
     for example in rule.negative:
         assert not scanner.scan(example), f"{rule.id} fired on negative example {example!r}"
+
+
+# --------------------------------------------------------------- built-in rule cache (#16)
+
+
+def test_builtin_rule_cache_matches_the_toml_files() -> None:
+    """The committed JSON cache is exactly what the TOML files parse to; after editing a rule
+    file run: python -c 'from bastion.privacy.rules import write_builtin_cache as w; w()'"""
+    from importlib import resources
+
+    from bastion.privacy import rules as rules_mod
+
+    cached = resources.files("bastion.privacy").joinpath("rules", rules_mod.BUILTIN_CACHE)
+    assert cached.read_text("utf-8") == rules_mod.builtin_cache_text(), (
+        "privacy/rules/_builtin.json is stale: run "
+        "python -c 'from bastion.privacy.rules import write_builtin_cache as w; w()'")
+
+
+def test_stale_builtin_rule_cache_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache whose digest is not that of the TOML files is never used: the rules come from
+    the TOML files (validated), so an edited rule takes effect even before the cache is rebuilt."""
+    from bastion.privacy import rules as rules_mod
+
+    sources = rules_mod._builtin_sources()
+    edited = [(name, data.replace(b"id = 'github-pat'", b"id = 'github-pat-edited'"))
+              for name, data in sources]
+    assert edited != sources
+    monkeypatch.setattr(rules_mod, "_builtin_sources", lambda: edited)
+    rules_mod.default_rules.cache_clear()
+    try:
+        ids = {r.id for r in rules_mod.default_rules()}
+        assert "github-pat-edited" in ids and "github-pat" not in ids
+    finally:
+        monkeypatch.undo()
+        rules_mod.default_rules.cache_clear()
+    assert "github-pat" in {r.id for r in rules_mod.default_rules()}

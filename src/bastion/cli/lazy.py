@@ -17,6 +17,10 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
+from ._fastparams import install as _install_fast_params
+
+_install_fast_params()
+
 # Typer >= 0.24 ships its own copy of Click; annotations below name Click's types loosely.
 Command = Any
 Context = Any

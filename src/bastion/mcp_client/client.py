@@ -9,7 +9,6 @@ timeout. ``close`` ends the serving task, which stops the server process.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import threading
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from bastion.errors import BastionError
 
 if TYPE_CHECKING:  # the SDK takes ~1 s to import: load it only when a server is used
+    import asyncio
+
     from mcp import ClientSession
 
 CONNECT_TIMEOUT_S = 30.0
@@ -87,6 +88,8 @@ class McpConnection:
 
     # ------------------------------------------------------------------ lifecycle
     def connect(self, timeout_s: float = CONNECT_TIMEOUT_S) -> McpConnection:
+        import asyncio  # ~25 ms: loaded when a server is really started, not at every run
+
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name=f"mcp-{self.name}",
@@ -109,6 +112,8 @@ class McpConnection:
         return self
 
     async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
+        import asyncio
+
         self._closing = asyncio.Event()
         try:
             from mcp import ClientSession
@@ -177,6 +182,8 @@ class McpConnection:
         if self._loop is None or self._session is None:
             raise McpError(f"MCP server {self.name!r} is not connected")
         session = self._session
+        import asyncio
+
         future = asyncio.run_coroutine_threadsafe(session.call_tool(tool, arguments), self._loop)
         try:
             result = future.result(timeout=timeout_s)

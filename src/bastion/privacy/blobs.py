@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import zlib
 from collections.abc import Iterator
@@ -29,7 +30,6 @@ _HEX = re.compile(r"[0-9a-fA-F]{16,}")
 _B64_RAW = raw_matcher(compile_re2(_B64.pattern, rule_id="view-base64"))
 _HEX_RAW = raw_matcher(compile_re2(_HEX.pattern, rule_id="view-hex"))
 HEXISH = re.compile(rb"[0-9a-fA-F]+")
-_WS = re.compile(r"\\n|\s+")
 _B32 = re.compile(r"[A-Z2-7]{16,}=*")
 
 
@@ -53,8 +53,26 @@ def _inflate(raw: bytes) -> bytes | None:
     return out
 
 
+#: blobs up to this long have their verdict cached (identifiers such as ``assertIsInstance``
+#: recur in every text and never decode to text; a real blob is decoded once per process)
+CACHED_BLOB = 256
+
+
 def decode_blob(blob: str) -> str | None:
-    compact = _WS.sub("", blob)
+    """The text inside a base64 / base32 / hex blob (gzip inflated), or None."""
+    if len(blob) <= CACHED_BLOB:
+        return _decode_short(blob)
+    return _decode(blob)
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode_short(blob: str) -> str | None:
+    return _decode(blob)
+
+
+def _decode(blob: str) -> str | None:
+    # line breaks (also JSON "\\n") and indentation of a wrapped blob removed (str methods: C)
+    compact = blob if blob.isalnum() else "".join(blob.replace("\\n", "\n").split())
     raw: bytes | None = None
     if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
         try:
@@ -85,11 +103,14 @@ def decode_blob(blob: str) -> str | None:
 def runs(data: bytes) -> Iterator[tuple[int, int]]:
     """Byte spans of base64 / hex runs (RE2's DFA over bytes: linear, no per-position cost)."""
     n = len(data)
+    seen: set[tuple[int, int]] = set()
     for match in (_B64_RAW, _HEX_RAW):
         pos = 0
         while pos < n:
             s, e = match(data, pos, n)[0]
             if s < 0:
                 break
-            yield s, e
+            if (s, e) not in seen:  # a hex run is usually a base64 run too: decode it once
+                seen.add((s, e))
+                yield s, e
             pos = e

@@ -275,6 +275,24 @@ class _Compiled:
         return not any(a.search(secret) for a in self.allow)
 
 
+class _CompiledRules:
+    """Each rule's compiled patterns, built the first time its keyword (or a keyword-less
+    rule's turn) comes up: scanning a small file compiles a handful of the ~270 regexes, not
+    all of them (~17 ms). A race between threads compiles one rule twice, harmlessly."""
+
+    __slots__ = ("_built", "_rules")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self._rules = rules
+        self._built: list[_Compiled | None] = [None] * len(rules)
+
+    def __getitem__(self, idx: int) -> _Compiled:
+        comp = self._built[idx]
+        if comp is None:
+            comp = self._built[idx] = _Compiled(self._rules[idx])
+        return comp
+
+
 def ascii_lower(text: str) -> str:
     """Lowercase ASCII letters only, so every offset stays valid."""
     if text.isascii():
@@ -301,7 +319,7 @@ class SecretScanner:
             raise ValueError("prefilter must be 're2' or 'ahocorasick'")
         self.prefilter = prefilter
         self.rules: tuple[Rule, ...] = tuple(default_rules() if rules is None else rules)
-        self._compiled = [_Compiled(r) for r in self.rules]
+        self._compiled = _CompiledRules(self.rules)
         self._always: list[int] = []
         table: dict[str, set[int]] = {}
         for idx, rule in enumerate(self.rules):
@@ -367,8 +385,9 @@ class SecretScanner:
             if len(parts) < 2:
                 continue
             k = len(kw)
-            ends = itertools.accumulate(len(part) + k for part in parts[:-1])
-            offsets = list(map(operator.sub, ends, itertools.repeat(k)))
+            # offset of hit i: the lengths of parts 0..i plus i keywords
+            offsets = list(map(operator.add, itertools.accumulate(map(len, parts[:-1])),
+                               range(0, k * (len(parts) - 1), k)))
             for idx in self._kw_direct[kw]:
                 lst = hits.get(idx)
                 hits[idx] = offsets if lst is None else sorted(lst + offsets)
@@ -466,6 +485,7 @@ class SecretScanner:
         cands.sort(key=lambda c: c[1])
         out: list[Finding] = []
         last_b = last_c = 0
+        verdicts: dict[tuple[int, str], bool] = {}  # (hostile text repeats one candidate)
         for idx, bs, be in cands:
             comp = self._compiled[idx]
             if ascii_only:
@@ -476,7 +496,10 @@ class SecretScanner:
                 secret = data[bs:be].decode("utf-8", "surrogatepass")
                 ce = cs + len(secret)
                 last_b, last_c = bs, cs
-            if comp.accepts(secret):
+            verdict = verdicts.get((idx, secret))
+            if verdict is None:
+                verdict = verdicts[(idx, secret)] = comp.accepts(secret)
+            if verdict:
                 out.append(Finding(comp.rule.id, cs, ce, 0, comp.rule.confidence, secret))
         if not out:
             return []

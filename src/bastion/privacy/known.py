@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
+import math
 import os
 import re
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
-from bastion.privacy.detector import char_classes, shannon_entropy
+from bastion.privacy.detector import char_classes
 
 # Environment variable names that carry credentials.
 _CRED_NAME = re.compile(
@@ -137,11 +139,20 @@ def encoded_variants(value: str) -> list[tuple[str, str]]:
     return list(out.items())
 
 
+# c * log2(c) for the character counts of a window (entropy without a Counter per window)
+_CLOG = [0.0, 0.0, *(c * math.log2(c) for c in range(2, 257))]
+
+
+_BLANK = re.compile(r"\s")
+
+
 def _fragment_ok(window: str) -> bool:
     """A window specific enough to stand for its secret: no blanks, mixed, varied."""
-    if any(ch.isspace() for ch in window):
+    if _BLANK.search(window) is not None or char_classes(window) < 2:
         return False
-    return char_classes(window) >= 2 and shannon_entropy(window) >= 3.0
+    n = len(window)
+    repeated = sum(map(_CLOG.__getitem__, map(window.count, set(window))))
+    return math.log2(n) - repeated / n >= 3.0
 
 
 def shape_variants(value: str) -> list[tuple[str, str]]:
@@ -149,23 +160,31 @@ def shape_variants(value: str) -> list[tuple[str, str]]:
 
     A model that saw (part of) a secret can print half of it, reverse it or rot13 it; each
     window of ``FRAGMENT`` characters of a 16+ character value is specific enough to match.
+    Reversing or rot13-ing a window keeps its character classes, blanks and entropy, so which
+    windows qualify is decided once, on the value itself.
     """
-    shapes = [(value, "fragment"), (value[::-1], "reversed")]
-    rot = value.translate(_ROT13)
-    if rot != value:
-        shapes.append((rot, "rot13"))
     out: dict[str, str] = {}
-    for form, kind in shapes:
-        if form != value:
-            out.setdefault(form, kind)
-        n = len(form)
-        if n < FRAGMENT_MIN_VALUE:
-            continue
-        width, step = (FRAGMENT, 1) if n <= 128 else (16, 4)
-        for i in range(0, n - width + 1, step):
-            window = form[i : i + width]
-            if window not in out and _fragment_ok(window):
-                out[window] = kind
+    rev, rot = value[::-1], value.translate(_ROT13)
+    n = len(value)
+    fragments = n >= FRAGMENT_MIN_VALUE
+    width, step = (FRAGMENT, 1) if n <= 128 else (16, 4)
+    grid = range(0, n - width + 1, step)
+    starts = [i for i in grid if _fragment_ok(value[i : i + width])] if fragments else []
+    for i in starts:
+        out.setdefault(value[i : i + width], "fragment")
+    out.setdefault(rev, "reversed")
+    if fragments:
+        # the reversed form's windows are the value's windows reversed (same verdict) when
+        # both grids line up, i.e. when ``step`` divides ``n - width``
+        rev_starts = ([n - width - i for i in reversed(starts)] if (n - width) % step == 0
+                      else [i for i in grid if _fragment_ok(rev[i : i + width])])
+        for i in rev_starts:
+            out.setdefault(rev[i : i + width], "reversed")
+    if rot != value:
+        out.setdefault(rot, "rot13")
+        for i in starts:
+            out.setdefault(rot[i : i + width], "rot13")
+    out.pop(value, None)
     return list(out.items())
 
 
@@ -282,20 +301,26 @@ class KnownValues:
         hits = index.keys() & chunks  # iterates the chunks, membership tested in C
         if not hits:
             return
-        fmt = "<Q" if size == 8 else "<I"
-        for gram in hits:
-            needle = struct.pack(fmt, gram)
-            entries = index[gram]
-            pos = data.find(needle)
-            while pos != -1:
-                if pos % size == 0:
-                    for word, k in entries:
-                        start = pos - k
-                        if start >= 0 and data.startswith(word, start):
-                            end = start + len(word)
-                            if best.get(start, -1) < end:
-                                best[start] = end
-                pos = data.find(needle, pos + 1)
+        # aligned chunks that hit, in text order; a word lying inside a match already found
+        # (a fragment of a whole value: the text holds the value) is not verified
+        if len(hits) > 8:
+            where: Iterable[int] = itertools.compress(
+                range(len(chunks)), map(hits.__contains__, chunks))
+        else:
+            where = sorted(itertools.chain.from_iterable(_positions(chunks, g) for g in hits))
+        cover_s = cover_e = -1
+        for i in where:
+            pos = i * size
+            for word, k in index[chunks[i]]:
+                start = pos - k
+                end = start + len(word)
+                if cover_s <= start and end <= cover_e:
+                    continue
+                if start >= 0 and data.startswith(word, start):
+                    if best.get(start, -1) < end:
+                        best[start] = end
+                    if end > cover_e:
+                        cover_s, cover_e = start, end
 
     def find(self, text: str) -> list[KnownMatch]:
         """Every occurrence of every value / variant in ``text``.
@@ -339,6 +364,17 @@ class KnownValues:
                 last_b, last_c = bs, cs
             out.append(KnownMatch(cs, ce, text[cs:ce], label, enc))
         return out
+
+
+def _positions(chunks: tuple[int, ...], gram: int) -> Iterator[int]:
+    """Indexes of ``gram`` in ``chunks`` (C-level search)."""
+    i = chunks.index(gram)
+    while True:
+        yield i
+        try:
+            i = chunks.index(gram, i + 1)
+        except ValueError:
+            return
 
 
 def _label_from_name(name: str) -> str:

@@ -20,6 +20,7 @@ import functools
 import html
 import itertools
 import json
+import operator
 import re
 from array import array
 from collections.abc import Callable, Iterator
@@ -178,40 +179,53 @@ def escape_view(text: str, parent: View | None = None) -> View | None:
 # Joins removed: "abcd" + "efgh" / 'abcd' 'efgh' / "abcd" +\n "efgh" (4+ token characters on
 # each side, so "" pairs are not joins), `\`-newline after a token, and the line break after a
 # line that is one token of 12+ characters (a token wrapped at a column, a YAML folded scalar).
-# Unambiguous: each run of blanks is consumed by one quantifier, so backtracking is bounded by
-# the line.
+# Linear: every quantifier is possessive (``*+``, no backtracking), the token context is checked
+# by fixed-width lookarounds, and the removed parts are cut out by ``re.split`` (C speed, no
+# Python per join: text made of nothing but joins is still split at ~30 ms/MB).
 _TOK = "[A-Za-z0-9+/=_-]"
-# RE2 over bytes (DFA, no per-position cost); the removed part is group 1; the token
-# characters around it are matched too, so each search restarts at the end of group 1
-_JOIN_RAW = raw_matcher(compile_re2(
-    rf"{_TOK}{{4}}([\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?[\"'])"
-    rf"{_TOK}{{4}}|{_TOK}{{4}}(\\\r?\n[ \t]*){_TOK}"
-    rf"|(?m:^)[ \t]*[A-Za-z0-9+/_-]{{12,}}=*(\r?\n[ \t]*){_TOK}", rule_id="view-join"))
+# quoted-string joins and backslash continuations: the removed part is the whole match
+_JOIN_QUOTED = re.compile(
+    rf"(?=[\"'\\])((?<={_TOK}{{4}})[\"'][ \t]*+(?:(?:[+.&]|\|\|)[ \t]*+)?+"
+    rf"(?:\\?\r?\n[ \t]*+(?:[+.&][ \t]*+)?+)?+[\"'](?={_TOK}{{4}})"
+    rf"|(?<={_TOK}{{4}})\\\r?\n[ \t]*+(?={_TOK}))")
+# wrapped lines: group 1 is the token line (kept), group 2 the line break (removed)
+_JOIN_WRAPPED = re.compile(
+    rf"(?m)(^[ \t]*+[A-Za-z0-9+/_-]{{12,}}+=*+)(\r?\n[ \t]*+)(?={_TOK})")
+# RE2 over bytes (DFA): is there any join at all? (most texts have none)
+_JOIN_ANY = raw_matcher(compile_re2(
+    rf"{_TOK}{{4}}[\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?[\"']"
+    rf"{_TOK}{{4}}|{_TOK}{{4}}\\\r?\n[ \t]*{_TOK}"
+    rf"|(?m:^)[ \t]*[A-Za-z0-9+/_-]{{12,}}=*\r?\n[ \t]*{_TOK}", rule_id="view-join"))
 
 
-def _join_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the joins in ``text``."""
-    data = text.encode("utf-8", "surrogatepass")
-    n = len(data)
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    while pos < n and len(spans) < MAX_EDITS:
-        groups = _JOIN_RAW(data, pos, n)
-        if groups[0][0] < 0:
-            break
-        s, e = next(g for g in groups[1:] if g[0] >= 0)
-        spans.append((s, e))
-        pos = e
-    if spans and len(data) != len(text):  # byte offsets to character offsets (in order)
-        out: list[tuple[int, int]] = []
-        last_b = last_c = 0
-        for s, e in spans:
-            cs = last_c + len(data[last_b:s].decode("utf-8", "surrogatepass"))
-            ce = cs + len(data[s:e].decode("utf-8", "surrogatepass"))
-            out.append((cs, ce))
-            last_b, last_c = s, cs
-        return out
-    return spans
+def _join_parts(text: str) -> list[str] | None:
+    """``[kept, removed, kept, …, kept]``: ``text`` cut at its joins (None when there is none)."""
+    quoted = wrapped = None
+    if '"' in text or "'" in text or "\\" in text:
+        quoted = _JOIN_QUOTED.split(text, MAX_EDITS)
+        if len(quoted) < 2:
+            quoted = None
+    if "\n" in text:
+        split = _JOIN_WRAPPED.split(text, MAX_EDITS)
+        if len(split) > 1:  # [kept, token line, removed, kept, …]: the line is kept too
+            wrapped = [""] * (2 * (len(split) // 3) + 1)
+            wrapped[0:-1:2] = map(operator.add, split[0:-1:3], split[1::3])
+            wrapped[1::2], wrapped[-1] = split[2::3], split[-1]
+    if quoted is None or wrapped is None:
+        return quoted or wrapped
+    # both kinds (rare): the removed parts never overlap; merge them by offset
+    spans = sorted(itertools.chain(_removed(quoted), _removed(wrapped)))
+    cuts = [0]
+    for s, e in spans:
+        if s >= cuts[-1]:  # (the two splits are independent: keep the first of an overlap)
+            cuts += (s, e)
+    cuts.append(len(text))
+    return list(map(text.__getitem__, map(slice, cuts[:-1], cuts[1:])))
+
+
+def _removed(parts: list[str]) -> Iterator[tuple[int, int]]:
+    ends = list(itertools.accumulate(map(len, parts[:-1])))
+    return zip(ends[0::2], ends[1::2], strict=True)
 
 
 def continuation_view(text: str, parent: View | None = None) -> View | None:
@@ -221,14 +235,12 @@ def continuation_view(text: str, parent: View | None = None) -> View | None:
     """
     if "\n" not in text and "'" not in text and '"' not in text:
         return None
-    parts: list[str] = []
-    pos = 0
-    for s, e in _join_spans(text):
-        parts += (text[pos:s], text[s:e])
-        pos = e
-    if not parts:
+    data = text.encode("utf-8", "surrogatepass")
+    if _JOIN_ANY(data, 0, len(data))[0][0] < 0:  # RE2's DFA: any join at all?
         return None
-    parts.append(text[pos:])
+    parts = _join_parts(text)
+    if parts is None:
+        return None
     out = parts[:]
     out[1::2] = [""] * (len(parts) // 2)
     vb = array("q", itertools.accumulate(map(len, out), initial=0))
@@ -295,12 +307,22 @@ def rot13_view(text: str, parent: View | None = None) -> View | None:
 class ReversedLines(View):
     """Each line reversed in place (``rev``): a span maps to the mirrored span of its line."""
 
-    line_starts: list[int] = field(default_factory=list)
+    _starts: list[int] | None = field(default=None, repr=False)
+
+    @property
+    def line_starts(self) -> list[int]:
+        """Offset of each line (computed on the first finding: most views have none)."""
+        if self._starts is None:
+            lens = map(len, self.text.split("\n"))
+            self._starts = list(itertools.accumulate(
+                map(operator.add, lens, itertools.repeat(1)), initial=0))[:-1]
+        return self._starts
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        first = bisect.bisect_right(self.line_starts, start) - 1
-        last = bisect.bisect_right(self.line_starts, max(start, end - 1)) - 1
-        ls = self.line_starts[first]
+        starts = self.line_starts
+        first = bisect.bisect_right(starts, start) - 1
+        last = bisect.bisect_right(starts, max(start, end - 1)) - 1
+        ls = starts[first]
         le = self._line_end(first)
         if first == last:  # (a span may include the line's newline: clamp to the line)
             a, b = ls + (le - min(end, le)), ls + (le - min(start, le))
@@ -311,16 +333,15 @@ class ReversedLines(View):
         return a, b
 
     def _line_end(self, i: int) -> int:
-        return (self.line_starts[i + 1] - 1 if i + 1 < len(self.line_starts)
-                else len(self.text))
+        starts = self.line_starts
+        return starts[i + 1] - 1 if i + 1 < len(starts) else len(self.text)
 
 
 def reversed_lines_view(text: str, parent: View | None = None) -> View | None:
-    lines = text.split("\n")
-    starts = list(itertools.accumulate((len(x) + 1 for x in lines[:-1]), initial=0))
     n = len(text)
-    return ReversedLines("reversed", "\n".join(x[::-1] for x in lines),
-                         array("q", (0, n)), array("q", (0, n)), parent, line_starts=starts)
+    # every line reversed in place == the whole text reversed, its lines put back in order
+    flipped = "\n".join(text[::-1].split("\n")[::-1])
+    return ReversedLines("reversed", flipped, array("q", (0, n)), array("q", (0, n)), parent)
 
 
 _STEPS: tuple[Callable[[str, View | None], View | None], ...] = (

@@ -10,9 +10,10 @@ import base64
 import contextlib
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keyring
-from keyring.backend import KeyringBackend
+if TYPE_CHECKING:  # keyring (backend discovery scans entry points, ~30 ms) loads on first use
+    from keyring.backend import KeyringBackend
 
 SERVICE = "bastion"
 _REFUSED_MODULES = ("keyrings.alt", "keyring.backends.fail", "keyring.backends.null")
@@ -33,6 +34,8 @@ def is_refused(backend: KeyringBackend) -> bool:
 
 def secure_backend() -> tuple[KeyringBackend | None, str]:
     """The configured keyring if it is a real keychain, else ``(None, reason)``."""
+    import keyring
+
     try:
         configured = keyring.get_keyring()
     except Exception as exc:
@@ -65,5 +68,7 @@ def store_master_key(backend: KeyringBackend, home: Path, key: bytes) -> None:
 
 
 def delete_master_key(backend: KeyringBackend, home: Path) -> None:
+    import keyring.errors
+
     with contextlib.suppress(keyring.errors.PasswordDeleteError):
         backend.delete_password(SERVICE, account_for(home))
