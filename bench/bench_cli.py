@@ -8,7 +8,7 @@ workspace with an initialised BASTION_HOME. Goals (issue #16): --version/--help 
 scan <= 150 ms, replay run <= 250 ms.
 
 Usage: PYTHONPATH=$PWD/src .venv/bin/python bench/bench_cli.py [ROUNDS] [--before SRC]
-``--before SRC`` adds --version, --help and the replay run of another source tree (e.g. an
+``--before SRC`` adds every bastion case of another source tree (e.g. an
 older commit's ``src`` from ``git archive``) to the same interleaved rounds.
 """
 
@@ -79,8 +79,8 @@ def main() -> None:
                 "--script", str(script), "--approve", "never"],
         }
         if before is not None:
-            for name in ("bastion --version", "bastion --help",
-                         "bastion run (replay, one read_file)"):
+            for name in ("bastion --version", "bastion --help", "bastion config get offlineMode",
+                         "bastion scan (one small file)", "bastion run (replay, one read_file)"):
                 cases[f"before: {name}"] = ["BEFORE", before, *cases[name]]
         # first run initialises BASTION_HOME (vault, database) and every case writes its
         # byte-code once; not part of the figures

@@ -1,9 +1,11 @@
 """Sandbox benchmarks: spawn overhead of 'true' and snapshot+diff cost.
 
-In one run: ``sh -c true``, bare bubblewrap, the sandbox alone (``run_sandboxed``: without
-Landlock, with the native Landlock helper, with the Python helper), and ``bastion exec --
-true`` end to end (a fresh process each time, the master key unlocked from the session
-keyring cache after the first call; ``bastion exec`` with the cache off for comparison).
+In one run: ``sh -c true``, bare bubblewrap, bubblewrap with the sandbox's mount set alone, the
+sandbox alone (``run_sandboxed``: without Landlock, with the native Landlock helper, with the
+Python helper — each after an untimed think-time pause in which the next command's gate is
+prepared, and back to back without one), and ``bastion exec -- true`` end to end (a fresh
+process each time, the master key unlocked from the session keyring cache after the first
+call).
 
 Run: .venv/bin/python bench/bench_sandbox.py  (prints ms and ratios; not a timed test)
 
@@ -27,22 +29,31 @@ from bastion.config.models import SandboxSettings
 from bastion.journal.snapshot import MemoryBlobStore, SnapshotCache, diff_snapshots, take_snapshot
 from bastion.policy import Policy
 from bastion.sandbox import compile_spec, landlock, run_sandboxed
-from bastion.sandbox.launcher import build_args, remove_placeholders
+from bastion.sandbox.mounts import build_args, remove_placeholders
 
 BARE_BWRAP = ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc",
               "/proc", "true"]
 
 
-def _interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+#: untimed pause before a "prepared" sample: the agent's think time between two commands, in
+#: which the sandbox prepares the next command's gate (limits, cgroup, keyring)
+THINK_S = 0.05
+
+
+def _interleaved(fns: dict[str, Callable[[], object]], rounds: int,
+                 pause: frozenset[str] = frozenset()) -> dict[str, tuple[float, float, float]]:
+    """name -> (median, min, max) ms; names in ``pause`` get :data:`THINK_S` untimed first."""
     for fn in fns.values():
         fn()  # warm up
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            if name in pause:
+                time.sleep(THINK_S)
             t = time.perf_counter()
             fn()
             times[name].append((time.perf_counter() - t) * 1000)
-    return {name: statistics.median(v) for name, v in times.items()}
+    return {name: (statistics.median(v), min(v), max(v)) for name, v in times.items()}
 
 
 def _ms(fn: Callable[[], object]) -> float:
@@ -79,32 +90,36 @@ def main() -> None:
                "BASTION_TELEMETRY_DISABLED": "1"}
         exec_cmd = [sys.executable, "-m", "bastion", "exec", "-w", str(ws), "--", "true"]
         subprocess.run(exec_cmd, check=True, env=env, capture_output=True)  # first run: init
+        load = os.getloadavg()
         res = _interleaved({
             "sh": lambda: subprocess.run(["sh", "-c", "true"], check=True),
             "bare": lambda: subprocess.run(BARE_BWRAP, check=True),
             "ours": our_bwrap,
             "nl": lambda: run_sandboxed("true", spec_nl, 10, 10_000),
             "ll": lambda: run_sandboxed("true", spec, 10, 10_000),
+            "llb2b": lambda: run_sandboxed("true", spec, 10, 10_000),
             "llpy": python_helper,
             "exec": lambda: subprocess.run(exec_cmd, check=True, env=env, capture_output=True),
-        }, rounds)
-        sh, bare = res["sh"], res["bare"]
-        print(f"load average: {os.getloadavg()[0]:.2f}, {rounds} interleaved rounds, medians")
-        print(f"spawn 'true' unsandboxed (sh -c):           {sh:7.1f} ms")
-        print(f"spawn 'true' bare bwrap (reference):        {bare:7.1f} ms  (x{bare / sh:.1f} sh)")
-        v = res["ours"]
-        print(f"spawn 'true' bwrap with the sandbox's {len(plan.placeholders)} placeholder + "
-              f"system mounts: {v:7.1f} ms  (x{v / bare:.2f} bare bwrap)")
-        for label, key in (("sandbox alone, no Landlock:", "nl"),
-                           ("... + Landlock " + ("(native)" if native else "(python!)") + ":",
-                            "ll"),
-                           ("... + Landlock (python helper):", "llpy")):
-            v = res[key]
-            print(f"spawn 'true' {label:31}{v:7.1f} ms  (x{v / bare:.2f} bare bwrap, "
-                  f"x{v / sh:.1f} sh)")
-        v = res["exec"]
-        print(f"'bastion exec -- true' end to end (cached key): {v:7.1f} ms  "
-              f"(x{v / bare:.1f} bare bwrap; goal 150 ms)")
+        }, rounds, pause=frozenset({"nl", "ll", "llpy"}))
+        bare = res["bare"][0]
+        print(f"load average before/after: {load[0]:.2f}/{os.getloadavg()[0]:.2f}, {rounds} "
+              "interleaved rounds, median [min-max] ms")
+
+        def line(label: str, key: str, extra: str = "") -> None:
+            med, lo, hi = res[key]
+            print(f"{label:58}{med:7.1f} [{lo:.1f}-{hi:.1f}]  x{med / bare:.2f} bare bwrap"
+                  f"{extra}")
+
+        line("spawn 'true' unsandboxed (sh -c):", "sh")
+        line("spawn 'true' bare bwrap (reference):", "bare")
+        line(f"bwrap with the sandbox's mount set ({len(plan.placeholders)} placeholders):",
+             "ours")
+        line("run_sandboxed('true'), no Landlock (prepared):", "nl")
+        line("run_sandboxed('true') + Landlock " + ("(native)" if native else "(python!)") +
+             " (prepared):", "ll", "  (goal <= 2)")
+        line("... + Landlock, back to back (no think time):", "llb2b")
+        line("... + Landlock (python helper, prepared):", "llpy")
+        line("'bastion exec -- true' end to end (cached key):", "exec", "  (goal 150 ms)")
 
         for i in range(100):
             d = ws / f"d{i:03}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,57 @@ class _LazyConsole:
 
             self._console = Console(**self._options)
         return getattr(self._console, name)
+
+    def print(self, *objects: Any, sep: str = " ", end: str = "\n", style: str | None = None,
+              markup: bool | None = None, **rest: Any) -> None:
+        """Plain text (``markup=False``) in at most a simple colour is written directly —
+        a tool-call line or an answer costs no rich import (~30 ms); anything else is rich's."""
+        codes = _ansi(style)
+        plain = markup is False or not objects
+        if rest.keys() - {"highlight"} or not plain or codes is None \
+                or not all(isinstance(o, str) for o in objects):
+            self._rich_print(*objects, sep=sep, end=end, style=style,
+                                         markup=markup, **rest)
+            return
+        stream = sys.stderr if self._options.get("stderr") else sys.stdout
+        text = sep.join(objects)
+        if _colour(stream):
+            text = _TERMINAL_CONTROL.sub("", text)  # no escape sequences from model text
+            if codes:
+                text = f"\x1b[{codes}m{text}\x1b[0m"
+        else:
+            text = _RICH_CONTROL.sub("", text)
+        stream.write(text + end)
+        stream.flush()
+
+    def _rich_print(self, *objects: Any, **options: Any) -> None:
+        self.__getattr__("print")(*objects, **options)  # the rich Console's own print
+
+
+_STYLE_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33",
+                "blue": "34", "magenta": "35", "cyan": "36"}
+#: what rich removes from printed text (bell, backspace, vertical tab, form feed, CR)
+_RICH_CONTROL = re.compile("[\x07\x08\x0b\x0c\x0d]")
+#: on a terminal also every other control character but tab and newline (ESC included)
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _ansi(style: str | None) -> str | None:
+    """SGR codes for a simple style ("" for none); None when rich must render it."""
+    if not style:
+        return ""
+    codes = [_STYLE_CODES.get(word) for word in style.split()]
+    return None if None in codes else ";".join(c for c in codes if c)
+
+
+def _colour(stream: Any) -> bool:
+    """A terminal that takes colour (rich's rules: NO_COLOR, TERM=dumb, FORCE_COLOR)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
 
 
 out: Console = _LazyConsole(highlight=False, soft_wrap=True)  # type: ignore[assignment]

@@ -16,14 +16,11 @@ present (``bastion doctor`` says which).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import itertools
 import os
 import signal
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,47 +287,6 @@ def _field(text: str, key: str) -> int:
         if name == key:
             return int(value)
     return 0
-
-
-#: cgroups made ahead of time (limits already written), by (max_pids, memory_mb)
-_ready: dict[tuple[int | None, int | None], CommandCgroup] = {}
-_ready_lock = threading.Lock()
-
-
-def take(max_pids: int | None, memory_mb: int | None) -> CommandCgroup | None:
-    """A cgroup for these limits: one prepared ahead if there is one, else made now."""
-    with _ready_lock:
-        cg = _ready.pop((max_pids, memory_mb), None)
-    if cg is not None and all(p.is_dir() for p in cg.paths):
-        return cg
-    return CommandCgroup.create(max_pids, memory_mb)
-
-
-def prepare(max_pids: int | None, memory_mb: int | None,
-            submit: Callable[[Callable[[], None]], object]) -> None:
-    """Make the next command's cgroup in the background (``submit`` runs a callable later)."""
-    def make() -> None:
-        with _ready_lock:
-            if (max_pids, memory_mb) in _ready:
-                return
-        cg = CommandCgroup.create(max_pids, memory_mb)
-        if cg is None:
-            return
-        with _ready_lock:
-            old = _ready.pop((max_pids, memory_mb), None)
-            _ready[(max_pids, memory_mb)] = cg
-        if old is not None:
-            old.remove()
-    submit(make)
-
-
-@atexit.register
-def _discard_prepared() -> None:
-    with _ready_lock:
-        prepared = list(_ready.values())
-        _ready.clear()
-    for cg in prepared:
-        cg.remove()
 
 
 def available() -> bool:

@@ -1,36 +1,57 @@
-"""Starting bwrap with the command's limits already in place, without a fork hook.
+"""Starting bwrap with the command's limits already in place, prepared ahead of the command.
 
-See :data:`_GATE`: the child waits in a one-line shell until the parent has applied the
-rlimits and moved it into the command's cgroup; it is started from a thread holding a fresh,
-empty session keyring (``keyring.py``), which the whole command inherits.
+A command is started through a *gate* (:data:`_GATE`): a one-line POSIX shell that waits on
+its stdin pipe. Everything that does not depend on the command is done to the gate before the
+command is known — from the spawner thread, after it joined a fresh, empty session keyring
+(``keyring.py``, inherited by the whole command), the gate is started without a fork hook (so
+``subprocess`` can ``vfork``), its rlimits are set with ``prlimit(2)`` and it is moved into the
+command's own cgroup. Moving a process between cgroup v1 hierarchies waits for a kernel RCU
+grace period (5-15 ms here): that is why the next command's gate is made while the agent is
+busy elsewhere (:func:`prepare_next`) and only *released* when the command comes.
+
+Releasing writes bwrap's options (NUL-separated) into a memfd the gate inherited, which bwrap
+reads with ``--args FD`` (and closes), and sends one line holding the command's argv, each word
+single-quoted for the shell; the gate ``exec``s ``bwrap --args FD -- COMMAND...``. If the
+parent fails or dies first the gate reads end-of-file and exits 125 — nothing starts
+unconfined.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import resource
 import signal
 import subprocess
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import IO
 
 from bastion.errors import BastionError
 
-from . import cgroup, keyring
+from . import cgroup, keyring, seccomp
 from .errors import SandboxUnavailable
 from .spec import SandboxSpec
 
-#: The gate bwrap is started through. ``subprocess`` can only use its fast ``vfork`` path
-#: without a ``preexec_fn``; forking a large Python process instead cost milliseconds to tens of
-#: milliseconds per command (page tables are copied). So the child is started without a hook and
-#: *waits* in this tiny POSIX shell, reading one line from its stdin pipe, while the parent
-#: applies the rlimits (``prlimit(2)`` on the child's pid) and moves it into the pids cgroup;
-#: only then does the parent send the line and the shell ``exec``s bwrap, which inherits both.
-#: If the parent dies or fails first, ``read`` sees end-of-file and the shell exits 125 without
-#: starting anything. (stdin rather than an extra fd: dash only redirects fds 0-9.)
-_GATE = 'read -r _ || exit 125; exec "$@"'
-_GATE_DEVNULL = 'read -r _ || exit 125; exec "$@" </dev/null'
+#: The gate: read one line (the command's argv, quoted by :func:`quote_words`), then exec
+#: ``"$@"`` (``bwrap --args FD --``) followed by it. ``nl`` lets a quoted word hold a newline
+#: without breaking the line. (stdin rather than an extra fd: dash only redirects fds 0-9.)
+_GATE = "nl='\n'; IFS= read -r line || exit 125; eval \"exec \\\"\\$@\\\" $line\""
+_GATE_DEVNULL = "nl='\n'; IFS= read -r line || exit 125; eval \"exec \\\"\\$@\\\" $line </dev/null\""
 GATE_SHELL = "/bin/sh"
+
+
+def quote_words(argv: list[str]) -> bytes:
+    """``argv`` as one line of single-quoted shell words (newlines as ``"$nl"``)."""
+    out = []
+    for word in argv:
+        raw = os.fsencode(word)
+        if b"\0" in raw:
+            raise ValueError("a command argument contains a NUL byte")
+        out.append(b"'" + raw.replace(b"'", b"'\\''").replace(b"\n", b"'\"$nl\"'") + b"'")
+    return b" ".join(out) + b"\n"
 
 
 def _rlimits(spec: SandboxSpec, cg: cgroup.CommandCgroup | None) -> list[tuple[int, int]]:
@@ -53,64 +74,6 @@ def _rlimits(spec: SandboxSpec, cg: cgroup.CommandCgroup | None) -> list[tuple[i
     return out
 
 
-def _confine(pid: int, limits: list[tuple[int, int]], cg: cgroup.CommandCgroup | None) -> None:
-    """Apply ``limits`` and the cgroup to the (still waiting) gate process ``pid``."""
-    for res, value in limits:
-        resource.prlimit(pid, res, (value, value))
-    if cg is not None:
-        cg.add(pid)
-
-
-def spawn(argv: list[str], spec: SandboxSpec, cg: cgroup.CommandCgroup | None, *,
-          pass_fds: tuple[int, ...], stdin_pipe: bool, stdout: int | IO[bytes] | None,
-          stderr: int | IO[bytes] | None) -> subprocess.Popen[bytes]:
-    """Start ``argv`` (bwrap ...) with the spec's rlimits and cgroup, without a fork hook.
-
-    The command's stdin is a pipe (``stdin_pipe``) or ``/dev/null``. Raises
-    :class:`SandboxUnavailable` (after killing the gate) if a limit cannot be applied.
-    """
-    limits = _rlimits(spec, cg)
-
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [GATE_SHELL, "-c", _GATE if stdin_pipe else _GATE_DEVNULL, "bastion-gate", *argv],
-            stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=spec.env,
-            cwd=str(spec.workspace), start_new_session=True, pass_fds=pass_fds,
-            close_fds=True)
-
-    try:
-        proc = keyring.in_fresh_keyring(start, _abandon)
-    except BastionError as exc:
-        raise SandboxUnavailable(exc.message, hint=None) from exc
-    assert proc.stdin is not None
-    try:
-        try:
-            _confine(proc.pid, limits, cg)
-        except (OSError, ValueError) as exc:
-            raise SandboxUnavailable(f"cannot apply the resource limits: {exc}",
-                                     hint=None) from exc
-        proc.stdin.write(b"go\n")
-        proc.stdin.flush()
-        if not stdin_pipe:
-            proc.stdin.close()
-            proc.stdin = None
-    except BaseException:
-        _abandon(proc)
-        raise
-    return proc
-
-
-def _abandon(proc: subprocess.Popen[bytes]) -> None:
-    """Kill a gate that has not been released: it never execs bwrap."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
-
-
 def _user_process_count() -> int:
     uid = os.getuid()
     count = 0
@@ -126,7 +89,7 @@ def command_cgroup(spec: SandboxSpec) -> cgroup.CommandCgroup | None:
     """The command's cgroup; refuses (as root) when the process count cannot be bounded."""
     lim = spec.limits
     wanted = bool(lim.max_processes or lim.memory_mb or lim.cpu_seconds)
-    cg = cgroup.take(lim.max_processes, lim.memory_mb) if wanted else None
+    cg = cgroup.CommandCgroup.create(lim.max_processes, lim.memory_mb) if wanted else None
     if (cg is None or not cg.limits_pids) and lim.max_processes and os.geteuid() == 0:
         if cg is not None:
             cg.remove()
@@ -134,8 +97,182 @@ def command_cgroup(spec: SandboxSpec) -> cgroup.CommandCgroup | None:
     return cg
 
 
-def prepare_next(spec: SandboxSpec) -> None:
-    """Make the next command's cgroup on the spawner thread while the agent is busy elsewhere."""
-    lim = spec.limits
-    if lim.max_processes or lim.memory_mb or lim.cpu_seconds:
-        cgroup.prepare(lim.max_processes, lim.memory_mb, keyring.background)
+@dataclass
+class Gate:
+    """A started gate: limited, in its cgroup, in a fresh keyring, waiting for its command."""
+
+    proc: subprocess.Popen[bytes]
+    cg: cgroup.CommandCgroup | None
+    #: memfd bwrap reads its options from (``--args``), and the seccomp filter's pipe
+    args_fd: int
+    seccomp_fd: int | None
+    stdin_pipe: bool
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and (
+            self.cg is None or all(p.is_dir() for p in self.cg.paths))
+
+    def release(self, options: list[str], command: list[str]) -> subprocess.Popen[bytes]:
+        """Hand bwrap its ``options`` and the gate the ``command``; the sandbox starts."""
+        assert self.proc.stdin is not None
+        try:
+            data = b"".join(os.fsencode(a) + b"\0" for a in options)
+            _write_all(self.args_fd, data)
+            os.lseek(self.args_fd, 0, os.SEEK_SET)
+            self.proc.stdin.write(quote_words(command))
+            self.proc.stdin.flush()
+            if not self.stdin_pipe:
+                self.proc.stdin.close()
+                self.proc.stdin = None
+        except BaseException:
+            self.abandon()
+            raise
+        return self.proc
+
+    def close_fds(self) -> None:
+        for fd in (self.args_fd, self.seccomp_fd):
+            if fd is not None and fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.args_fd, self.seccomp_fd = -1, None
+
+    def abandon(self) -> None:
+        """Kill a gate (released or not) and remove its cgroup."""
+        _abandon(self.proc)
+        self.close_fds()
+        if self.cg is not None:
+            self.cg.remove()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _abandon(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a gate that has not been released: it never execs bwrap."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def _start(spec: SandboxSpec, bwrap: str, stdin_pipe: bool,
+           stderr: int | IO[bytes] | None) -> Gate:
+    """Start and confine a gate (on the spawner thread, in its fresh keyring)."""
+    cg = command_cgroup(spec)
+    fds: list[int] = []
+    try:
+        args_fd = os.memfd_create("bastion-bwrap-args")
+        fds.append(args_fd)
+        seccomp_fd = None
+        if spec.block_unix_sockets:
+            seccomp_fd, write_fd = os.pipe()
+            fds.append(seccomp_fd)
+            os.write(write_fd, seccomp.unix_socket_filter())  # 96 bytes: never blocks
+            os.close(write_fd)
+        script = _GATE if stdin_pipe else _GATE_DEVNULL
+        proc = subprocess.Popen(
+            [GATE_SHELL, "-c", script, "bastion-gate", bwrap, "--args", str(args_fd), "--"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=spec.env,
+            cwd=str(spec.workspace), start_new_session=True, pass_fds=tuple(fds),
+            close_fds=True)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        if cg is not None:
+            cg.remove()
+        raise
+    gate = Gate(proc, cg, args_fd, seccomp_fd, stdin_pipe)
+    try:
+        for res, value in _rlimits(spec, cg):
+            resource.prlimit(proc.pid, res, (value, value))
+        if cg is not None:
+            cg.add(proc.pid)
+    except (OSError, ValueError) as exc:
+        gate.abandon()
+        raise SandboxUnavailable(f"cannot apply the resource limits: {exc}", hint=None) from exc
+    except BaseException:
+        gate.abandon()
+        raise
+    return gate
+
+
+def start(spec: SandboxSpec, bwrap: str, *, stdin_pipe: bool = False,
+          stderr: int | IO[bytes] | None = subprocess.PIPE) -> Gate:
+    """A gate for one command, started now (waits for the spawner thread)."""
+    try:
+        return keyring.in_fresh_keyring(lambda: _start(spec, bwrap, stdin_pipe, stderr),
+                                        lambda gate: gate.abandon())
+    except BastionError as exc:
+        raise SandboxUnavailable(exc.message, hint=None) from exc
+
+
+# ---------------------------------------------------------------- prepared ahead
+
+_Key = tuple[object, ...]
+#: the one gate being prepared (or ready) for the next command, with what it was made for
+_next: tuple[_Key, Future[Gate]] | None = None
+_next_lock = threading.Lock()
+
+
+def _key(spec: SandboxSpec, bwrap: str) -> _Key:
+    return (bwrap, str(spec.workspace), tuple(sorted(spec.env.items())), spec.limits,
+            spec.block_unix_sockets)
+
+
+def _discard(future: Future[Gate]) -> None:
+    def done(f: Future[Gate]) -> None:
+        with contextlib.suppress(BaseException):
+            f.result().abandon()
+    future.add_done_callback(done)
+
+
+def take(spec: SandboxSpec, bwrap: str) -> Gate:
+    """A gate for a command with stdout/stderr pipes: the prepared one if it fits, else new."""
+    global _next
+    with _next_lock:
+        pending, _next = _next, None
+    if pending is not None:
+        key, future = pending
+        if key == _key(spec, bwrap):
+            gate = None
+            try:
+                gate = future.result()
+            except Exception:  # preparing failed: start one now, which reports why
+                pass
+            except BaseException:
+                _discard(future)
+                raise
+            if gate is not None and gate.alive():
+                return gate
+            if gate is not None:
+                gate.abandon()
+        else:
+            _discard(future)
+    return start(spec, bwrap)
+
+
+def prepare_next(spec: SandboxSpec, bwrap: str) -> None:
+    """Make the next command's gate on the spawner thread while the agent is busy elsewhere."""
+    global _next
+    future = keyring.submit_fresh(lambda: _start(spec, bwrap, False, subprocess.PIPE))
+    with _next_lock:
+        old, _next = _next, (_key(spec, bwrap), future)
+    if old is not None:
+        _discard(old[1])
+
+
+@atexit.register
+def discard_prepared() -> None:
+    """Kill the prepared gate (it would exit on its own when this process ends)."""
+    global _next
+    with _next_lock:
+        pending, _next = _next, None
+    if pending is not None:
+        with contextlib.suppress(BaseException):
+            pending[1].result(timeout=5).abandon()

@@ -15,7 +15,7 @@ import contextlib
 import errno
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from bastion import keyctl
@@ -51,8 +51,13 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def background(fn: Callable[[], object]) -> None:
-    """Run ``fn`` later on the spawner thread (preparing the next command's cgroup)."""
+    """Run ``fn`` later on the spawner thread (tearing down a finished command's cgroup)."""
     _executor().submit(fn)
+
+
+def submit_fresh(start: Callable[[], T]) -> Future[T]:
+    """Call ``start`` later on the spawner thread, after it joined a fresh keyring."""
+    return _executor().submit(_fresh, start)
 
 
 def _fresh(start: Callable[[], T]) -> T:

@@ -18,35 +18,24 @@ Layers, outermost first:
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import os
 import selectors
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cgroup, landlock, seccomp
+from . import cgroup, gate, keyring, landlock, seccomp
 from .errors import INSTALL_HINT, SandboxUnavailable
-from .gate import command_cgroup, prepare_next, spawn
-from .spec import SANDBOX_HOME, SandboxSpec
+from .mounts import build_args, remove_placeholders
+from .spec import Limits, SandboxSpec
 from .watch import POLL_S, Watch, stop_message
 
-#: system directories the sandbox sees read-only; everything else is invisible unless granted
-SYSTEM_DIRS: tuple[str, ...] = (
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
-)
-#: files under the system directories that hold host secrets (readable to root otherwise:
-#: inside the user namespace the command keeps uid 0's file ownership)
-SYSTEM_SECRETS: tuple[str, ...] = (
-    "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
-    "/etc/sudoers.d", "/etc/ssh", "/etc/ssl/private", "/etc/security/opasswd",
-)
 #: most hard-linked files a writable root may hold (each needs its own read-only mount)
 MAX_HARDLINKS = 2000
 
@@ -139,141 +128,6 @@ def ensure_available() -> str:
 # ---------------------------------------------------------------- bwrap arguments
 
 
-def _depth(p: Path) -> int:
-    return len(p.parts)
-
-
-def _first_missing(path: Path, roots: list[Path]) -> Path | None:
-    """The first component of ``path`` that does not exist, if it lies inside a root."""
-    current = path
-    missing = None
-    while not os.path.lexists(current):
-        missing = current
-        if current.parent == current:
-            break
-        current = current.parent
-    if missing is None:
-        return None
-    return missing if _under_any(missing, roots) else None
-
-
-def _under_any(path: Path, roots: list[Path]) -> bool:
-    # whole-component comparison on strings ("/a/b" is under "/a", "/ab" is not); Path.parents
-    # is correct too but dominated the spawn cost
-    p = str(path).rstrip("/") + "/"
-    return any(p.startswith(str(r).rstrip("/") + "/") for r in roots)
-
-
-@dataclass
-class _Plan:
-    args: list[str]
-    #: placeholder directories bwrap creates on the host for missing protected paths
-    placeholders: list[Path]
-    landlock_roots: list[str]
-
-
-def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool) -> _Plan:
-    """The bwrap argument list for ``spec`` (without the command)."""
-    # --disable-userns: no nested user namespace (it needs an explicit --unshare-user)
-    args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--new-session", "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev"]
-    size = [] if not spec.limits.memory_mb else \
-        ["--size", str(spec.limits.memory_mb * 1024 * 1024)]
-    args += [*size, "--tmpfs", "/tmp", "--dir", SANDBOX_HOME, "--dir", "/var",
-             *size, "--tmpfs", "/var/tmp"]
-    for d in SYSTEM_DIRS:
-        if os.path.islink(d):
-            args += ["--symlink", os.readlink(d), d]
-        elif os.path.isdir(d):
-            args += ["--ro-bind", d, d]
-    system_roots = [Path(d) for d in SYSTEM_DIRS]
-    if use_landlock and landlock.native_helper():
-        args += landlock.helper_mounts()
-    elif use_landlock:
-        for prefix in landlock.interpreter_prefixes():
-            if not _under_any(Path(prefix), system_roots):
-                args += ["--ro-bind", prefix, prefix]
-    # grants: shallow first so a nested grant is mounted over its parent's
-    mounts = [(p, "--ro-bind") for p in spec.read_only] + [(p, "--bind") for p in spec.writable]
-    for path, flag in sorted(mounts, key=lambda m: (_depth(m[0]), str(m[0]))):
-        if os.path.exists(path):
-            args += [flag, str(path), str(path)]
-    for f in spec.read_only_files:
-        args += ["--ro-bind", str(f), str(f)]
-    visible = [*system_roots, *spec.read_only, *spec.writable]
-    # A repository's .git directory stays writable (git must work) but becomes a mount point,
-    # which cannot be renamed or removed: the command cannot swap in a .git of its choosing.
-    # Pinned first, so the read-only .git/hooks and .git/config mounts land on top of it.
-    for root in spec.writable:
-        git = root / ".git"
-        if git.is_dir() and not git.is_symlink():
-            args += ["--bind", str(git), str(git)]
-    placeholders: list[Path] = []
-    empty = ""
-    for p in sorted(spec.protected, key=lambda q: (_depth(q), str(q))):
-        if not _under_any(p, spec.writable):
-            continue  # outside the writable roots everything is read-only already
-        if os.path.islink(p):
-            raise SandboxUnavailable(
-                f"protected path {p} is a symbolic link; refusing to run commands in this "
-                "folder until it is replaced by a real file or folder", hint=None)
-        if os.path.exists(p):
-            if p.name == ".git" and p.is_dir():
-                continue  # pinned above
-            args += ["--ro-bind", str(p), str(p)]
-        else:
-            missing = _first_missing(p, spec.writable)
-            if missing is not None and missing not in placeholders:
-                # an empty read-only *file* mount: bwrap creates the mount point as an empty
-                # file (creating and unlinking one is ~100x cheaper than a directory on ext4
-                # with discard); mkdir, creating beneath it and writing all fail
-                placeholders.append(missing)
-                empty = empty or _empty_file()
-                args += ["--ro-bind", empty, str(missing)]
-    for h in [*spec.hidden, *(Path(s) for s in SYSTEM_SECRETS)]:
-        if not _under_any(h, visible) or not os.path.lexists(h) or os.path.islink(h):
-            continue
-        if os.path.isdir(h):
-            args += ["--perms", "0000", "--tmpfs", str(h), "--remount-ro", str(h)]
-        else:
-            args += ["--ro-bind", "/dev/null", str(h)]
-    args += ["--remount-ro", "/", "--chdir", str(spec.workspace)]
-    if seccomp_fd is not None:
-        args += ["--seccomp", str(seccomp_fd)]
-    roots = [str(p) for p in spec.writable] + ["/tmp", "/var/tmp", "/dev"]
-    return _Plan(args, placeholders, roots)
-
-
-def _empty_file() -> str:
-    """An empty, read-only regular file: the source of placeholder mounts."""
-    from bastion.home import bastion_home
-
-    path = bastion_home() / "lib" / "empty"
-    if not path.is_file() or path.stat().st_size:
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        tmp = path.with_name(f".empty.{os.getpid()}")
-        tmp.write_bytes(b"")
-        tmp.chmod(0o444)
-        os.replace(tmp, path)
-    return str(path)
-
-
-def remove_placeholders(paths: list[Path]) -> None:
-    """Remove the mount points bwrap created for missing protected paths (empty files only:
-    anything else there now is not ours)."""
-    for p in paths:
-        for _ in range(50):  # EBUSY while the sandbox's mount namespace is still being freed
-            try:
-                st = os.lstat(p)
-                if stat.S_ISREG(st.st_mode) and st.st_size == 0:
-                    os.unlink(p)
-                break
-            except OSError as exc:
-                if exc.errno != errno.EBUSY:
-                    break
-                time.sleep(0.002)
-
-
 # ---------------------------------------------------------------- running
 
 
@@ -343,18 +197,11 @@ def _argv(command: str | list[str]) -> list[str]:
     return ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
 
 
-def _run(argv: list[str], *, env: dict[str, str], cwd: str, timeout_s: float,
-         output_limit: int, spec: SandboxSpec | None, pass_fds: tuple[int, ...],
-         cg: cgroup.CommandCgroup | None, sandboxed: bool,
-         watch: Watch | None = None) -> CommandResult:
+def _run(start_proc: Callable[[], subprocess.Popen[bytes]], *, timeout_s: float,
+         output_limit: int, limits: Limits | None, cg: cgroup.CommandCgroup | None,
+         sandboxed: bool, watch: Watch | None = None) -> CommandResult:
     start = time.monotonic()
-    if spec is not None:
-        proc = spawn(argv, spec, cg, pass_fds=pass_fds, stdin_pipe=False,
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    else:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, cwd=cwd,
-                                start_new_session=True, pass_fds=pass_fds, close_fds=True)
+    proc = start_proc()
     try:
         out, err, stopped, truncated = _collect(proc, start + timeout_s, output_limit, cg,
                                                 watch)
@@ -385,9 +232,9 @@ def _run(argv: list[str], *, env: dict[str, str], cwd: str, timeout_s: float,
         stderr=err.decode("utf-8", "replace"), timed_out=stopped == "time",
         truncated=truncated, duration=time.monotonic() - start, sandboxed=sandboxed,
         stopped=stopped)
-    if stopped is not None and spec is not None:
+    if stopped is not None and limits is not None:
         whole = cg is not None and (cg.limits_memory if stopped == "memory" else True)
-        result.limit_notes.append(stop_message(stopped, spec.limits, timeout_s, whole))
+        result.limit_notes.append(stop_message(stopped, limits, timeout_s, whole))
     if watch is not None:
         result.limit_notes += watch.notes()
     return result
@@ -402,31 +249,26 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
     """
     bwrap = ensure_available()
     use_landlock = spec.landlock and landlock.abi_version() > 0
-    cg = command_cgroup(spec)
-    read_fd = write_fd = -1
+    g = gate.take(spec, bwrap)  # prepared ahead: limits, cgroup, keyring already in place
+    released = False
     try:
-        pass_fds: tuple[int, ...] = ()
-        if spec.block_unix_sockets:
-            read_fd, write_fd = os.pipe()
-            os.write(write_fd, seccomp.unix_socket_filter())  # 96 bytes: never blocks
-            os.close(write_fd)
-            write_fd = -1
-            pass_fds = (read_fd,)
-        plan = build_args(spec, seccomp_fd=read_fd if pass_fds else None,
-                          use_landlock=use_landlock)
+        plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = _argv(command)
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner)
-        existed = {p for p in plan.placeholders if os.path.lexists(p)}
-        watch = Watch(spec.limits, cg, list(spec.writable))
+        watch = Watch(spec.limits, g.cg, list(spec.writable))
         watch.start()
+
+        def release() -> subprocess.Popen[bytes]:
+            nonlocal released
+            released = True
+            return g.release(plan.args, inner)
+
         try:
-            result = _run([bwrap, *plan.args, "--", *inner], env=spec.env,
-                          cwd=str(spec.workspace), timeout_s=timeout_s,
-                          output_limit=output_limit, spec=spec, pass_fds=pass_fds, cg=cg,
-                          sandboxed=True, watch=watch)
+            result = _run(release, timeout_s=timeout_s, output_limit=output_limit,
+                          limits=spec.limits, cg=g.cg, sandboxed=True, watch=watch)
         finally:
-            remove_placeholders([p for p in plan.placeholders if p not in existed])
+            remove_placeholders(plan.placeholders)  # missing when the plan was made
         if result.exit_code != 0 and result.stderr.startswith("bwrap:"):
             note = "the sandbox could not be set up: " + result.stderr.strip()[:300]
             result.notes.append(note)
@@ -435,12 +277,13 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
             result.notes.append(f"landlock ABI {landlock.abi_version()}")
         return result
     finally:
-        for fd in (read_fd, write_fd):
-            if fd >= 0:
-                os.close(fd)
-        if cg is not None:
-            cg.remove()
-            prepare_next(spec)
+        if not released:
+            g.abandon()
+        else:
+            g.close_fds()
+            if g.cg is not None:  # every process in it is dead already (_run)
+                keyring.background(g.cg.remove)
+        gate.prepare_next(spec, bwrap)
 
 
 def run_unsandboxed(command: str | list[str], workspace: Path, env: dict[str, str],
@@ -448,8 +291,12 @@ def run_unsandboxed(command: str | list[str], workspace: Path, env: dict[str, st
     """``sandbox.mode: "none"`` — the user's explicit choice. Warns on every command."""
     sys.stderr.write("bastion: WARNING: running a command WITHOUT a sandbox "
                      "(settings: sandbox.mode = \"none\")\n")
-    result = _run(_argv(command), env=env, cwd=str(workspace), timeout_s=timeout_s,
-                  output_limit=output_limit, spec=None, pass_fds=(), cg=None,
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(_argv(command), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                cwd=str(workspace), start_new_session=True, close_fds=True)
+
+    result = _run(start, timeout_s=timeout_s, output_limit=output_limit, limits=None, cg=None,
                   sandboxed=False)
     result.notes.append("UNSANDBOXED (sandbox.mode = none)")
     return result

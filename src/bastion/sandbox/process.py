@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from . import cgroup, landlock, seccomp
-from .launcher import build_args, command_cgroup, ensure_available, remove_placeholders, spawn
+from . import cgroup, gate, landlock
+from .launcher import ensure_available
+from .mounts import build_args, remove_placeholders
 from .spec import SandboxSpec
 
 
@@ -28,7 +29,6 @@ class SandboxedProcess:
     proc: subprocess.Popen[bytes]
     _cgroup: cgroup.CommandCgroup | None = None
     _placeholders: list[Path] = field(default_factory=list)
-    _fds: list[int] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -64,10 +64,6 @@ class SandboxedProcess:
                     stream.close()
         remove_placeholders(self._placeholders)  # mount points bwrap created on the host
         self._placeholders.clear()
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._fds.clear()
         if self._cgroup is not None:
             with contextlib.suppress(OSError):
                 self._cgroup.remove()
@@ -83,29 +79,15 @@ def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
     """
     bwrap = ensure_available()
     use_landlock = spec.landlock and landlock.abi_version() > 0
-    cg = command_cgroup(spec)
-    fds: list[int] = []
+    g = gate.start(spec, bwrap, stdin_pipe=True, stderr=stderr)
     try:
-        pass_fds: tuple[int, ...] = ()
-        if spec.block_unix_sockets:
-            read_fd, write_fd = os.pipe()
-            fds.append(read_fd)
-            os.write(write_fd, seccomp.unix_socket_filter())
-            os.close(write_fd)
-            pass_fds = (read_fd,)
-        plan = build_args(spec, seccomp_fd=pass_fds[0] if pass_fds else None,
-                          use_landlock=use_landlock)
+        plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = list(argv)
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner)
-        existed = {p for p in plan.placeholders if os.path.lexists(p)}
-        proc = spawn([bwrap, *plan.args, "--", *inner], spec, cg, pass_fds=pass_fds,
-                     stdin_pipe=True, stdout=subprocess.PIPE, stderr=stderr)
     except BaseException:
-        for fd in fds:
-            os.close(fd)
-        if cg is not None:
-            cg.remove()
+        g.abandon()
         raise
-    # the seccomp pipe was read by bwrap at start; keep our end until stop() for simplicity
-    return SandboxedProcess(proc, cg, [p for p in plan.placeholders if p not in existed], fds)
+    proc = g.release(plan.args, inner)
+    g.close_fds()  # our copies: the gate (then bwrap) holds its own
+    return SandboxedProcess(proc, g.cg, plan.placeholders)

@@ -1,0 +1,222 @@
+"""The sandbox's mount set: a spec compiled into bubblewrap options.
+
+Every command pays for each mount bubblewrap makes (a bind, a remount, a read of
+``/proc/self/mountinfo``) and for each placeholder it creates, so this module stats every path
+once per command and keeps the list as short as the policy allows; nothing is cached across
+commands (the tree may change between them).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import landlock
+from .errors import SandboxUnavailable
+from .spec import SANDBOX_HOME, SandboxSpec
+
+#: system directories the sandbox sees read-only; everything else is invisible unless granted
+SYSTEM_DIRS: tuple[str, ...] = (
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
+)
+#: files under the system directories that hold host secrets (readable to root otherwise:
+#: inside the user namespace the command keeps uid 0's file ownership)
+SYSTEM_SECRETS: tuple[str, ...] = (
+    "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
+    "/etc/sudoers.d", "/etc/ssh", "/etc/ssl/private", "/etc/security/opasswd",
+)
+
+
+@dataclass
+class Plan:
+    args: list[str]
+    #: placeholder files bwrap creates on the host for missing protected paths
+    placeholders: list[Path]
+    landlock_roots: list[str]
+
+
+class _Stats:
+    """``lstat`` results for one plan: each path is asked once."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int | None] = {}
+
+    def mode(self, path: str) -> int | None:
+        if path not in self._seen:
+            try:
+                self._seen[path] = os.lstat(path).st_mode
+            except OSError:
+                self._seen[path] = None
+        return self._seen[path]
+
+
+def _under_any(path: str, roots: list[str]) -> bool:
+    """Whole-component prefix test on strings ("/a/b" is under "/a", "/ab" is not)."""
+    p = path.rstrip("/") + "/"
+    return any(p.startswith(r) for r in roots)
+
+
+def _prefixes(paths: list[Path] | tuple[str, ...]) -> list[str]:
+    return [str(r).rstrip("/") + "/" for r in paths]
+
+
+def _first_missing(path: str, roots: list[str], st: _Stats) -> str | None:
+    """The first component of ``path`` that does not exist, if it lies inside a root."""
+    current, missing = path, None
+    while st.mode(current) is None:
+        missing = current
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return missing if missing is not None and _under_any(missing, roots) else None
+
+
+def _system(use_landlock: bool, st: _Stats) -> list[str]:
+    args: list[str] = []
+    for d in SYSTEM_DIRS:
+        mode = st.mode(d)
+        if mode is not None and stat.S_ISLNK(mode):
+            args += ["--symlink", os.readlink(d), d]
+        elif mode is not None and stat.S_ISDIR(mode):
+            args += ["--ro-bind", d, d]
+    if use_landlock and landlock.native_helper():
+        args += landlock.helper_mounts()
+    elif use_landlock:
+        for prefix in landlock.interpreter_prefixes():
+            if not _under_any(prefix, _prefixes(SYSTEM_DIRS)):
+                args += ["--ro-bind", prefix, prefix]
+    return args
+
+
+def _grants(spec: SandboxSpec, st: _Stats) -> list[str]:
+    args: list[str] = []
+    # shallow first so a nested grant is mounted over its parent's
+    mounts = [(str(p), "--ro-bind") for p in spec.read_only] + \
+        [(str(p), "--bind") for p in spec.writable]
+    for path, flag in sorted(mounts, key=lambda m: (len(Path(m[0]).parts), m[0])):
+        if os.path.exists(path):  # grants are canonical; a granted symlink target counts
+            args += [flag, path, path]
+    for f in spec.read_only_files:
+        args += ["--ro-bind", str(f), str(f)]
+    # A repository's .git directory stays writable (git must work) but becomes a mount point,
+    # which cannot be renamed or removed: the command cannot swap in a .git of its choosing.
+    # Pinned first, so the read-only .git/hooks and .git/config mounts land on top of it.
+    for root in spec.writable:
+        git = os.path.join(str(root), ".git")
+        mode = st.mode(git)
+        if mode is not None and stat.S_ISDIR(mode):
+            args += ["--bind", git, git]
+    return args
+
+
+def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[Path]]:
+    args: list[str] = []
+    writable = _prefixes(spec.writable)
+    placeholders: list[Path] = []
+    made: set[str] = set()
+    empty = ""
+    for p in sorted((str(q) for q in spec.protected), key=lambda q: (q.count("/"), q)):
+        if not _under_any(p, writable):
+            continue  # outside the writable roots everything is read-only already
+        mode = st.mode(p)
+        if mode is not None and stat.S_ISLNK(mode):
+            raise SandboxUnavailable(
+                f"protected path {p} is a symbolic link; refusing to run commands in this "
+                "folder until it is replaced by a real file or folder", hint=None)
+        if mode is not None:
+            if os.path.basename(p) == ".git" and stat.S_ISDIR(mode):
+                continue  # pinned above
+            args += ["--ro-bind", p, p]
+            continue
+        missing = _first_missing(p, writable, st)
+        if missing is not None and missing not in made:
+            # an empty read-only *file* mount: bwrap creates the mount point as an empty file
+            # (creating and unlinking one is ~100x cheaper than a directory on ext4 with
+            # discard); mkdir, creating beneath it and writing all fail
+            made.add(missing)
+            placeholders.append(Path(missing))
+            empty = empty or _empty_file()
+            args += ["--ro-bind", empty, missing]
+    return args, placeholders
+
+
+def _hidden(spec: SandboxSpec, st: _Stats) -> list[str]:
+    args: list[str] = []
+    visible = _prefixes([*(Path(d) for d in SYSTEM_DIRS), *spec.read_only, *spec.writable])
+    for h in [*(str(p) for p in spec.hidden), *SYSTEM_SECRETS]:
+        mode = st.mode(h)
+        if mode is None or stat.S_ISLNK(mode) or not _under_any(h, visible):
+            continue
+        if stat.S_ISDIR(mode):
+            args += ["--perms", "0000", "--tmpfs", h, "--remount-ro", h]
+        else:
+            args += ["--ro-bind", "/dev/null", h]
+    return args
+
+
+def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool) -> Plan:
+    """The bwrap argument list for ``spec`` (without the command)."""
+    st = _Stats()
+    # --disable-userns: no nested user namespace (it needs an explicit --unshare-user)
+    args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev"]
+    size = [] if not spec.limits.memory_mb else \
+        ["--size", str(spec.limits.memory_mb * 1024 * 1024)]
+    args += [*size, "--tmpfs", "/tmp", "--dir", SANDBOX_HOME, "--dir", "/var",
+             *size, "--tmpfs", "/var/tmp"]
+    args += _system(use_landlock, st)
+    args += _grants(spec, st)
+    protected, placeholders = _protected(spec, st)
+    args += protected
+    args += _hidden(spec, st)
+    args += ["--remount-ro", "/", "--chdir", str(spec.workspace)]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    roots = [str(p) for p in spec.writable] + ["/tmp", "/var/tmp", "/dev"]
+    return Plan(args, placeholders, roots)
+
+
+_empty_ok: set[str] = set()
+
+
+def _empty_file() -> str:
+    """An empty, read-only regular file: the source of placeholder mounts."""
+    from bastion.home import bastion_home
+
+    path = bastion_home() / "lib" / "empty"
+    key = str(path)
+    try:
+        st = os.lstat(key)
+        if key in _empty_ok and stat.S_ISREG(st.st_mode) and not st.st_size:
+            return key
+    except OSError:
+        pass
+    if not path.is_file() or path.stat().st_size:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        tmp = path.with_name(f".empty.{os.getpid()}")
+        tmp.write_bytes(b"")
+        tmp.chmod(0o444)
+        os.replace(tmp, path)
+    _empty_ok.add(key)
+    return key
+
+
+def remove_placeholders(paths: list[Path]) -> None:
+    """Remove the mount points bwrap created for missing protected paths (empty files only:
+    anything else there now is not ours)."""
+    for p in paths:
+        for _ in range(50):  # EBUSY while the sandbox's mount namespace is still being freed
+            try:
+                st = os.lstat(p)
+                if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                    os.unlink(p)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    break
+                time.sleep(0.002)
