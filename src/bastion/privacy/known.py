@@ -346,6 +346,11 @@ class KnownValues:
                     if source is not None:  # a fragment: take as much of its form as is there
                         form, at = source
                         end += _common_prefix(data, end, form, at + len(word))
+                        start -= _common_suffix(data, start, form, at)
+                        while end < len(data) and data[end] & 0xC0 == 0x80:
+                            end -= 1  # (stop at a character boundary: é and è share a byte)
+                        while data[start] & 0xC0 == 0x80:
+                            start += 1
                     if best.get(start, (-1, b""))[0] < end:
                         best[start] = (end, word)
                     if end > cover_e:
@@ -405,6 +410,23 @@ def _common_prefix(data: bytes, pos: int, form: bytes, at: int) -> int:
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if data.startswith(form[at : at + mid], pos):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(data: bytes, pos: int, form: bytes, at: int) -> int:
+    """How many bytes before ``data[pos]`` equal those before ``form[at]``."""
+    lo, hi = 0, min(at, pos)
+    if hi <= 0:
+        return 0
+    if data.endswith(form[at - hi : at], 0, pos):
+        return hi
+    hi -= 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if data.endswith(form[at - mid : at], 0, pos):
             lo = mid
         else:
             hi = mid - 1
