@@ -53,11 +53,41 @@ def test_pieces_of_a_detected_token_are_reassembled_per_destination() -> None:
     pf = PrivacyFilter()
     kinds = [_send(pf, TOKEN[i:i + 13]) for i in range(0, len(TOKEN), 13)]
     assert not any(kinds[:-1]) and "reassembled-secret" in kinds[-1]
-    # another destination has its own stream
+
+
+def test_pieces_spread_over_hosts_and_tools_are_reassembled_too() -> None:
+    """Half to one allowed host, half to another (or to an MCP tool's argument): the
+    session-wide stream joins them; the request that completes the secret is refused."""
     other = PrivacyFilter()
-    other.check_outbound_arguments({"url": f"https://a.example/{TOKEN[:20]}"})
-    assert not [f for f in other.check_outbound_arguments(
-        {"url": f"https://b.example/{TOKEN[20:]}"}) if f.kind == "reassembled-secret"]
+    assert not other.check_outbound_arguments({"url": f"https://a.example/{TOKEN[:20]}"})
+    found = other.check_outbound_arguments({"url": f"https://b.example/{TOKEN[20:]}"})
+    assert [f for f in found if f.kind == "reassembled-secret"
+            and f.detail.startswith("(all destinations)")], found
+    mixed = PrivacyFilter()
+    assert not mixed.check_outbound_arguments({"url": f"https://a.example/{TOKEN[:20]}"})
+    found = mixed.check_outbound_arguments({"note": TOKEN[20:]})  # e.g. an MCP tool's argument
+    assert [f for f in found if f.kind == "reassembled-secret"], found
+
+
+def test_unrelated_requests_to_several_hosts_are_not_refused() -> None:
+    pf = PrivacyFilter(unattended=True)
+    for host, path in (("docs.python.org", "3/library/re.html"), ("pypi.org", "project/httpx"),
+                       ("github.com", "encode/httpx/blob/master/README.md"),
+                       ("example.com", "search?q=regex+split&page=2")):
+        assert not pf.check_outbound_arguments({"url": f"https://{host}/{path}"}), host
+
+
+def test_pieces_inside_large_requests_are_reassembled() -> None:
+    """The stream re-scans only the start of a large request (its whole text was scanned as an
+    argument): a piece at the end of one big request and the rest at the start of the next are
+    still joined."""
+    filler = "/".join(f"page{i}" for i in range(20_000))  # ~200 KB of ordinary path segments
+    pf = PrivacyFilter()
+    first = pf.check_outbound_arguments({"url": f"https://allowed.example/{filler}/{TOKEN[:20]}"})
+    assert not [f for f in first if f.kind == "reassembled-secret"]
+    second = pf.check_outbound_arguments(
+        {"url": f"https://allowed.example/{TOKEN[20:]}/{filler.replace('page', 'item')}"})
+    assert "reassembled-secret" in [f.kind for f in second]
 
 
 def test_base32_pieces_of_a_known_value_are_caught() -> None:
@@ -100,3 +130,12 @@ def test_remembered_redactions_follow_new_known_values() -> None:
     assert pf.redact(text) == text  # (served from the recent results)
     pf.add_known_value(OPAQUE, "service")
     assert OPAQUE not in pf.redact(text)
+
+
+def test_a_fresh_argument_name_per_piece_does_not_break_reassembly() -> None:
+    """{"a1": piece1}, {"a2": piece2}, …: argument names stay out of the stream."""
+    pf = PrivacyFilter()
+    pieces = [TOKEN[i:i + 13] for i in range(0, len(TOKEN), 13)]
+    results = [pf.check_outbound_arguments({f"a{n}": p}) for n, p in enumerate(pieces)]
+    assert not any(results[:-1])
+    assert [f for f in results[-1] if f.kind == "reassembled-secret"], results[-1]

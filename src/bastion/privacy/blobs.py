@@ -70,34 +70,56 @@ def _decode_short(blob: str) -> str | None:
     return _decode(blob)
 
 
-def _decode(blob: str) -> str | None:
-    # line breaks (also JSON "\\n") and indentation of a wrapped blob removed (str methods: C)
-    compact = blob if blob.isalnum() else "".join(blob.replace("\\n", "\n").split())
-    raw: bytes | None = None
-    if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
-        try:
-            raw = binascii.unhexlify(compact)
-        except (binascii.Error, ValueError):
-            raw = None
-    if raw is None and _B32.fullmatch(compact):
-        try:
-            raw = base64.b32decode(compact.rstrip("=") + "=" * (-len(compact.rstrip("=")) % 8))
-        except (binascii.Error, ValueError):
-            raw = None
-    if raw is None:
-        padded = compact.rstrip("=")
-        padded += "=" * (-len(padded) % 4)
-        alt = "-" in padded or "_" in padded
-        try:
-            raw = (base64.urlsafe_b64decode(padded) if alt else base64.b64decode(padded))
-        except (binascii.Error, ValueError):
-            return None
+#: characters of a long blob decoded first: when they are not text, the blob is not decoded
+#: further in that encoding (a multiple of 8, 4 and 2, so it cuts no group)
+_HEAD = 384
+
+
+def _raw(kind: str, compact: str, alt: bool) -> bytes | None:
+    try:
+        if kind == "hex":
+            return binascii.unhexlify(compact)
+        if kind == "b32":
+            body = compact.rstrip("=")
+            return base64.b32decode(body + "=" * (-len(body) % 8))
+        body = compact.rstrip("=")
+        body += "=" * (-len(body) % 4)
+        return base64.urlsafe_b64decode(body) if alt else base64.b64decode(body)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _text(raw: bytes) -> str | None:
     if raw[:2] == b"\x1f\x8b" or raw[:1] == b"\x78":
         inflated = _inflate(raw)
         if inflated:
             raw = inflated
     out = decode_bytes(raw)  # UTF-8, or UTF-16/32 only by BOM / NUL pattern (not by chance)
     return out if out is not None and _printable(out) else None
+
+
+def _decode(blob: str) -> str | None:
+    # line breaks (also JSON "\\n") and indentation of a wrapped blob removed (str methods: C)
+    compact = blob if blob.isalnum() else "".join(blob.replace("\\n", "\n").split())
+    kinds = []
+    if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
+        kinds.append("hex")
+    if _B32.fullmatch(compact):
+        kinds.append("b32")
+    kinds.append("b64")  # each in turn until one gives text (base64 can look like base32)
+    alt = "-" in compact or "_" in compact
+    for kind in kinds:
+        if len(compact) > 2 * _HEAD:  # long: is its head text (or compressed)?
+            head = _raw(kind, compact[:_HEAD], alt)
+            if head is None or (head[:2] != b"\x1f\x8b" and head[:1] != b"\x78"
+                                and _text(head) is None):
+                continue
+        raw = _raw(kind, compact, alt)
+        if raw is not None:
+            out = _text(raw)
+            if out is not None:
+                return out
+    return None
 
 
 def runs(data: bytes) -> Iterator[tuple[int, int]]:

@@ -8,12 +8,13 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from bastion.privacy.detector import Finding, SecretScanner, default_scanner
 from bastion.privacy.known import KnownValues, credential_env_values
 from bastion.privacy.outbound import (
+    EVERYWHERE,
     OUTBOUND_BUDGET_BITS,
+    STREAM_NEW,
     OutboundStreams,
     data_tokens,
     destination,
@@ -39,7 +40,7 @@ from bastion.privacy.response import (
     url_host,
 )
 from bastion.privacy.rules import Rule
-from bastion.privacy.textio import regex_safe
+from bastion.privacy.textio import regex_safe, unquote
 from bastion.privacy.views import view_findings, views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
@@ -371,15 +372,23 @@ class PrivacyFilter:
 
 
     def _check_stream(self, args: Mapping[str, Any]) -> list[LeakFinding]:
-        """This request together with what the model already sent to the same destination."""
+        """This request together with what the model already sent to the same destination,
+        and to every destination of the session (pieces spread over several hosts)."""
         dest = destination(args)
-        strings = [v for _, v in _walk_strings(args, "")]
-        stream, new_at = self._outbound.add(dest, data_tokens(strings))
+        values: list[str] = []
+        names: list[str] = []
+        for location, value in _walk_strings(args, ""):
+            (names if location.endswith("#key") else values).append(value)
+        tokens, keys = data_tokens(values), data_tokens(names)
         findings: list[LeakFinding] = []
-        if new_at < len(stream):
+        for where in (dest, EVERYWHERE):
+            stream, new_at = self._outbound.add(where, tokens, keys)
+            stream = stream[: new_at + STREAM_NEW]  # (the rest was scanned as arguments)
+            if new_at >= len(stream) or (findings and where == EVERYWHERE):
+                continue
             for _start, end, label, _kind, _secret in self._secret_spans(stream):
                 if end > new_at:  # completed by this request
-                    findings.append(LeakFinding("reassembled-secret", f"{dest}: {label}",
+                    findings.append(LeakFinding("reassembled-secret", f"{where}: {label}",
                                                 location="(stream)"))
         bits = self._outbound.over_budget(dest)
         if bits is not None:

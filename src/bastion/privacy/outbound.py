@@ -2,7 +2,8 @@
 
 A hostile model can cut a secret into 12–15-character pieces and send one per request, reverse
 it, or base32 it: each request alone looks harmless. :class:`OutboundStreams` keeps, per
-destination (a URL's host; all other tool arguments share one stream), the model-chosen data
+destination (a URL's host; all other tool arguments share one stream) and for the whole
+session (:data:`EVERYWHERE`: pieces spread over several hosts), the model-chosen data
 sent so far — URL path segments, query keys and values, fragments, argument strings — with
 the parts already seen at that destination dropped (constant parts repeat; data varies), so
 consecutive pieces become contiguous (the tokens of one request are joined by a space, requests
@@ -20,20 +21,28 @@ watching.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from bastion.privacy.detector import char_classes, shannon_entropy
+from bastion.privacy.textio import unquote
 
 #: high-entropy bits one destination may receive in an unattended session
 OUTBOUND_BUDGET_BITS = 512
 #: how much of a destination's stream is re-scanned with each new request
 STREAM_TAIL = 4096
+#: how much of a request's own data is scanned again as part of the stream: a secret completed
+#: by this request starts in the tail, so it ends well within this; what lies wholly inside the
+#: request was already scanned as its arguments (a 1 MB request is not scanned twice)
+STREAM_NEW = 65536
 _SPLIT = re.compile(r"[/?&=#;,:\s+]+")
 _DIGIT = re.compile(r"[0-9]")
 _LETTER = re.compile(r"[A-Za-z]")
 _OTHER = "(tool arguments)"
+#: the stream of everything the model sent anywhere in the session: pieces of one secret sent
+#: to different hosts (or to a host and an MCP tool) reassemble here
+EVERYWHERE = "(all destinations)"
 
 
 def destination(args: Mapping[str, Any]) -> str:
@@ -85,16 +94,22 @@ class OutboundStreams:
         self._stream: dict[str, str] = {}
         self._bits: dict[str, float] = {}
 
-    def add(self, dest: str, tokens: list[str]) -> tuple[str, int]:
-        """Record a request's tokens; returns ``(stream tail + new data, offset of new data)``."""
+    def add(self, dest: str, tokens: list[str],
+            keys: Sequence[str] = ()) -> tuple[str, int]:
+        """Record a request's value ``tokens`` and argument-name ``keys``; returns ``(stream
+        tail + new data, offset of new data)``. Names spend budget but stay out of the stream:
+        a fresh name per request would otherwise sit between the pieces it carries."""
         seen = self._seen.setdefault(dest, set())
         new = [t for t in tokens if t not in seen]
+        new_keys = [k for k in keys if k not in seen]
         seen.update(new)
+        seen.update(new_keys)
         tail = self._stream.get(dest, "")[-STREAM_TAIL:]
         # pieces sent one per request join up; tokens of one request stay apart (word bounds)
         data = " ".join(new)
         self._stream[dest] = tail + data
-        self._bits[dest] = self._bits.get(dest, 0.0) + sum(map(token_bits, new))
+        spent = sum(map(token_bits, new)) + sum(map(token_bits, new_keys))
+        self._bits[dest] = self._bits.get(dest, 0.0) + spent
         return tail + data, len(tail)
 
     def over_budget(self, dest: str) -> float | None:

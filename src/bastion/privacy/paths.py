@@ -22,8 +22,9 @@ _COMMON_USERS = frozenset(
      "data", "nobody", "home", "default", "docker", "vagrant", "pi", "ec2-user", "node"}
 )
 # An absolute POSIX path: starts after whitespace, a quote, a bracket, '=' or ':' (or at the start).
-_ABS_PATH = re.compile(r"(?:^|(?<=[\s\"'`(\[{=:,;<>|]))(/[\w.@+~%-]+(?:/[\w.@+~%-]*)*)",
-                       re.MULTILINE)
+# (The pattern starts with the literal "/" and checks the character before it afterwards, so
+# the engine jumps from slash to slash instead of trying every position.)
+_ABS_PATH = re.compile(r"(/(?<![^\s\"'`(\[{=:,;<>|]/)[\w.@+~%-]+(?:/[\w.@+~%-]*)*)")
 _WIN_HOME = re.compile(r"\b([A-Za-z]:\\(?:Users|Documents and Settings)\\)([^\\\s\"']+)",
                        re.IGNORECASE)
 
@@ -65,7 +66,8 @@ class PathScrubber:
         self._user = user if user is not None else _current_user()
         self._user_re: re.Pattern[str] | None = None
         if self._user and len(self._user) >= 3 and self._user.lower() not in _COMMON_USERS:
-            self._user_re = re.compile(r"(?<![\w.-])" + re.escape(self._user) + r"(?![\w-])")
+            name = re.escape(self._user)  # literal first (fast search), then its context
+            self._user_re = re.compile(rf"{name}(?<![\w.-]{name})(?![\w-])")
 
     def _replace_path(self, path: str) -> str:
         for ws in self._workspaces:
@@ -82,7 +84,7 @@ class PathScrubber:
         return self._placeholder(path, "PATH")
 
     def _scrub_user(self, text: str) -> str:
-        if self._user_re is None:
+        if self._user_re is None or not self._user or self._user not in text:
             return text
         return self._user_re.sub(lambda m: self._placeholder(m.group(0), "USER"), text)
 
@@ -91,7 +93,7 @@ class PathScrubber:
             return text
         if "/" in text:
             text = _ABS_PATH.sub(lambda m: self._replace_path(m.group(1)), text)
-        if "\\" in text:
+        if ":\\" in text:
             text = _WIN_HOME.sub(
                 lambda m: m.group(1) + self._placeholder(m.group(2), "USER"), text
             )
