@@ -156,7 +156,10 @@ def analyse(command: str) -> Analysis:
         return Analysis(unanalysable="command too long to analyse")
     if "\x00" in command:
         return Analysis(unanalysable="command contains a NUL byte")
-    import bashlex  # builds its parser tables at import (~80 ms): only when a command is analysed
+    from ._bashlex_tables import import_bashlex
+
+    import_bashlex()  # loaded when a command is first analysed, with its saved parser tables
+    import bashlex
     import bashlex.errors
 
     walker = _Walker()

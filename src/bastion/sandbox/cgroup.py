@@ -201,7 +201,7 @@ class CommandCgroup:
                 os.close(fd)
 
     def usage(self) -> Usage:
-        return Usage(self._cpu_s(), self._oom_kills(), self._pids_refused())
+        return Usage(self._cpu_s(), self.oom_kills(), self._pids_refused())
 
     def _cpu_s(self) -> float | None:
         if "cpuacct" not in self.dirs:
@@ -214,7 +214,7 @@ class CommandCgroup:
         except (OSError, ValueError):
             return None
 
-    def _oom_kills(self) -> int:
+    def oom_kills(self) -> int:
         if "memory" not in self.dirs:
             return 0
         path, version = self.dirs["memory"]
@@ -240,11 +240,10 @@ class CommandCgroup:
         return sorted(found)
 
     def kill_all(self) -> None:
-        for path in self.paths:
-            kill_file = path / "cgroup.kill"  # v2 only
-            if kill_file.exists():
+        for path, version in {p: v for p, v in self.dirs.values()}.items():
+            if version == "v2":  # cgroup.kill (Linux 5.14+)
                 with contextlib.suppress(OSError):
-                    kill_file.write_text("1")
+                    _write(path / "cgroup.kill", "1")
         for _ in range(50):
             pids = self.pids()
             if not pids:

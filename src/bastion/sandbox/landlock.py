@@ -167,12 +167,15 @@ def _compile(out: Path) -> bool:
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         return False
-    try:
-        subprocess.run([cc, "-O2", "-o", str(out), str(_SOURCE)], check=True,
-                       capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return True
+    # static when the C library allows it: no dynamic loader run on every command (~0.1 ms)
+    for flags in (["-O2", "-static"], ["-O2"]):
+        try:
+            subprocess.run([cc, *flags, "-o", str(out), str(_SOURCE)], check=True,
+                           capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        return True
+    return False
 
 
 def helper_mounts() -> list[str]:

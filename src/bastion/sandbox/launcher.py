@@ -99,14 +99,14 @@ def probe_sandbox() -> tuple[bool, str]:
     return _probe()
 
 
-def _quick_check() -> str | None:
+def _quick_check(bwrap: str | None) -> str | None:
     """What the launcher checks per process without starting anything (None: fine).
 
     The full probe (:func:`probe_sandbox`, one extra bwrap start) is for ``bastion doctor``;
     a command needs none: if bwrap cannot build the namespaces it fails before running
     anything and says so, which is just as closed.
     """
-    if shutil.which("bwrap") is None:
+    if bwrap is None:
         return "bubblewrap (bwrap) not found on PATH"
     if not seccomp.supported():
         return f"no seccomp filter for this CPU architecture ({os.uname().machine})"
@@ -118,8 +118,8 @@ def _quick_check() -> str | None:
 
 def ensure_available() -> str:
     """The bwrap binary to use; raises :class:`SandboxUnavailable` (fail closed)."""
-    problem = _quick_check()
     bwrap = shutil.which("bwrap")
+    problem = _quick_check(bwrap)
     if problem is not None or bwrap is None:
         raise SandboxUnavailable(f"sandbox unavailable: {problem or 'bwrap not found'}")
     return bwrap
@@ -153,6 +153,7 @@ def _collect(proc: subprocess.Popen[bytes], deadline: float, limit: int,
     truncated = False
     stopped: str | None = None
     poll = watch is not None and watch.active
+    next_check = time.monotonic() + POLL_S
     sel = selectors.DefaultSelector()
     for fd in bufs:
         os.set_blocking(fd, False)
@@ -161,8 +162,11 @@ def _collect(proc: subprocess.Popen[bytes], deadline: float, limit: int,
         while sel.get_map():
             remaining = deadline - time.monotonic()
             if stopped is None:
+                due = poll and time.monotonic() >= next_check  # budgets: every POLL_S
+                if due:
+                    next_check = time.monotonic() + POLL_S
                 reason = "time" if remaining <= 0 else (
-                    watch.check() if poll and watch is not None else None)
+                    watch.check() if due and watch is not None else None)
                 if reason is not None:
                     stopped = reason
                     _kill_tree(proc, cg)

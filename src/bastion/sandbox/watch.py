@@ -65,7 +65,7 @@ class Watch:
                     if used is not None:
                         self._inodes[root] = used
         if self.cg is not None:
-            self._oom_start = self.cg.usage().oom_kills
+            self._oom_start = self.cg.oom_kills()
 
     @property
     def active(self) -> bool:
@@ -108,7 +108,7 @@ class Watch:
 
     def final(self, exit_code: int) -> str | None:
         """A stop the kernel made on its own (checked once after the command ended)."""
-        if self.cg is not None and self.cg.usage().oom_kills > self._oom_start:
+        if self.cg is not None and self.cg.oom_kills() > self._oom_start:
             return "memory"
         if exit_code in (-24, 128 + 24, 128 + 9) and self.limits.cpu_seconds and \
                 self.cg is not None:
