@@ -153,6 +153,10 @@ _ESCAPE = re.compile(  # the lookahead lets the engine skip to "\\", "&" or "%" 
 _ESCAPE_HINT = re.compile(r"\\[\"\\/'nrtux]|&#?[a-zA-Z0-9]{2,8};|%[0-9a-fA-F]{2}")
 
 
+_COMMON_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&#x27;": "'",
+                    "&apos;": "'", "&nbsp;": "\xa0", "&amp;": "&"}
+
+
 @functools.lru_cache(maxsize=4096)
 def _unescape(run: str) -> str:
     head = run[:2]
@@ -165,6 +169,12 @@ def _unescape(run: str) -> str:
             return run
         return out if isinstance(out, str) else run
     if run[0] == "&":
+        # the common entities by str.replace (C speed; "&amp;" last, so "&amp;lt;" stays
+        # "&lt;"), when they are the only ones; else html.unescape (one Python call each)
+        if run.count("&") == sum(map(run.count, _COMMON_ENTITIES)):
+            for entity, char in _COMMON_ENTITIES.items():
+                run = run.replace(entity, char)
+            return run
         return html.unescape(run)
     return bytes.fromhex(run.replace("%", "")).decode("utf-8", "replace")
 
