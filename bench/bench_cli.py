@@ -3,9 +3,9 @@
 In one run, interleaved (so machine load hits every figure alike), median of N rounds:
 ``python -c pass``, ``python -c "import typer, rich"`` (the floor for a Typer CLI),
 ``bastion --version``, ``bastion --help``, ``bastion config get offlineMode``, ``bastion scan``
-of one small file, and a replay ``bastion run`` of one tool call (``read_file``) in a fresh
-workspace with an initialised BASTION_HOME. Goals (issue #16): --version/--help <= 100 ms,
-scan <= 150 ms, replay run <= 250 ms.
+of one small file, and a replay ``bastion run`` of one tool call (``read_file``; and one
+sandboxed ``run_command`` of ``true``) in a fresh workspace with an initialised BASTION_HOME.
+Goals (issue #16): --version/--help <= 100 ms, scan <= 150 ms, replay run <= 250 ms.
 
 Usage: PYTHONPATH=$PWD/src .venv/bin/python bench/bench_cli.py [ROUNDS] [--before SRC]
 ``--before SRC`` adds every bastion case of another source tree (e.g. an
@@ -58,6 +58,10 @@ def main() -> None:
         script.write_text(json.dumps({"content": "", "tool_calls": [
             {"name": "read_file", "arguments": {"path": "notes.txt"}}]}) + "\n"
             + json.dumps({"content": "done"}) + "\n")
+        command_script = root / "c.jsonl"
+        command_script.write_text(json.dumps({"content": "", "tool_calls": [
+            {"name": "run_command", "arguments": {"command": "true"}}]}) + "\n"
+            + json.dumps({"content": "done"}) + "\n")
         # what an installed Bastion does: byte-code cached (pip compiles on install; an editable
         # checkout writes __pycache__ on first import) — PYTHONDONTWRITEBYTECODE would make
         # every run recompile ~130 of Bastion's modules (~140 ms) and measure that instead
@@ -77,10 +81,14 @@ def main() -> None:
             "bastion run (replay, one read_file)": [
                 *bastion, "run", "read notes", "-w", str(ws), "--provider", "replay",
                 "--script", str(script), "--approve", "never"],
+            "bastion run (replay, one run_command)": [
+                *bastion, "run", "run true", "-w", str(ws), "--provider", "replay",
+                "--script", str(command_script), "--approve", "auto"],
         }
         if before is not None:
             for name in ("bastion --version", "bastion --help", "bastion config get offlineMode",
-                         "bastion scan (one small file)", "bastion run (replay, one read_file)"):
+                         "bastion scan (one small file)", "bastion run (replay, one read_file)",
+                         "bastion run (replay, one run_command)"):
                 cases[f"before: {name}"] = ["BEFORE", before, *cases[name]]
         # first run initialises BASTION_HOME (vault, database) and every case writes its
         # byte-code once; not part of the figures

@@ -139,3 +139,16 @@ def test_a_fresh_argument_name_per_piece_does_not_break_reassembly() -> None:
     results = [pf.check_outbound_arguments({f"a{n}": p}) for n, p in enumerate(pieces)]
     assert not any(results[:-1])
     assert [f for f in results[-1] if f.kind == "reassembled-secret"], results[-1]
+
+
+def test_long_known_value_printed_in_part_is_redacted_whole() -> None:
+    """A part of a long known value (a key body) is matched window by window and extended
+    along the value: nothing of it is left, whatever the cut, forwards or reversed."""
+    rng = secrets.SystemRandom(11)
+    alphabet = string.ascii_letters + string.digits + "+/"
+    value = "".join(rng.choice(alphabet) for _ in range(300))
+    pf = PrivacyFilter({"DEPLOY_KEY": value})
+    for part in (value[37:260], value[101:300], value[37:260][::-1]):
+        out = pf.redact(f"cat key.txt | cut -c38-\n{part}\ndone")
+        assert out.startswith("cat key.txt | cut -c38-\n[[SECRET:") and out.endswith("]]\ndone")
+        assert not any(part[i:i + 12] in out for i in range(len(part) - 11)), out

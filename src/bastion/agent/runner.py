@@ -133,15 +133,27 @@ class AgentSession:
         self.session_id = resumed.id if resumed is not None else rt.sessions.create(
             title=title, workspace=str(workspace), agent=agent_name, provider=provider_name,
             model=self.provider.model)
+        self._display = on_event
+        self._start_records(rt, opts, workspace, agent_name, title=title,
+                            provider=provider_name, offline=offline)
+        # privacy: secrets never reach the model, the history or the audit log
+        self.privacy = self._privacy_filter(rt, opts, workspace)
+        rt.audit.redact = self.privacy.redact
+        self.agent = self._build_agent(rt, workspace, offline, opts.max_steps, on_text)
+        self._attach_extensions(rt, opts)
+
+    def _start_records(self, rt: Runtime, opts: RunOptions, workspace: Path, agent_name: str,
+                       *, title: str, provider: str, offline: bool) -> None:
+        """Telemetry counts, the audit record of the session's start, and the decision hooks."""
+        settings = rt.settings
         # local-only usage counts (rights/telemetry.py); a no-op when telemetry is disabled
         self.telemetry = Telemetry.for_settings(rt.home, settings)
         self.telemetry.session_started(agent_name)
         instrument_provider(self.provider, self.telemetry)
         # audit: session start now, every tool event through the recorder, end in close()
-        self._display = on_event
         self.recorder = SessionRecorder(rt.audit, self.session_id,
                                         pause=settings.anomaly.on_anomaly == "pause")
-        self.recorder.start(workspace=str(workspace), provider=provider_name,
+        self.recorder.start(workspace=str(workspace), provider=provider,
                             model=self.provider.model, task=title, mode=opts.mode,
                             offline=offline, approve=opts.approve, **_layer_facts(settings))
         # decisions go to the session's events and the audit log
@@ -152,17 +164,24 @@ class AgentSession:
                 settings, settings_path(), workspace / ".bastion" / "settings.json")})
         self.policy.add_hook(session_event_hook(rt.sessions.add_event, self.session_id))
         self.policy.add_hook(_audit_decision_hook(settings.audit.include_tool_calls))
-        if on_event is not None:  # decisions reach the display (`run --json` events) too
-            self.policy.add_hook(lambda record: on_event("decision", record.to_json()))
-        # privacy: secrets never reach the model, the history or the audit log
-        self.privacy = PrivacyFilter(
+        display = self._display
+        if display is not None:  # decisions reach the display (`run --json` events) too
+            self.policy.add_hook(lambda record: display("decision", record.to_json()))
+
+    def _privacy_filter(self, rt: Runtime, opts: RunOptions, workspace: Path) -> PrivacyFilter:
+        """Every secret the user handed Bastion is a known value from the first message on."""
+        settings = rt.settings
+        return PrivacyFilter(
             {**{f"stored-{i}": v for i, v in enumerate(rt.api_keys.all_values())},
              **configured_secrets(settings.mcp_servers)},
             include_env=True, workspace=workspace,
             security_mode=settings.security_mode or self.policy.mode == "strict",
             allowed_domains=settings.network.allowed_domains,
             unattended=opts.approver is None and (opts.approve != "ask" or not terminal_available()))
-        rt.audit.redact = self.privacy.redact
+
+    def _build_agent(self, rt: Runtime, workspace: Path, offline: bool, max_steps: int | None,
+                     on_text: Callable[[str], None] | None) -> Agent:
+        settings = rt.settings
         self._fetch_client: Any = None  # built at the first fetch_url: httpx loads only then
 
         def fetch_client() -> Any:
@@ -183,15 +202,17 @@ class AgentSession:
             tools += mutating_tools()
             tools.append(RunCommand(settings.sandbox))
             tools.append(FetchUrl())
-        self.agent = Agent(
+        return Agent(
             provider=self.provider, tools=ToolRegistry(tools), ctx=ctx,
             store=rt.sessions, session_id=self.session_id, system_prompt=GENERAL,
-            max_steps=opts.max_steps or settings.agent.max_steps,
+            max_steps=max_steps or settings.agent.max_steps,
             tool_output_limit=settings.agent.tool_output_limit, on_text=on_text,
             on_event=self._on_event, outbound_filter=self.privacy.filter_messages,
             privacy=self.privacy,
         )
-        # --agent / --taskforce specialise the agent built above (agent/taskforce.py)
+
+    def _attach_extensions(self, rt: Runtime, opts: RunOptions) -> None:
+        """MCP servers' tools, then ``--agent`` / ``--taskforce``, then a resumed history."""
         # MCP servers' tools join the registry first, so agents and taskforces can pick them
         from bastion.mcp_client import attach_to_session
 
@@ -205,8 +226,8 @@ class AgentSession:
             except BaseException:
                 self._mcp.close()
                 raise
-        if resumed is not None:  # the stored history is sent again, as the model last saw it
-            self.agent.messages = stored_history(rt.sessions, resumed.id, self.agent.name)
+        if self.resumed is not None:  # the stored history is sent again, as the model saw it
+            self.agent.messages = stored_history(rt.sessions, self.resumed.id, self.agent.name)
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
         if self._display is not None:  # show first, so the user sees what set off an anomaly

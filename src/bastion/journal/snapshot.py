@@ -132,6 +132,14 @@ class SnapshotCache:
             return True
         return False
 
+    def known_digests(self, blobs: BlobStore) -> set[str]:
+        """The live set of digests known to be in ``blobs`` (read-only for callers)."""
+        return self._stored.setdefault(id(blobs), set())
+
+    def entries_view(self) -> dict[str, Entry]:
+        """The live path -> :class:`Entry` map (read-only for callers; the snapshot loop)."""
+        return self._entries
+
     def mark_stored(self, blobs: BlobStore, digest: str) -> None:
         self._stored.setdefault(id(blobs), set()).add(digest)
 
@@ -180,6 +188,7 @@ def take_snapshot(roots: Iterable[Path | str], blobs: BlobStore, *,
     root_list = [os.fspath(r) for r in roots]
     snap = Snapshot(roots=root_list)
     entries, skipped, hardlinks = snap.entries, snap.skipped, snap.hardlinks
+    cached_entries, known = cache.entries_view(), cache.known_digests(blobs)
     for root in root_list:
         stack = [root]
         while stack:
@@ -215,9 +224,11 @@ def take_snapshot(roots: Iterable[Path | str], blobs: BlobStore, *,
                             continue
                         key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
                                st.st_mode)
-                        cached = cache.entry(path, key)
-                        if cached is not None and cached.sha256 is not None and \
-                                cache.stored(blobs, cached.sha256):
+                        cached = cached_entries.get(path)  # cache.entry(), inlined: per file
+                        if cached is not None and cached.key == key and (
+                                cached.sha256 in known
+                                or (cached.sha256 is not None
+                                    and cache.stored(blobs, cached.sha256))):
                             entries[path] = cached
                             continue
                         try:

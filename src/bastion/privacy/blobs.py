@@ -25,7 +25,8 @@ MIN_BLOB = 16
 # base64 (std / url-safe) runs, possibly wrapped across lines (also with JSON "\n"), and hex
 # (Python ``re``, which takes any str — lone surrogates included; each is linear: a run is
 # consumed whole once it is 16 long, shorter runs cost at most their length squared)
-_B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
+_B64 = re.compile(
+    r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\r\\n|\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
 _HEX = re.compile(r"[0-9a-fA-F]{16,}")
 _B64_RAW = raw_matcher(compile_re2(_B64.pattern, rule_id="view-base64"))
 _HEX_RAW = raw_matcher(compile_re2(_HEX.pattern, rule_id="view-hex"))
@@ -100,7 +101,8 @@ def _text(raw: bytes) -> str | None:
 
 def _decode(blob: str) -> str | None:
     # line breaks (also JSON "\\n") and indentation of a wrapped blob removed (str methods: C)
-    compact = blob if blob.isalnum() else "".join(blob.replace("\\n", "\n").split())
+    compact = blob if blob.isalnum() else "".join(
+        blob.replace("\\r", "\r").replace("\\n", "\n").split())
     kinds = []
     if len(compact) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in compact[:64]):
         kinds.append("hex")

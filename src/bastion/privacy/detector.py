@@ -197,8 +197,43 @@ def _outer_group_body(regex: str) -> str | None:
     return regex[1:-1] if depth == 0 else None
 
 
+def _without_captures(regex: str) -> str:
+    """``regex`` with every capturing group made non-capturing (same overall matches)."""
+    out: list[str] = []
+    i, n, in_class = 0, len(regex), False
+    while i < n:
+        ch = regex[i]
+        if ch == "\\":
+            out.append(regex[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            j = i + 1 + regex.startswith("^", i + 1)
+            j += regex.startswith("]", j)  # a leading "]" is literal
+            out.append(regex[i:j])
+            i = j
+            continue
+        elif ch == "(" and regex.startswith(("(?P<", "(?<"), i) and not regex.startswith(
+            ("(?<=", "(?<!"), i
+        ):
+            out.append("(?:")
+            i = regex.index(">", i) + 1
+            continue
+        elif ch == "(" and not regex.startswith("(?", i):
+            out.append("(?:")
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 class _Compiled:
-    __slots__ = ("allow", "allow_match", "back", "fwd", "group", "groups", "match", "pattern", "rule")
+    __slots__ = ("allow", "allow_match", "back", "find", "fwd", "group", "groups", "match",
+                 "pattern", "rule")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -216,6 +251,16 @@ class _Compiled:
             if plain is not None and plain.groups == 0:
                 self.match = raw_matcher(plain)
                 self.groups = 0
+        # the same regex without captures (RE2's DFA alone: ~3x cheaper per match); the
+        # captures are then taken once per distinct match (see SecretScanner._run_near_keywords)
+        self.find: _Matcher | None = None
+        if self.groups:
+            try:
+                plain = compile_re2(_without_captures(rule.regex), rule_id=rule.id)
+            except RuleError:
+                plain = None
+            if plain is not None and plain.groups == 0:
+                self.find = raw_matcher(plain)
         group = rule.secret_group
         self.group = (1 if self.groups >= 1 else 0) if group is None else group
         if self.groups == 0:
@@ -460,11 +505,14 @@ class SecretScanner:
         instead of one per window.
         """
         comp = self._compiled[idx]
-        match = comp.match
+        match = comp.find or comp.match
         back, fwd = comp.back, comp.fwd
         last = len(positions)
         n = len(data)
         pos = 0
+        # secret span relative to the match, per distinct match and the byte on each side (all
+        # that RE2's assertions can look at): keyword-dense text tends to repeat itself
+        relative: dict[tuple[bool, bool, bytes], tuple[int, int] | None] = {}
         while pos <= n:
             spans = match(data, pos, n)
             ms, me = spans[0]
@@ -473,7 +521,17 @@ class SecretScanner:
             # a keyword offset p with p - back < max(me, ms + 1) and p + fwd > ms
             i = bisect.bisect_right(positions, ms - fwd)
             if i < last and positions[i] < max(me, ms + 1) + back:
-                span = comp.secret_span_raw(spans)
+                if comp.find is None:
+                    span = comp.secret_span_raw(spans)
+                else:
+                    key = (ms == 0, me == n, data[max(0, ms - 1) : me + 1])
+                    if key in relative:
+                        rel = relative[key]
+                        span = None if rel is None else (ms + rel[0], ms + rel[1])
+                    else:
+                        full = comp.match(data, ms, me)
+                        span = comp.secret_span_raw(full) if full[0] == (ms, me) else None
+                        relative[key] = None if span is None else (span[0] - ms, span[1] - ms)
                 if span is not None:
                     out.append((idx, span[0], span[1]))
             elif i == last:

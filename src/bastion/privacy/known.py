@@ -155,15 +155,25 @@ def _fragment_ok(window: str) -> bool:
     return math.log2(n) - repeated / n >= 3.0
 
 
+#: how each shape's whole form is made from the value (its fragments are cut from it)
+_SHAPES = {"fragment": lambda v: v, "reversed": lambda v: v[::-1],
+           "rot13": lambda v: v.translate(_ROT13)}
+
+
 def shape_variants(value: str) -> list[tuple[str, str]]:
     """``(form, kind)``: the value reversed and rot13'd, and fragments of all three.
 
     A model that saw (part of) a secret can print half of it, reverse it or rot13 it; each
     window of ``FRAGMENT`` characters of a 16+ character value is specific enough to match.
-    Reversing or rot13-ing a window keeps its character classes, blanks and entropy, so which
-    windows qualify is decided once, on the value itself.
     """
-    out: dict[str, str] = {}
+    return [(form, kind) for form, kind, _ in shape_windows(value)]
+
+
+def shape_windows(value: str) -> list[tuple[str, str, int]]:
+    """``(form, kind, offset)``: :func:`shape_variants` with each fragment's character offset
+    in its whole form (-1 for a whole form). Reversing or rot13-ing a window keeps its
+    character classes, blanks and entropy, so which windows qualify is decided once."""
+    out: dict[str, tuple[str, int]] = {}
     rev, rot = value[::-1], value.translate(_ROT13)
     n = len(value)
     fragments = n >= FRAGMENT_MIN_VALUE
@@ -171,21 +181,21 @@ def shape_variants(value: str) -> list[tuple[str, str]]:
     grid = range(0, n - width + 1, step)
     starts = [i for i in grid if _fragment_ok(value[i : i + width])] if fragments else []
     for i in starts:
-        out.setdefault(value[i : i + width], "fragment")
-    out.setdefault(rev, "reversed")
+        out.setdefault(value[i : i + width], ("fragment", i))
+    out.setdefault(rev, ("reversed", -1))
     if fragments:
         # the reversed form's windows are the value's windows reversed (same verdict) when
         # both grids line up, i.e. when ``step`` divides ``n - width``
         rev_starts = ([n - width - i for i in reversed(starts)] if (n - width) % step == 0
                       else [i for i in grid if _fragment_ok(rev[i : i + width])])
         for i in rev_starts:
-            out.setdefault(rev[i : i + width], "reversed")
+            out.setdefault(rev[i : i + width], ("reversed", i))
     if rot != value:
-        out.setdefault(rot, "rot13")
+        out.setdefault(rot, ("rot13", -1))
         for i in starts:
-            out.setdefault(rot[i : i + width], "rot13")
+            out.setdefault(rot[i : i + width], ("rot13", i))
     out.pop(value, None)
-    return list(out.items())
+    return [(form, kind, at) for form, (kind, at) in out.items()]
 
 
 @dataclass(frozen=True)
@@ -237,6 +247,9 @@ class KnownValues:
         self._short: dict[int, list[tuple[bytes, int]]] = {}  # 4-byte gram -> [(word, offset)]
         self._tiny: list[bytes] = []  # words under 7 bytes
         self._fragmented = 0  # values whose fragments are indexed
+        # fragment word -> (the whole form it was cut from, its byte offset there): a matched
+        # fragment is extended along its form, so the next windows fall inside the match
+        self._origin: dict[bytes, tuple[bytes, int]] = {}
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -254,17 +267,28 @@ class KnownValues:
         if value in self._labels:
             return True
         self._labels[value] = label
-        variants = [(value, "raw"), *encoded_variants(value)]
+        variants = [(value, "raw", -1), *((v, e, -1) for v, e in encoded_variants(value))]
         if self._fragmented < MAX_FRAGMENTED_VALUES:
-            shapes = shape_variants(value)
+            shapes = shape_windows(value)
             if shapes:
                 self._fragmented += 1
                 variants += shapes
-        for variant, enc in variants:
+        forms: dict[str, tuple[str, bytes]] = {}  # kind -> its whole form (str, UTF-8)
+        ascii_only = value.isascii()
+        for variant, enc, at in variants:
             key = variant.encode("utf-8", "surrogatepass")
-            if key not in self._words:
-                self._words[key] = (label, enc)
-                self._index(key)
+            if key in self._words:
+                continue
+            self._words[key] = (label, enc)
+            self._index(key)
+            if at >= 0:  # a fragment: remember where in its whole form it was cut
+                if enc not in forms:
+                    whole = _SHAPES[enc](value)
+                    forms[enc] = (whole, whole.encode("utf-8", "surrogatepass"))
+                whole, form = forms[enc]
+                if not ascii_only:
+                    at = len(whole[:at].encode("utf-8", "surrogatepass"))
+                self._origin[key] = (form, at)
         return True
 
     def _index(self, word: bytes) -> None:
@@ -288,12 +312,12 @@ class KnownValues:
             for value in values:
                 self.add(value, label)
 
-    @staticmethod
     def _probe(
+        self,
         data: bytes,
         size: int,
         index: dict[int, list[tuple[bytes, int]]],
-        best: dict[int, int],
+        best: dict[int, tuple[int, bytes]],
     ) -> None:
         chunks = _chunks(data, size)
         if not chunks:
@@ -308,6 +332,7 @@ class KnownValues:
                 range(len(chunks)), map(hits.__contains__, chunks))
         else:
             where = sorted(itertools.chain.from_iterable(_positions(chunks, g) for g in hits))
+        origin = self._origin
         cover_s = cover_e = -1
         for i in where:
             pos = i * size
@@ -317,8 +342,17 @@ class KnownValues:
                 if cover_s <= start and end <= cover_e:
                     continue
                 if start >= 0 and data.startswith(word, start):
-                    if best.get(start, -1) < end:
-                        best[start] = end
+                    source = origin.get(word)
+                    if source is not None:  # a fragment: take as much of its form as is there
+                        form, at = source
+                        end += _common_prefix(data, end, form, at + len(word))
+                        start -= _common_suffix(data, start, form, at)
+                        while end < len(data) and data[end] & 0xC0 == 0x80:
+                            end -= 1  # (stop at a character boundary: é and è share a byte)
+                        while data[start] & 0xC0 == 0x80:
+                            start += 1
+                    if best.get(start, (-1, b""))[0] < end:
+                        best[start] = (end, word)
                     if end > cover_e:
                         cover_s, cover_e = start, end
 
@@ -331,7 +365,7 @@ class KnownValues:
         if not self._labels or not text:
             return []
         data = text.encode("utf-8", "surrogatepass")
-        best: dict[int, int] = {}  # start -> end of the longest word found there
+        best: dict[int, tuple[int, bytes]] = {}  # start -> (end, word) of the longest match
         if self._long:
             self._probe(data, _LONG, self._long, best)
         if self._short:
@@ -340,8 +374,8 @@ class KnownValues:
             i = data.find(word)
             while i != -1:
                 end = i + len(word)
-                if best.get(i, -1) < end:
-                    best[i] = end
+                if best.get(i, (-1, b""))[0] < end:
+                    best[i] = (end, word)
                 i = data.find(word, i + 1)
         if not best:
             return []
@@ -350,20 +384,53 @@ class KnownValues:
         last_b = last_c = 0
         reach = -1  # end of the furthest match so far: matches inside it are not reported
         for bs in sorted(best):
-            be = best[bs]
+            be, word = best[bs]
             if be <= reach:
                 continue
             reach = be
-            word = data[bs:be]
             label, enc = self._words[word]
             if ascii_only:
                 cs, ce = bs, be
             else:
                 cs = last_c + len(data[last_b:bs].decode("utf-8", "surrogatepass"))
-                ce = cs + len(word.decode("utf-8", "surrogatepass"))
+                ce = cs + len(data[bs:be].decode("utf-8", "surrogatepass"))
                 last_b, last_c = bs, cs
             out.append(KnownMatch(cs, ce, text[cs:ce], label, enc))
         return out
+
+
+def _common_prefix(data: bytes, pos: int, form: bytes, at: int) -> int:
+    """How many bytes of ``data[pos:]`` equal ``form[at:]`` (binary search over C compares)."""
+    lo, hi = 0, min(len(form) - at, len(data) - pos)
+    if hi <= 0:
+        return 0
+    if data.startswith(form[at : at + hi], pos):
+        return hi
+    hi -= 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if data.startswith(form[at : at + mid], pos):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(data: bytes, pos: int, form: bytes, at: int) -> int:
+    """How many bytes before ``data[pos]`` equal those before ``form[at]``."""
+    lo, hi = 0, min(at, pos)
+    if hi <= 0:
+        return 0
+    if data.endswith(form[at - hi : at], 0, pos):
+        return hi
+    hi -= 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if data.endswith(form[at - mid : at], 0, pos):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _positions(chunks: tuple[int, ...], gram: int) -> Iterator[int]:

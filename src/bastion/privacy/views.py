@@ -58,6 +58,8 @@ class View:
     ob: array[int]
     parent: View | None = None
     _joins: list[int] | None = field(default=None, repr=False)
+    #: the characters the decoded pieces hold (escape views: which further views can matter)
+    decoded: frozenset[str] | None = field(default=None, repr=False)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span covering view span ``[start, end)``."""
@@ -118,7 +120,7 @@ def split_view(kind: str, text: str, pattern: re.Pattern[str],
         return None  # nothing left to scan
     vb = array("q", itertools.accumulate(map(len, out), initial=0))
     ob = array("q", itertools.accumulate(map(len, parts), initial=0))
-    return View(kind, joined, vb, ob, parent)
+    return View(kind, joined, vb, ob, parent, decoded=frozenset("".join(out[1::2])))
 
 
 # ------------------------------------------------------------------------------ line prefixes
@@ -357,17 +359,36 @@ _CHILDREN: dict[str, tuple[Callable[[str, View | None], View | None], ...]] = {
 }
 
 
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+# A view derived from an escape view differs from the same view of the original only around
+# decoded characters, and only characters of these kinds can make it differ: e.g. escapes that
+# decode to blanks, quotes and backslashes (most escapes in source code) form no new blob.
+_NEEDS: dict[Callable[..., Any], frozenset[str]] = {
+    nul_view: frozenset("\x00"),
+    line_prefix_view: frozenset("\n\r\t:|-0123456789"),
+    escape_view: frozenset("\\&%#;"),
+    continuation_view: _TOKEN_CHARS | frozenset("\"'\\\n\r\t +.&|"),
+    blob_views: _TOKEN_CHARS | frozenset("\t"),
+}
+
+
+def _worth(step: Callable[..., Any], parent: View | None) -> bool:
+    decoded = parent.decoded if parent is not None else None
+    return decoded is None or not decoded.isdisjoint(_NEEDS[step])
+
+
 def views(text: str, depth: int = 0, parent: View | None = None) -> Iterator[View]:
     """Every derived view of ``text`` (not ``text`` itself), nested up to ``MAX_DEPTH``."""
     if depth >= MAX_DEPTH or not text:
         return
     kind = parent.kind if parent is not None else "root"
     for step in _CHILDREN[kind]:
-        v = step(text, parent)
+        v = step(text, parent) if kind != "escape" or _worth(step, parent) else None
         if v is not None:
             yield v
             yield from views(v.text, depth + 1, v)
-    if kind in ("root", "blob", "escape", "nul"):
+    if kind in ("root", "blob", "escape", "nul") and (kind != "escape" or _worth(blob_views,
+                                                                                parent)):
         for v in blob_views(text, parent):
             yield v
             yield from views(v.text, depth + 1, v)
