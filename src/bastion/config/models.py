@@ -267,6 +267,9 @@ class SandboxSettings(_Model):
     #: second layer inside bubblewrap (writes only beneath write grants); costs one
     #: interpreter start per command
     landlock: bool = True
+    #: CPU seconds an MCP stdio server may use over its lifetime (all its processes together;
+    #: memory and processes are bounded by ``memoryMb``/``maxProcesses`` like a command)
+    mcp_cpu_seconds: int = Field(default=1800, ge=1)
 
 
 class SyncSettings(_Model):

@@ -110,7 +110,8 @@ def start_server(server: McpServerSettings, settings: Settings, policy: Any,
     # after `bastion trust`); the rest of the environment is the sandbox's allowlist
     spec.env = {**spec.env, **state_vars, **server.env}
     errlog = _errlog()
-    return start_sandboxed([exe, *server.args], spec, stderr=errlog)
+    return start_sandboxed([exe, *server.args], spec, stderr=errlog,
+                           cpu_budget_s=settings.sandbox.mcp_cpu_seconds)
 
 
 def _errlog() -> IO[bytes]:

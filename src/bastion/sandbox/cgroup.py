@@ -21,6 +21,8 @@ import functools
 import itertools
 import os
 import signal
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,14 +193,16 @@ class CommandCgroup:
                 with contextlib.suppress(OSError):  # memsw: memory + swap, so swap is 0
                     _write(path / "memory.memsw.limit_in_bytes", limit)
 
-    def add(self, pid: int) -> None:
-        """Move process ``pid`` (the launcher's waiting gate) into every hierarchy."""
-        for procs in self.procs_files:
-            fd = os.open(procs, os.O_WRONLY)
-            try:
-                os.write(fd, str(pid).encode())
-            finally:
-                os.close(fd)
+    def join_files(self) -> list[str]:
+        """The files a process writes ``0`` into to move *itself* into this cgroup.
+
+        v1: the ``tasks`` file — moving the calling thread (a single-threaded process: all of
+        it) skips the global thread-group lock whose writer waits for an RCU grace period
+        (``cgroup.procs`` took 5-15 ms per command here, ``tasks`` with ``0`` ~0.1 ms);
+        v2: ``cgroup.procs``.
+        """
+        return [str(path / ("tasks" if version == "v1" else "cgroup.procs"))
+                for path, version in {p: v for p, v in self.dirs.values()}.items()]
 
     def usage(self) -> Usage:
         return Usage(self._cpu_s(), self.oom_kills(), self._pids_refused())
@@ -244,26 +248,42 @@ class CommandCgroup:
             if version == "v2":  # cgroup.kill (Linux 5.14+)
                 with contextlib.suppress(OSError):
                     _write(path / "cgroup.kill", "1")
-        for _ in range(50):
+        for _ in _attempts(2.0):
             pids = self.pids()
             if not pids:
                 return
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-            os.sched_yield()
 
     def remove(self) -> None:
+        """Kill what is left and remove the directories (EBUSY until the last exit is done)."""
         self.kill_all()
         for path in self.paths:
-            for _ in range(200):
+            for _ in _attempts(2.0):
                 try:
                     path.rmdir()
                     break
                 except FileNotFoundError:
                     break
                 except OSError:
-                    os.sched_yield()
+                    continue
+
+
+def _attempts(limit_s: float) -> Iterator[int]:
+    """Retry counter: yields the CPU between tries, then sleeps 1 ms, for at most ``limit_s``
+    (a killed process can take a while to leave its cgroup on a loaded machine)."""
+    deadline = time.monotonic() + limit_s
+    n = 0
+    while True:
+        yield n
+        n += 1
+        if time.monotonic() > deadline:
+            return
+        if n < 20:
+            os.sched_yield()
+        else:
+            time.sleep(0.001)
 
 
 def _read(path: Path) -> str:
