@@ -81,21 +81,22 @@ class View:
         """The parts of the view to scan: ``margin`` characters around each change, merged.
 
         A copied stretch far from any change reads exactly as in the original, which is
-        scanned anyway. Blob and NUL views (all new text), and views whose changes are dense,
-        are scanned whole.
+        scanned anyway. Blob and NUL views (all new text) are scanned whole. (Computed with
+        C-level iteration: a view of hostile text can have a million changes.)
         """
         n = len(self.text)
-        changes = len(self.vb) // 2
-        if self.kind in _WHOLE or changes * 2 * margin >= n:
+        if self.kind in _WHOLE or len(self.vb) < 3:
             return [(0, n)]
-        out: list[tuple[int, int]] = []
-        for i in range(1, len(self.vb) - 1, 2):
-            a, b = max(0, self.vb[i] - margin), min(n, self.vb[i + 1] + margin)
-            if out and a <= out[-1][1]:
-                out[-1] = (out[-1][0], b)
-            else:
-                out.append((a, b))
-        return out
+        starts = [max(0, x - margin) for x in self.vb[1:-1:2]]
+        ends = [min(n, x + margin) for x in self.vb[2::2]]
+        # a region ends where the next change's margin does not reach the previous one's
+        gaps = list(itertools.compress(range(len(starts) - 1),
+                                       map(operator.gt, starts[1:], ends[:-1])))
+        firsts = [starts[0], *(starts[i + 1] for i in gaps)]
+        lasts = [*(ends[i] for i in gaps), ends[-1]]
+        if sum(map(operator.sub, lasts, firsts)) * 2 >= n:
+            return [(0, n)]  # mostly covered: one pass beats many small ones
+        return list(zip(firsts, lasts, strict=True))
 
     def crosses_join(self, start: int, end: int) -> bool:
         """True if ``[start, end)`` spans a place where text was removed or decoded."""
