@@ -110,7 +110,13 @@ def split_view(kind: str, text: str, pattern: re.Pattern[str],
                decode: Callable[[str], str], parent: View | None = None) -> View | None:
     """A view of ``text`` with each match of ``pattern`` (one capturing group around all of
     it) replaced by ``decode(match)``; None when nothing matched."""
-    parts = pattern.split(text, MAX_EDITS)
+    return view_of_parts(kind, pattern.split(text, MAX_EDITS), decode, parent)
+
+
+def view_of_parts(kind: str, parts: list[str], decode: Callable[[str], str],
+                  parent: View | None = None) -> View | None:
+    """The view of ``parts`` (``[copied, decoded, copied, …, copied]``, as ``re.split`` with
+    one group gives them), each odd part replaced by ``decode(part)``."""
     if len(parts) < 2:
         return None
     tokens = parts[1::2]
@@ -180,11 +186,42 @@ def _unescape(run: str) -> str:
     return bytes.fromhex(run.replace("%", "")).decode("utf-8", "replace")
 
 
+# the same runs found by RE2's DFA (no lookarounds there): fast when runs are sparse
+_ESCAPE_RAW = raw_matcher(compile_re2(_ESCAPE.pattern[_ESCAPE.pattern.index(")") + 1:],
+                                      rule_id="view-escape"))
+
+
+def _escape_parts(text: str) -> list[str] | None:
+    """``text`` cut at its escape runs by RE2 (source code has a run every few hundred
+    characters); None when the text is not ASCII or the runs are dense (``re.split`` does
+    those in C without a Python step per run)."""
+    if not text.isascii():
+        return None
+    data = text.encode("ascii")
+    n = len(data)
+    limit = 2 * (64 + n // 256)
+    cuts = [0]
+    pos = 0
+    while pos < n:
+        s, e = _ESCAPE_RAW(data, pos, n)[0]
+        if s < 0:
+            break
+        cuts += (s, e)
+        if len(cuts) > limit:
+            return None
+        pos = e
+    cuts.append(n)
+    return list(map(text.__getitem__, map(slice, cuts[:-1], cuts[1:])))
+
+
 def escape_view(text: str, parent: View | None = None) -> View | None:
     """JSON / C string escapes, HTML entities and percent-encoding decoded."""
     if _ESCAPE_HINT.search(text) is None:
         return None
-    return split_view("escape", text, _ESCAPE, _unescape, parent)
+    parts = _escape_parts(text)
+    if parts is None:
+        parts = _ESCAPE.split(text, MAX_EDITS)
+    return view_of_parts("escape", parts, _unescape, parent)
 
 
 # ------------------------------------------------------------------------------ continuations
