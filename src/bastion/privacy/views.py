@@ -186,6 +186,7 @@ def _unescape(run: str) -> str:
     return bytes.fromhex(run.replace("%", "")).decode("utf-8", "replace")
 
 
+_ESCAPE_HINT_RAW = raw_matcher(compile_re2(_ESCAPE_HINT.pattern, rule_id="view-escape-hint"))
 # the same runs found by RE2's DFA (no lookarounds there): fast when runs are sparse
 _ESCAPE_RAW = raw_matcher(compile_re2(_ESCAPE.pattern[_ESCAPE.pattern.index(")") + 1:],
                                       rule_id="view-escape"))
@@ -199,7 +200,9 @@ def _escape_parts(text: str) -> list[str] | None:
         return None
     data = text.encode("ascii")
     n = len(data)
-    limit = 2 * (64 + n // 256)
+    if _ESCAPE_HINT_RAW(data, 0, n)[0][0] < 0:
+        return [text]
+    limit = 2 * (64 + n // 128)  # (break-even with re.split: about one run per 100 bytes)
     cuts = [0]
     pos = 0
     while pos < n:
@@ -216,10 +219,10 @@ def _escape_parts(text: str) -> list[str] | None:
 
 def escape_view(text: str, parent: View | None = None) -> View | None:
     """JSON / C string escapes, HTML entities and percent-encoding decoded."""
-    if _ESCAPE_HINT.search(text) is None:
-        return None
     parts = _escape_parts(text)
     if parts is None:
+        if _ESCAPE_HINT.search(text) is None:
+            return None
         parts = _ESCAPE.split(text, MAX_EDITS)
     return view_of_parts("escape", parts, _unescape, parent)
 
