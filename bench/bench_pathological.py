@@ -58,6 +58,9 @@ def rate(fn: Callable[[str], object], text: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb-per-shape", type=float, default=1.0)
+    ap.add_argument("--mixed-mb", type=float, default=0.0,
+                    help="also time each path on all shapes in one text of this size (as the "
+                         "test and its BASTION_PATHO_MB=50 soak build it)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     n = int(args.mb_per_shape * 1_000_000)
@@ -74,6 +77,15 @@ def main() -> None:
         if not args.json:
             print(f"{name:22} min {worst:7.1f} MB/s (shape {worst_shape!r}); "
                   f"2x-size rate ratio {ratio:.2f}", flush=True)
+    if args.mixed_mb:
+        seg = int(args.mixed_mb * 1_000_000 / len(SHAPES))
+        mixed = "".join((s * (seg // len(s) + 1))[:seg] for s in SHAPES)
+        for name, fn in paths().items():
+            r = rate(fn, mixed)
+            results[name]["mixed_mb_s"] = round(r, 1)
+            if not args.json:
+                print(f"{name:22} all shapes in one {len(mixed) / 1e6:.0f} MB text: "
+                      f"{r:7.1f} MB/s", flush=True)
     if args.json:
         print(json.dumps(results))
 

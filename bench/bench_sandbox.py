@@ -29,7 +29,14 @@ from bastion.config.models import SandboxSettings
 from bastion.journal.snapshot import MemoryBlobStore, SnapshotCache, diff_snapshots, take_snapshot
 from bastion.policy import Policy
 from bastion.sandbox import compile_spec, landlock, run_sandboxed
-from bastion.sandbox.mounts import build_args, remove_placeholders
+
+try:
+    from bastion.sandbox.mounts import build_args, remove_placeholders
+except ImportError:  # code before issue #15's mounts module (same-run before/after comparisons)
+    from bastion.sandbox.launcher import (  # type: ignore[attr-defined,no-redef]
+        build_args,
+        remove_placeholders,
+    )
 
 BARE_BWRAP = ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc",
               "/proc", "true"]

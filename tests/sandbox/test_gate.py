@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bastion.sandbox import cgroup, compile_spec, gate, run_sandboxed
+from bastion.sandbox import SandboxUnavailable, cgroup, compile_spec, gate, run_sandboxed
 from bastion.sandbox.launcher import ensure_available
+from helpers import require
 
 from .conftest import Box
 
@@ -80,3 +81,16 @@ def test_prepared_gates_do_not_outlive_their_use(box: Box) -> None:
     left = [e for parent, _ in cgroup.layout().values() for e in os.listdir(parent)
             if e.startswith(mine)]
     assert left == []
+
+
+def test_gate_that_cannot_enter_its_cgroup_runs_nothing(box: Box,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    require(bool(cgroup.layout()), "a writable cgroup")
+    gate.discard_prepared()
+    monkeypatch.setattr(cgroup.CommandCgroup, "join_files",
+                        lambda self: [str(box.outside / "no-such-dir" / "tasks")])
+    spec = compile_spec(box.policy, box.settings)
+    with pytest.raises(SandboxUnavailable, match="could not be confined"):  # either way
+        run_sandboxed(["touch", str(box.ws / "ran")], spec, 20, 1000)
+    assert not (box.ws / "ran").exists()
+    gate.discard_prepared()  # the one prepared with the broken join files

@@ -509,15 +509,22 @@ class SecretScanner:
         back, fwd = comp.back, comp.fwd
         last = len(positions)
         n = len(data)
-        pos = 0
+        # only the stretch of text the keywords are in (keyword-dense text is often one part
+        # of a larger text): from a match start that can still reach the first window (as in
+        # ``_run``, at most 4 KB before it) to the last window's end, grown if a match reaches it
+        pos = max(0, positions[0] - back - 4096)
+        hi = min(n, positions[-1] + fwd)
         # secret span relative to the match, per distinct match and the byte on each side (all
         # that RE2's assertions can look at): keyword-dense text tends to repeat itself
         relative: dict[tuple[bool, bool, bytes], tuple[int, int] | None] = {}
-        while pos <= n:
-            spans = match(data, pos, n)
+        while pos <= hi:
+            spans = match(data, pos, hi)
             ms, me = spans[0]
             if ms < 0:
                 return
+            if me == hi and hi < n:  # may continue past the stretch: search on to the end
+                hi, pos = n, ms
+                continue
             # a keyword offset p with p - back < max(me, ms + 1) and p + fwd > ms
             i = bisect.bisect_right(positions, ms - fwd)
             if i < last and positions[i] < max(me, ms + 1) + back:

@@ -41,7 +41,7 @@ from bastion.privacy.response import (
 )
 from bastion.privacy.rules import Rule
 from bastion.privacy.textio import regex_safe, unquote
-from bastion.privacy.views import view_findings, views
+from bastion.privacy.views import reshaped, view_findings, views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
 _RECENT = 256  # redaction results remembered (the history is re-filtered before each request)
@@ -122,7 +122,7 @@ class PrivacyFilter:
                 self._known.add(f.secret, f.rule_id)
                 s, e = v.span(f.start + off, f.end + off)
                 out.append((s, e, f.rule_id, "secret", f.secret))
-            if v.kind in ("rot13", "reversed"):
+            if reshaped(v):
                 continue  # known values are indexed reversed and rot13'd already
             for m, off in view_findings(self._known.find, v):
                 if v.kind == "join" and not v.crosses_join(m.start + off, m.end + off):

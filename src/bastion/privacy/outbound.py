@@ -108,7 +108,8 @@ class OutboundStreams:
         # pieces sent one per request join up; tokens of one request stay apart (word bounds)
         data = " ".join(new)
         self._stream[dest] = tail + data
-        spent = sum(map(token_bits, new)) + sum(map(token_bits, new_keys))
+        # (tokens under 8 characters spend nothing: skip them before the per-token call)
+        spent = sum(map(token_bits, [t for t in (*new, *new_keys) if len(t) >= 8]))
         self._bits[dest] = self._bits.get(dest, 0.0) + spent
         return tail + data, len(tail)
 

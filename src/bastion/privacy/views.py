@@ -153,6 +153,10 @@ _ESCAPE = re.compile(  # the lookahead lets the engine skip to "\\", "&" or "%" 
 _ESCAPE_HINT = re.compile(r"\\[\"\\/'nrtux]|&#?[a-zA-Z0-9]{2,8};|%[0-9a-fA-F]{2}")
 
 
+_COMMON_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&#x27;": "'",
+                    "&apos;": "'", "&nbsp;": "\xa0", "&amp;": "&"}
+
+
 @functools.lru_cache(maxsize=4096)
 def _unescape(run: str) -> str:
     head = run[:2]
@@ -165,6 +169,12 @@ def _unescape(run: str) -> str:
             return run
         return out if isinstance(out, str) else run
     if run[0] == "&":
+        # the common entities by str.replace (C speed; "&amp;" last, so "&amp;lt;" stays
+        # "&lt;"), when they are the only ones; else html.unescape (one Python call each)
+        if run.count("&") == sum(map(run.count, _COMMON_ENTITIES)):
+            for entity, char in _COMMON_ENTITIES.items():
+                run = run.replace(entity, char)
+            return run
         return html.unescape(run)
     return bytes.fromhex(run.replace("%", "")).decode("utf-8", "replace")
 
@@ -379,19 +389,62 @@ def _worth(step: Callable[..., Any], parent: View | None) -> bool:
 
 def views(text: str, depth: int = 0, parent: View | None = None) -> Iterator[View]:
     """Every derived view of ``text`` (not ``text`` itself), nested up to ``MAX_DEPTH``."""
+    yield from _views(text, depth, parent, None)
+
+
+def _views(text: str, depth: int, parent: View | None, join: View | None) -> Iterator[View]:
     if depth >= MAX_DEPTH or not text:
         return
     kind = parent.kind if parent is not None else "root"
-    for step in _CHILDREN[kind]:
-        v = step(text, parent) if kind != "escape" or _worth(step, parent) else None
-        if v is not None:
+    for sub_text, sub in _slices(text, parent):
+        for step in _CHILDREN[kind]:
+            if kind == "escape" and not _worth(step, sub):
+                continue
+            if kind == "rot13" and step is continuation_view and join is not None:
+                # rot13 keeps every join where it was: the original's join view, rot13'd
+                v: View | None = View("join", join.text.translate(_ROT13), join.vb, join.ob, sub)
+            else:
+                v = step(sub_text, sub)
+            if v is None:
+                continue
+            if kind == "root" and v.kind == "join":
+                join = v
             yield v
-            yield from views(v.text, depth + 1, v)
-    if kind in ("root", "blob", "escape", "nul") and (kind != "escape" or _worth(blob_views,
-                                                                                parent)):
-        for v in blob_views(text, parent):
-            yield v
-            yield from views(v.text, depth + 1, v)
+            yield from _views(v.text, depth + 1, v, join)
+        if kind in ("root", "blob", "escape", "nul") and (
+            kind != "escape" or _worth(blob_views, sub)
+        ):
+            for v in blob_views(sub_text, sub):
+                yield v
+                yield from _views(v.text, depth + 1, v, None)
+
+
+def _slices(text: str, parent: View | None) -> list[tuple[str, View | None]]:
+    """Where views of ``parent`` can differ from the same views of the original: around its
+    changes (``View.regions``) when they are sparse — a line-prefix or escape view of a large
+    text changes a few places, and views of the rest would repeat the original's views."""
+    if parent is None or parent.kind not in ("prefix", "escape"):
+        return [(text, parent)]
+    regions = parent.regions()
+    if regions == [(0, len(text))]:
+        return [(text, parent)]
+    out: list[tuple[str, View | None]] = []
+    for a, b in regions:  # a piece of the parent's text, mapped back through the parent
+        piece = View(parent.kind, text[a:b], array("q", (0, b - a, b - a)),
+                     array("q", (a, b, b)), parent, decoded=parent.decoded)
+        out.append((piece.text, piece))
+    return out
+
+
+def reshaped(v: View) -> bool:
+    """True for a view of a rot13'd or reversed text (known values are indexed in those shapes
+    already: matching them there again finds nothing new)."""
+    node: View | None = v
+    while node is not None:
+        if node.kind in ("rot13", "reversed"):
+            return True
+        node = node.parent
+    return False
 
 
 def view_findings(scan: Callable[[str], list[Any]], v: View) -> list[tuple[Any, int]]:

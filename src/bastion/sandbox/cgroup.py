@@ -193,14 +193,16 @@ class CommandCgroup:
                 with contextlib.suppress(OSError):  # memsw: memory + swap, so swap is 0
                     _write(path / "memory.memsw.limit_in_bytes", limit)
 
-    def add(self, pid: int) -> None:
-        """Move process ``pid`` (the launcher's waiting gate) into every hierarchy."""
-        for procs in self.procs_files:
-            fd = os.open(procs, os.O_WRONLY)
-            try:
-                os.write(fd, str(pid).encode())
-            finally:
-                os.close(fd)
+    def join_files(self) -> list[str]:
+        """The files a process writes ``0`` into to move *itself* into this cgroup.
+
+        v1: the ``tasks`` file — moving the calling thread (a single-threaded process: all of
+        it) skips the global thread-group lock whose writer waits for an RCU grace period
+        (``cgroup.procs`` took 5-15 ms per command here, ``tasks`` with ``0`` ~0.1 ms);
+        v2: ``cgroup.procs``.
+        """
+        return [str(path / ("tasks" if version == "v1" else "cgroup.procs"))
+                for path, version in {p: v for p, v in self.dirs.values()}.items()]
 
     def usage(self) -> Usage:
         return Usage(self._cpu_s(), self.oom_kills(), self._pids_refused())

@@ -4,9 +4,9 @@ A command is started through a *gate* (:data:`_GATE`): a one-line POSIX shell th
 its stdin pipe. Everything that does not depend on the command is done to the gate before the
 command is known — from the spawner thread, after it joined a fresh, empty session keyring
 (``keyring.py``, inherited by the whole command), the gate is started without a fork hook (so
-``subprocess`` can ``vfork``), its rlimits are set with ``prlimit(2)`` and it is moved into the
-command's own cgroup. Moving a process between cgroup v1 hierarchies waits for a kernel RCU
-grace period (5-15 ms here): that is why the next command's gate is made while the agent is
+``subprocess`` can ``vfork``), moves *itself* into the command's own cgroup before it reads
+anything (``echo 0 > tasks``: see :meth:`CommandCgroup.join_files` for why not from outside)
+and its rlimits are set with ``prlimit(2)``. The next command's gate is made while the agent is
 busy elsewhere (:func:`prepare_next`) and only *released* when the command comes.
 
 Releasing writes bwrap's options (NUL-separated) into a memfd the gate inherited, which bwrap
@@ -41,6 +41,8 @@ from .spec import SandboxSpec
 _GATE = "nl='\n'; IFS= read -r line || exit 125; eval \"exec \\\"\\$@\\\" $line\""
 _GATE_DEVNULL = "nl='\n'; IFS= read -r line || exit 125; eval \"exec \\\"\\$@\\\" $line </dev/null\""
 GATE_SHELL = "/bin/sh"
+#: what a gate that could not enter its cgroup says on stderr before exiting 125
+GATE_FAILED = "bastion-gate: cannot enter the cgroup of the command, nothing was run"
 
 
 def quote_words(argv: list[str]) -> bytes:
@@ -124,6 +126,11 @@ class Gate:
             if not self.stdin_pipe:
                 self.proc.stdin.close()
                 self.proc.stdin = None
+        except OSError as exc:  # the gate exited: it could not enter the cgroup (125)
+            self.abandon()
+            raise SandboxUnavailable(
+                f"the command could not be confined (gate exit {self.proc.returncode}): "
+                f"{exc}", hint=None) from exc
         except BaseException:
             self.abandon()
             raise
@@ -175,7 +182,11 @@ def _start(spec: SandboxSpec, bwrap: str, stdin_pipe: bool,
             fds.append(seccomp_fd)
             os.write(write_fd, seccomp.unix_socket_filter())  # 96 bytes: never blocks
             os.close(write_fd)
-        script = _GATE if stdin_pipe else _GATE_DEVNULL
+        # the gate moves itself into the cgroup before it reads anything (see join_files)
+        say = quote_words([GATE_FAILED]).decode().strip()
+        join = "".join(f"echo 0 >{quote_words([f]).decode().strip()} || {{ echo {say} >&2; "
+                       "exit 125; }; " for f in (cg.join_files() if cg is not None else []))
+        script = join + (_GATE if stdin_pipe else _GATE_DEVNULL)
         proc = subprocess.Popen(
             [GATE_SHELL, "-c", script, "bastion-gate", bwrap, "--args", str(args_fd), "--"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=spec.env,
@@ -191,8 +202,6 @@ def _start(spec: SandboxSpec, bwrap: str, stdin_pipe: bool,
     try:
         for res, value in _rlimits(spec, cg):
             resource.prlimit(proc.pid, res, (value, value))
-        if cg is not None:
-            cg.add(proc.pid)
     except (OSError, ValueError) as exc:
         gate.abandon()
         raise SandboxUnavailable(f"cannot apply the resource limits: {exc}", hint=None) from exc

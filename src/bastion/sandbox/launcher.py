@@ -273,6 +273,9 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
                           limits=spec.limits, cg=g.cg, sandboxed=True, watch=watch)
         finally:
             remove_placeholders(plan.placeholders)  # missing when the plan was made
+        if result.exit_code == 125 and result.stderr.startswith(gate.GATE_FAILED):
+            raise SandboxUnavailable("the command could not be confined: "
+                                     + result.stderr.strip()[:300], hint=None)
         if result.exit_code != 0 and result.stderr.startswith("bwrap:"):
             note = "the sandbox could not be set up: " + result.stderr.strip()[:300]
             result.notes.append(note)
@@ -285,9 +288,9 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
             g.abandon()
         else:
             g.close_fds()
-            if g.cg is not None:  # every process in it is dead already (_run)
-                keyring.background(g.cg.remove)
-        gate.prepare_next(spec, bwrap)
+        gate.prepare_next(spec, bwrap)  # first in the spawner thread's queue
+        if released and g.cg is not None:  # every process in it is dead already (_run)
+            keyring.background(g.cg.remove)
 
 
 def run_unsandboxed(command: str | list[str], workspace: Path, env: dict[str, str],
