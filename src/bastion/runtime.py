@@ -85,7 +85,7 @@ class Runtime:
             sys.stderr.write(f"warning: {problem}; if you restored a backup on purpose, run "
                              "`bastion audit accept-restore`\n")
         if settings.retention.days:
-            from bastion.rights.retention import apply_retention
+            from bastion.rights import apply_retention
 
             try:
                 apply_retention(rt)  # prints a notice and audits; never silent

@@ -27,7 +27,7 @@ from bastion.policy import (
 )
 from bastion.privacy import PrivacyFilter, configured_secrets
 from bastion.providers import ProviderOptions, create_provider
-from bastion.rights.telemetry import Telemetry, instrument_provider
+from bastion.rights import Telemetry, instrument_provider
 from bastion.runtime import Runtime
 from bastion.tools import (
     FetchUrl,

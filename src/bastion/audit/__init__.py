@@ -31,10 +31,10 @@ from typing import Any
 
 from .anchor import forget_external
 from .anomaly import Anomaly, AnomalyMonitor, AnomalyStop, AnomalyThresholds, is_sensitive
-from .chain import CATEGORIES, Entry
-from .checkpoint import Checkpoint
+from .chain import CATEGORIES, ChainKeys, Entry
+from .checkpoint import Checkpoint, CheckpointInvalid, CheckpointSigner
 from .log import AuditError, AuditLog, entry_payload, parse_since
-from .redact import mask_setting
+from .redact import default_redactor, identity, mask_setting
 from .session import SessionRecorder, ask_on_terminal
 from .verify import VerifyReport
 
@@ -81,14 +81,19 @@ __all__ = [
     "AnomalyThresholds",
     "AuditError",
     "AuditLog",
+    "ChainKeys",
     "Checkpoint",
+    "CheckpointInvalid",
+    "CheckpointSigner",
     "Entry",
     "SessionRecorder",
     "VerifyReport",
     "ask_on_terminal",
     "current",
+    "default_redactor",
     "entry_payload",
     "forget_external",
+    "identity",
     "install",
     "is_sensitive",
     "mask_setting",

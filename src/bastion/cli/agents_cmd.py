@@ -8,15 +8,16 @@ from typing import Any
 import typer
 import yaml
 
-from bastion.agent.definitions import (
+from bastion.agent import (
     AgentCatalog,
     DefinitionError,
     check_narrowing,
     load_agent_file,
     load_agents,
+    load_taskforce_file,
+    load_taskforces,
     read_yaml,
 )
-from bastion.agent.taskforce import load_taskforce_file, load_taskforces
 from bastion.config import load_settings
 from bastion.home import bastion_home
 from bastion.policy import Policy, TrustStore, build_policy

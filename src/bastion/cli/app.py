@@ -219,7 +219,7 @@ def _crash_report(exc: BaseException) -> None:
     try:
         from bastion.config import load_settings
         from bastion.home import bastion_home
-        from bastion.rights.telemetry import write_crash_report
+        from bastion.rights import write_crash_report
 
         path = write_crash_report(bastion_home(), exc, load_settings())
     except Exception:  # a crash report must never hide the original error

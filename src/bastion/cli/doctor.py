@@ -31,8 +31,7 @@ def _line(status: str, what: str, detail: str) -> None:
 
 
 def _sandbox() -> tuple[str, str]:
-    from bastion.sandbox import probe_sandbox
-    from bastion.sandbox.launcher import INSTALL_HINT
+    from bastion.sandbox import INSTALL_HINT, probe_sandbox
 
     ok, detail = probe_sandbox()
     return (OK, detail) if ok else (FAIL, f"{detail} — {INSTALL_HINT}")
@@ -44,7 +43,7 @@ def _model(settings_path_model: str | None) -> tuple[str, str]:
     if settings_path_model:
         exists = os.path.exists(settings_path_model)
         return (OK if exists else FAIL), f"{settings_path_model}" + ("" if exists else " not found")
-    from bastion.providers.embedded import default_model_path
+    from bastion.providers import default_model_path
 
     path = default_model_path()
     if path is None:

@@ -17,7 +17,7 @@ from bastion.home import check_workspace
 from bastion.journal import open_journal
 from bastion.policy import build_policy
 from bastion.runtime import Runtime
-from bastion.tools.run_command import CommandRunner
+from bastion.tools import CommandRunner
 
 
 def exec_command(

@@ -86,7 +86,7 @@ def rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for c
 
     Example: bastion keys rotate --yes
     """
-    from bastion.rights.rekey import rotate_master_key
+    from bastion.rights import rotate_master_key
 
     with Runtime.open() as rt:
         report = rt.audit.verify()  # never re-MAC (and so launder) a chain that is broken

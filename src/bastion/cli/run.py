@@ -8,8 +8,7 @@ from typing import Any
 
 import typer
 
-from bastion.agent import AgentSession, RunOptions
-from bastion.agent.loop import tool_call_summary
+from bastion.agent import AgentSession, RunOptions, tool_call_summary
 from bastion.errors import BastionError
 from bastion.providers import PROVIDER_NAMES
 from bastion.runtime import Runtime

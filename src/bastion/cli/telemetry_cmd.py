@@ -8,7 +8,8 @@ import typer
 
 from bastion.config import read_settings_json, settings_path
 from bastion.home import bastion_home
-from bastion.rights.telemetry import FILENAME, env_disabled, percentiles, read_stats
+from bastion.rights import TELEMETRY_FILENAME as FILENAME
+from bastion.rights import env_disabled, percentiles, read_stats
 from bastion.runtime import Runtime
 
 from .output import err, out

@@ -9,8 +9,7 @@ import typer
 from bastion import audit
 from bastion.errors import BastionError
 from bastion.home import bastion_home
-from bastion.policy import TrustStore
-from bastion.policy.trust import project_files
+from bastion.policy import TrustStore, project_files
 from bastion.runtime import Runtime
 
 from .output import err, out

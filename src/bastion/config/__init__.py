@@ -31,7 +31,16 @@ from .loader import (
 )
 from .managed import ENV as MANAGED_ENV
 from .managed import system_managed_path
-from .models import FolderGrant, McpServerSettings, Settings, parse_resolver
+from .models import (
+    EmbeddedProviderSettings,
+    EndpointProviderSettings,
+    FolderGrant,
+    McpServerSettings,
+    NetworkSettings,
+    SandboxSettings,
+    Settings,
+    parse_resolver,
+)
 
 __all__ = [
     "CLI",
@@ -39,11 +48,15 @@ __all__ = [
     "MANAGED_ENV",
     "PROJECT",
     "USER",
+    "EmbeddedProviderSettings",
+    "EndpointProviderSettings",
     "FolderGrant",
     "Layers",
     "ManagedRefusal",
     "McpServerSettings",
+    "NetworkSettings",
     "Refusal",
+    "SandboxSettings",
     "Settings",
     "SettingsError",
     "command_line_settings",

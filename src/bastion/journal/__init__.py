@@ -50,6 +50,17 @@ from .journal import (
     UndoResult,
     current_side,
 )
+from .snapshot import (
+    ChangeRecord,
+    MemoryBlobStore,
+    Skipped,
+    Snapshot,
+    SnapshotCache,
+    diff_snapshots,
+    revert,
+    take_snapshot,
+    to_file_changes,
+)
 
 
 class _Opened(Protocol):
@@ -75,16 +86,25 @@ def open_journal(rt: _Opened) -> Journal:
 __all__ = [
     "BlobStore",
     "Change",
+    "ChangeRecord",
     "CorruptBlobError",
     "FileChange",
     "Journal",
     "JournalError",
+    "MemoryBlobStore",
     "Operation",
     "Side",
+    "Skipped",
+    "Snapshot",
+    "SnapshotCache",
     "UndoResult",
     "begin_intent",
     "current_side",
+    "diff_snapshots",
     "end_intent",
     "open_journal",
     "recover_intents",
+    "revert",
+    "take_snapshot",
+    "to_file_changes",
 ]

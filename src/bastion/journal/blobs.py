@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from bastion.errors import BastionError
-from bastion.vault.crypto import DecryptionError, derive_subkey, open_sealed, seal
+from bastion.vault import DecryptionError, derive_subkey, open_sealed, seal
 
 
 class CorruptBlobError(BastionError):

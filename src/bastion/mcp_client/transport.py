@@ -90,8 +90,7 @@ def start_server(server: McpServerSettings, settings: Settings, policy: Any,
 
     ``state``: the server's private state folder (mcp_client/state.py), bound read-write.
     """
-    from bastion.sandbox import SandboxUnavailable, compile_spec
-    from bastion.sandbox.process import start_sandboxed
+    from bastion.sandbox import SandboxUnavailable, compile_spec, start_sandboxed
 
     assert server.command is not None
     exe, roots = program_roots(server.command, server.args)

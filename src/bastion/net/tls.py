@@ -12,7 +12,7 @@ import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bastion.config.models import NetworkSettings
+from bastion.config import NetworkSettings
 
 from .errors import EgressDenied
 from .policy import normalize_host

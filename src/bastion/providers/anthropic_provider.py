@@ -27,8 +27,7 @@ import anthropic
 import httpx
 import httpx2
 
-from bastion.config import Settings
-from bastion.config.models import EndpointProviderSettings
+from bastion.config import EndpointProviderSettings, Settings
 from bastion.net import build_http_client
 
 from .base import (

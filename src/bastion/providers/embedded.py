@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bastion.config.models import EmbeddedProviderSettings
+from bastion.config import EmbeddedProviderSettings
 
 from .base import (
     Message,

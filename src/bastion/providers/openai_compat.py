@@ -14,8 +14,7 @@ from typing import Any, cast
 
 import openai
 
-from bastion.config import Settings
-from bastion.config.models import EndpointProviderSettings
+from bastion.config import EndpointProviderSettings, Settings
 from bastion.errors import BastionError
 from bastion.net import build_http_client
 

@@ -11,31 +11,79 @@ Public API::
     rotate_master_key(home, vault, progress=None) -> RotationReport
     Telemetry.for_settings(home, settings)                # .tool_called(), .model_response()…
     write_crash_report(home, exc, settings) -> Path | None
+
+Every name loads its module on first use: a run needs telemetry, not export or key rotation.
 """
 
-from .delete import (
-    AllDeletion,
-    DeleteError,
-    ProjectDeletion,
-    SessionDeletion,
-    delete_all,
-    delete_project,
-    delete_session,
-    deletion_plan,
-)
-from .export import ExportError, ExportOptions, ExportResult, check_target, export_data
-from .rekey import RotationReport, rotate_master_key
-from .retention import apply_retention, expired_sessions
-from .telemetry import (
-    Telemetry,
-    env_disabled,
-    percentiles,
-    read_stats,
-    telemetry_enabled,
-    write_crash_report,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .delete import (
+        AllDeletion,
+        DeleteError,
+        ProjectDeletion,
+        SessionDeletion,
+        delete_all,
+        delete_project,
+        delete_session,
+        deletion_plan,
+    )
+    from .export import (
+        ExportError,
+        ExportOptions,
+        ExportResult,
+        check_target,
+        export_data,
+    )
+    from .rekey import (
+        RotationReport,
+        rotate_master_key,
+    )
+    from .retention import (
+        apply_retention,
+        expired_sessions,
+    )
+    from .telemetry import (
+        FILENAME as TELEMETRY_FILENAME,
+    )
+    from .telemetry import (
+        Telemetry,
+        env_disabled,
+        instrument_provider,
+        percentiles,
+        read_stats,
+        telemetry_enabled,
+        write_crash_report,
+    )
+
+_LAZY = {
+    **dict.fromkeys(("AllDeletion", "DeleteError", "ProjectDeletion", "SessionDeletion",
+                     "delete_all", "delete_project", "delete_session", "deletion_plan"),
+                    ".delete"),
+    **dict.fromkeys(("ExportError", "ExportOptions", "ExportResult", "check_target",
+                     "export_data"), ".export"),
+    **dict.fromkeys(("RotationReport", "rotate_master_key"), ".rekey"),
+    **dict.fromkeys(("apply_retention", "expired_sessions"), ".retention"),
+    **dict.fromkeys(("TELEMETRY_FILENAME", "Telemetry", "env_disabled", "instrument_provider",
+                     "percentiles", "read_stats", "telemetry_enabled", "write_crash_report"),
+                    ".telemetry"),
+}
+#: names that differ from the module's own
+_RENAMED = {"TELEMETRY_FILENAME": "FILENAME"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
 
 __all__ = [
+    "TELEMETRY_FILENAME",
     "AllDeletion",
     "DeleteError",
     "ExportError",
@@ -54,6 +102,7 @@ __all__ = [
     "env_disabled",
     "expired_sessions",
     "export_data",
+    "instrument_provider",
     "percentiles",
     "read_stats",
     "rotate_master_key",

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion import audit
 from bastion.errors import BastionError
-from bastion.vault import keychain
-from bastion.vault.keyslot import FILENAME as KEYSLOT_FILENAME
+from bastion.vault import KEYSLOT_FILENAME, keychain
 
 if TYPE_CHECKING:
     from .opened import Opened as Runtime

@@ -33,9 +33,7 @@ from bastion.fsutil import (
     owner_only_tree,
 )
 from bastion.store import FILENAME as DB_FILENAME
-from bastion.vault import Vault, derive_subkey
-from bastion.vault.apikeys import reseal_all
-from bastion.vault.rotation import Rotation, crash_point, key_id
+from bastion.vault import Rotation, Vault, crash_point, derive_subkey, key_id, reseal_all
 
 JOURNAL_BLOBS = "journal/blobs"
 AUDIT_CHECKPOINT = "audit-checkpoint.json"
@@ -84,7 +82,7 @@ def _rekey_audit(conn: Any, old_master: bytes, new_master: bytes) -> dict[int, s
     """Re-MAC the audit chain; returns {seq: new mac} for re-signing checkpoints."""
     if not _has_table(conn, "audit_log"):
         return {}
-    from bastion.audit.chain import ChainKeys  # the chain format is audit's; only keys change
+    from bastion.audit import ChainKeys  # the chain format is audit's; only keys change
 
     old_keys = ChainKeys.from_audit_key(derive_subkey(old_master, "audit"))
     new_keys = ChainKeys.from_audit_key(derive_subkey(new_master, "audit"))
@@ -148,7 +146,7 @@ def _rekey_blobs(src: Path, dst: Path, digests: set[str], old_master: bytes,
 
 def _checkpoint_to_resign(home: Path, old_master: bytes, macs: dict[int, str]) -> Any:
     """The current signed checkpoint (verified with the old key), or None if there is none."""
-    from bastion.audit.checkpoint import CheckpointInvalid, CheckpointSigner
+    from bastion.audit import CheckpointInvalid, CheckpointSigner
 
     old = CheckpointSigner(derive_subkey(old_master, "audit-checkpoint"), home / AUDIT_CHECKPOINT)
     try:
@@ -160,7 +158,7 @@ def _checkpoint_to_resign(home: Path, old_master: bytes, macs: dict[int, str]) -
 
 
 def _sign_checkpoint(staged: Path, current: Any, new_master: bytes, macs: dict[int, str]) -> None:
-    from bastion.audit.checkpoint import Checkpoint, CheckpointSigner
+    from bastion.audit import Checkpoint, CheckpointSigner
 
     new = CheckpointSigner(derive_subkey(new_master, "audit-checkpoint"), staged)
     new.write(Checkpoint(current.seq, macs[current.seq], current.time))

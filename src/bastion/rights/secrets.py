@@ -11,7 +11,7 @@ import os
 import re
 from typing import Any
 
-from bastion.vault.apikeys import ENV_VARS
+from bastion.vault import ENV_VARS
 
 REMOVED = "[removed]"
 _SECRET_KEY = re.compile(r"(key|token|secret|passw|passphrase|credential|auth|cookie)",

@@ -196,7 +196,7 @@ def write_crash_report(home: Path, exc: BaseException, settings: Any) -> Path | 
     """
     if not settings.telemetry.crash_reports or env_disabled():
         return None
-    from bastion.audit.redact import default_redactor, identity
+    from bastion.audit import default_redactor, identity
 
     redact = default_redactor()
     stack = redact("".join(traceback.format_tb(exc.__traceback__)))

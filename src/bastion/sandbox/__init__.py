@@ -1,6 +1,7 @@
 """OS sandbox for commands: bubblewrap + seccomp + Landlock, limits, clean environment."""
 
 from .compile import compile_spec, limits_from
+from .errors import INSTALL_HINT
 from .launcher import (
     CommandResult,
     SandboxUnavailable,
@@ -9,9 +10,11 @@ from .launcher import (
     run_sandboxed,
     run_unsandboxed,
 )
+from .process import start_sandboxed
 from .spec import Limits, SandboxSpec, build_env, is_credential_name
 
 __all__ = [
+    "INSTALL_HINT",
     "CommandResult",
     "Limits",
     "SandboxSpec",
@@ -24,4 +27,5 @@ __all__ = [
     "probe_sandbox",
     "run_sandboxed",
     "run_unsandboxed",
+    "start_sandboxed",
 ]

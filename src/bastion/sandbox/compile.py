@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bastion.config.models import SandboxSettings
+from bastion.config import SandboxSettings
 
 from .launcher import MAX_HARDLINKS, SandboxUnavailable
 from .spec import Limits, SandboxSpec, build_env

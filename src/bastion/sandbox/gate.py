@@ -25,6 +25,7 @@ import resource
 import signal
 import subprocess
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO
@@ -126,11 +127,6 @@ class Gate:
             if not self.stdin_pipe:
                 self.proc.stdin.close()
                 self.proc.stdin = None
-        except OSError as exc:  # the gate exited: it could not enter the cgroup (125)
-            self.abandon()
-            raise SandboxUnavailable(
-                f"the command could not be confined (gate exit {self.proc.returncode}): "
-                f"{exc}", hint=None) from exc
         except BaseException:
             self.abandon()
             raise
@@ -168,6 +164,29 @@ def _abandon(proc: subprocess.Popen[bytes]) -> None:
                 stream.close()
 
 
+def _joined(pid: int, cg: cgroup.CommandCgroup) -> bool:
+    """Whether process ``pid`` is in every hierarchy of ``cg`` (read from /proc, not trusted
+    from the gate's own account)."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    name = "/" + cg.paths[0].name
+    return sum(1 for line in lines if line.endswith(name)) >= len(cg.paths)
+
+
+def _wait_joined(proc: subprocess.Popen[bytes], cg: cgroup.CommandCgroup) -> None:
+    """Wait until the gate has moved itself into ``cg``; it exits 125 if it cannot."""
+    deadline = time.monotonic() + 10
+    while not _joined(proc.pid, cg):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SandboxUnavailable(
+                "the command could not be confined: its first process did not enter the "
+                f"command's cgroup (gate exit {proc.returncode})", hint=None)
+        time.sleep(0.0002)
+
+
 def _start(spec: SandboxSpec, bwrap: str, stdin_pipe: bool,
            stderr: int | IO[bytes] | None) -> Gate:
     """Start and confine a gate (on the spawner thread, in its fresh keyring)."""
@@ -202,6 +221,8 @@ def _start(spec: SandboxSpec, bwrap: str, stdin_pipe: bool,
     try:
         for res, value in _rlimits(spec, cg):
             resource.prlimit(proc.pid, res, (value, value))
+        if cg is not None:
+            _wait_joined(proc, cg)
     except (OSError, ValueError) as exc:
         gate.abandon()
         raise SandboxUnavailable(f"cannot apply the resource limits: {exc}", hint=None) from exc

@@ -273,9 +273,6 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
                           limits=spec.limits, cg=g.cg, sandboxed=True, watch=watch)
         finally:
             remove_placeholders(plan.placeholders)  # missing when the plan was made
-        if result.exit_code == 125 and result.stderr.startswith(gate.GATE_FAILED):
-            raise SandboxUnavailable("the command could not be confined: "
-                                     + result.stderr.strip()[:300], hint=None)
         if result.exit_code != 0 and result.stderr.startswith("bwrap:"):
             note = "the sandbox could not be set up: " + result.stderr.strip()[:300]
             result.notes.append(note)

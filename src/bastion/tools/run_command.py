@@ -21,16 +21,17 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from bastion.config.models import SandboxSettings
+from bastion.config import SandboxSettings
 from bastion.errors import BastionError
-from bastion.journal import begin_intent, end_intent
-from bastion.journal.snapshot import (
+from bastion.journal import (
     ChangeRecord,
     MemoryBlobStore,
     Skipped,
     Snapshot,
     SnapshotCache,
+    begin_intent,
     diff_snapshots,
+    end_intent,
     revert,
     take_snapshot,
     to_file_changes,

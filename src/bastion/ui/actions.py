@@ -237,7 +237,7 @@ async def keys_delete(request: Request) -> Response:
 
 async def keys_rotate(request: Request) -> Response:
     def work(state: UiState, form: dict[str, str]) -> str:
-        from bastion.rights.rekey import rotate_master_key
+        from bastion.rights import rotate_master_key
 
         require_confirm(form)
         if state.runs.active() is not None:

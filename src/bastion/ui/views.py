@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bastion.audit import Entry, entry_payload, parse_since
-from bastion.rights.telemetry import FILENAME as TELEMETRY_FILE
+from bastion.rights import TELEMETRY_FILENAME as TELEMETRY_FILE
 from bastion.runtime import Runtime
 
 if TYPE_CHECKING:  # the journal loads the policy (and its shell parser): on first use only
