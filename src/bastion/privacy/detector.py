@@ -426,13 +426,15 @@ class SecretScanner:
         assert kw_set is not None
         for i in kw_set.Match(low) or ():
             kw = self._kw_list[i]
-            parts = low.split(kw)
-            if len(parts) < 2:
-                continue
             k = len(kw)
+            first = low.find(kw)
+            if first < 0:
+                continue
+            # split only between the first and the last hit (a keyword is often in one part)
+            parts = low[first : low.rfind(kw) + k].split(kw)
             # offset of hit i: the lengths of parts 0..i plus i keywords
             offsets = list(map(operator.add, itertools.accumulate(map(len, parts[:-1])),
-                               range(0, k * (len(parts) - 1), k)))
+                               range(first, first + k * (len(parts) - 1), k)))
             for idx in self._kw_direct[kw]:
                 lst = hits.get(idx)
                 hits[idx] = offsets if lst is None else sorted(lst + offsets)

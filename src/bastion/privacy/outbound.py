@@ -35,7 +35,7 @@ STREAM_TAIL = 4096
 #: how much of a request's own data is scanned again as part of the stream: a secret completed
 #: by this request starts in the tail, so it ends well within this; what lies wholly inside the
 #: request was already scanned as its arguments (a 1 MB request is not scanned twice)
-STREAM_NEW = 65536
+STREAM_NEW = 16384
 _SPLIT = re.compile(r"[/?&=#;,:\s+]+")
 _DIGIT = re.compile(r"[0-9]")
 _LETTER = re.compile(r"[A-Za-z]")
@@ -100,8 +100,9 @@ class OutboundStreams:
         tail + new data, offset of new data)``. Names spend budget but stay out of the stream:
         a fresh name per request would otherwise sit between the pieces it carries."""
         seen = self._seen.setdefault(dest, set())
-        new = [t for t in tokens if t not in seen]
-        new_keys = [k for k in keys if k not in seen]
+        # (a token repeated within one request counts once: it carries nothing new)
+        new = [t for t in dict.fromkeys(tokens) if t not in seen]
+        new_keys = [k for k in dict.fromkeys(keys) if k not in seen]
         seen.update(new)
         seen.update(new_keys)
         tail = self._stream.get(dest, "")[-STREAM_TAIL:]

@@ -81,21 +81,22 @@ class View:
         """The parts of the view to scan: ``margin`` characters around each change, merged.
 
         A copied stretch far from any change reads exactly as in the original, which is
-        scanned anyway. Blob and NUL views (all new text), and views whose changes are dense,
-        are scanned whole.
+        scanned anyway. Blob and NUL views (all new text) are scanned whole. (Computed with
+        C-level iteration: a view of hostile text can have a million changes.)
         """
         n = len(self.text)
-        changes = len(self.vb) // 2
-        if self.kind in _WHOLE or changes * 2 * margin >= n:
+        if self.kind in _WHOLE or len(self.vb) < 3:
             return [(0, n)]
-        out: list[tuple[int, int]] = []
-        for i in range(1, len(self.vb) - 1, 2):
-            a, b = max(0, self.vb[i] - margin), min(n, self.vb[i + 1] + margin)
-            if out and a <= out[-1][1]:
-                out[-1] = (out[-1][0], b)
-            else:
-                out.append((a, b))
-        return out
+        starts = [max(0, x - margin) for x in self.vb[1:-1:2]]
+        ends = [min(n, x + margin) for x in self.vb[2::2]]
+        # a region ends where the next change's margin does not reach the previous one's
+        gaps = list(itertools.compress(range(len(starts) - 1),
+                                       map(operator.gt, starts[1:], ends[:-1])))
+        firsts = [starts[0], *(starts[i + 1] for i in gaps)]
+        lasts = [*(ends[i] for i in gaps), ends[-1]]
+        if sum(map(operator.sub, lasts, firsts)) * 2 >= n:
+            return [(0, n)]  # mostly covered: one pass beats many small ones
+        return list(zip(firsts, lasts, strict=True))
 
     def crosses_join(self, start: int, end: int) -> bool:
         """True if ``[start, end)`` spans a place where text was removed or decoded."""
@@ -109,7 +110,13 @@ def split_view(kind: str, text: str, pattern: re.Pattern[str],
                decode: Callable[[str], str], parent: View | None = None) -> View | None:
     """A view of ``text`` with each match of ``pattern`` (one capturing group around all of
     it) replaced by ``decode(match)``; None when nothing matched."""
-    parts = pattern.split(text, MAX_EDITS)
+    return view_of_parts(kind, pattern.split(text, MAX_EDITS), decode, parent)
+
+
+def view_of_parts(kind: str, parts: list[str], decode: Callable[[str], str],
+                  parent: View | None = None) -> View | None:
+    """The view of ``parts`` (``[copied, decoded, copied, …, copied]``, as ``re.split`` with
+    one group gives them), each odd part replaced by ``decode(part)``."""
     if len(parts) < 2:
         return None
     tokens = parts[1::2]
@@ -179,11 +186,45 @@ def _unescape(run: str) -> str:
     return bytes.fromhex(run.replace("%", "")).decode("utf-8", "replace")
 
 
+_ESCAPE_HINT_RAW = raw_matcher(compile_re2(_ESCAPE_HINT.pattern, rule_id="view-escape-hint"))
+# the same runs found by RE2's DFA (no lookarounds there): fast when runs are sparse
+_ESCAPE_RAW = raw_matcher(compile_re2(_ESCAPE.pattern[_ESCAPE.pattern.index(")") + 1:],
+                                      rule_id="view-escape"))
+
+
+def _escape_parts(text: str) -> list[str] | None:
+    """``text`` cut at its escape runs by RE2 (source code has a run every few hundred
+    characters); None when the text is not ASCII or the runs are dense (``re.split`` does
+    those in C without a Python step per run)."""
+    if not text.isascii():
+        return None
+    data = text.encode("ascii")
+    n = len(data)
+    if _ESCAPE_HINT_RAW(data, 0, n)[0][0] < 0:
+        return [text]
+    limit = 2 * (64 + n // 128)  # (break-even with re.split: about one run per 100 bytes)
+    cuts = [0]
+    pos = 0
+    while pos < n:
+        s, e = _ESCAPE_RAW(data, pos, n)[0]
+        if s < 0:
+            break
+        cuts += (s, e)
+        if len(cuts) > limit:
+            return None
+        pos = e
+    cuts.append(n)
+    return list(map(text.__getitem__, map(slice, cuts[:-1], cuts[1:])))
+
+
 def escape_view(text: str, parent: View | None = None) -> View | None:
     """JSON / C string escapes, HTML entities and percent-encoding decoded."""
-    if _ESCAPE_HINT.search(text) is None:
-        return None
-    return split_view("escape", text, _ESCAPE, _unescape, parent)
+    parts = _escape_parts(text)
+    if parts is None:
+        if _ESCAPE_HINT.search(text) is None:
+            return None
+        parts = _ESCAPE.split(text, MAX_EDITS)
+    return view_of_parts("escape", parts, _unescape, parent)
 
 
 # ------------------------------------------------------------------------------ continuations
