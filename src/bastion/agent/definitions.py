@@ -150,11 +150,33 @@ def describe_errors(source: Path | str, exc: ValidationError) -> str:
     return f"{source}: " + "; ".join(problems)
 
 
+#: a definition is a few lines of YAML; anything near this is not one
+MAX_DEFINITION_BYTES = 256 * 1024
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases (``*name``). A definition has no use for them, and nine nested
+    aliases of nine items each (a "billion laughs" file in a cloned project's ``.bastion/``)
+    expand to 387 million values the moment anything walks the loaded data."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted in definitions", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     if path.is_symlink():
         raise DefinitionError(f"{path}: refusing a symbolic link")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_DEFINITION_BYTES + 1)
+        if len(raw) > MAX_DEFINITION_BYTES:
+            raise DefinitionError(f"{path}: larger than {MAX_DEFINITION_BYTES // 1024} KiB; "
+                                  "not a definition")
+        data = yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)  # a SafeLoader
     except OSError as exc:
         raise DefinitionError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:

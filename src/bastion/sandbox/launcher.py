@@ -260,7 +260,8 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
         inner = _argv(command)
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner)
-        watch = Watch(spec.limits, g.cg, list(spec.writable))
+        watch = Watch(spec.limits, g.cg, list(spec.writable),
+                      frozenset(str(p) for p in plan.placeholders))
         watch.start()
 
         def release() -> subprocess.Popen[bytes]:

@@ -47,6 +47,8 @@ class Watch:
     limits: Limits
     cg: CommandCgroup | None
     roots: list[Path]
+    #: Bastion's own entries in the roots (placeholder mount points): not the command's files
+    ignore: frozenset[str] = frozenset()
     _inodes: dict[Path, int] = field(default_factory=dict)
     _oom_start: int = 0
     _start_ns: int = 0
@@ -99,6 +101,8 @@ class Watch:
                 continue
             with it:
                 for entry in it:
+                    if entry.path in self.ignore:
+                        continue
                     with contextlib.suppress(OSError):
                         if entry.stat(follow_symlinks=False).st_ctime_ns >= self._start_ns:
                             count += 1

@@ -12,8 +12,6 @@ model sees it.
 
 from __future__ import annotations
 
-import re
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -23,6 +21,7 @@ from bastion.net import EgressDenied
 from bastion.policy import Request, fallback_for
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
+from .htmltext import html_to_text
 
 if TYPE_CHECKING:
     import httpx
@@ -34,84 +33,11 @@ _TEXTUAL = ("text/", "application/json", "application/xml", "application/xhtml+x
             "application/javascript", "application/ld+json", "application/rss+xml",
             "application/atom+xml")
 
-_SKIP = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object"}
-_BLOCK = {"p", "div", "section", "article", "main", "header", "footer", "nav", "aside",
-          "br", "hr", "tr", "table", "ul", "ol", "dl", "dt", "dd", "pre", "blockquote",
-          "form", "figure", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "li", "title"}
-
-
-class _TextExtractor(HTMLParser):
-    """HTML to plain text: drops scripts and styles, keeps headings, list items and links."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self._base = base_url
-        self._out: list[str] = []
-        self._skip_depth = 0
-        self._href: str | None = None
-        self._title: list[str] = []
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        if tag in _SKIP:
-            self._skip_depth += 1
-            return
-        if tag in _BLOCK:
-            self._out.append("\n")
-        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-            self._out.append("#" * int(tag[1]) + " ")
-        elif tag == "li":
-            self._out.append("- ")
-        elif tag == "a":
-            href = dict(attrs).get("href")
-            if href and not href.startswith(("#", "javascript:", "mailto:")):
-                self._href = urljoin(self._base, href)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK:
-            self._out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        if tag in _SKIP:
-            self._skip_depth = max(0, self._skip_depth - 1)
-            return
-        if tag == "a" and self._href:
-            self._out.append(f" <{self._href}>")
-            self._href = None
-        if tag in _BLOCK:
-            self._out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self._title.append(data)
-        if self._skip_depth:
-            return
-        self._out.append(data)
-
-    def text(self) -> str:
-        raw = "".join(self._out)
-        lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in raw.split("\n")]
-        body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-        title = " ".join("".join(self._title).split())
-        return f"Title: {title}\n\n{body}" if title else body
-
-
 def _same_host(a: str, b: str) -> bool:
     try:
         return urlsplit(a).hostname == urlsplit(b).hostname is not None
     except ValueError:
         return False
-
-
-def html_to_text(html: str, base_url: str = "") -> str:
-    parser = _TextExtractor(base_url)
-    parser.feed(html)
-    parser.close()
-    return parser.text()
 
 
 class FetchUrlArgs(ToolArgs):

@@ -20,6 +20,7 @@ from pydantic import Field
 from bastion.policy import Request
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
+from .globbing import GlobError, compile_glob, walk
 
 MAX_READ_BYTES = 2_000_000
 MAX_LIST_ENTRIES = 1_000
@@ -166,11 +167,15 @@ class Glob(Tool[GlobArgs]):
         if os.path.isabs(pattern) or ".." in Path(pattern).parts:
             return ToolResult("glob patterns must be relative to the workspace and contain no '..'",
                               is_error=True, details={"denied": True, "rule": "workspace-confinement"})
+        try:
+            compiled = compile_glob(pattern)
+        except GlobError as exc:
+            return ToolResult(str(exc), is_error=True)
         root = granted.path()
+        hits = [rel for rel, is_dir, is_link in walk(str(root), SKIP_DIRS)
+                if compiled.matches(rel, is_dir, is_link)]  # one walk, linear-time matching
         found = []
-        for match in sorted(root.glob(pattern)):
-            if any(part in SKIP_DIRS for part in match.relative_to(root).parts):
-                continue
+        for match in sorted(root / rel if rel else root for rel in hits):
             if not granted.readable(match):  # judged as written: a link out is refused
                 continue
             path = Path(os.path.realpath(match))
