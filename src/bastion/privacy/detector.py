@@ -426,15 +426,13 @@ class SecretScanner:
         assert kw_set is not None
         for i in kw_set.Match(low) or ():
             kw = self._kw_list[i]
-            k = len(kw)
-            first = low.find(kw)
-            if first < 0:
+            parts = low.split(kw)
+            if len(parts) < 2:
                 continue
-            # split only between the first and the last hit (a keyword is often in one part)
-            parts = low[first : low.rfind(kw) + k].split(kw)
+            k = len(kw)
             # offset of hit i: the lengths of parts 0..i plus i keywords
             offsets = list(map(operator.add, itertools.accumulate(map(len, parts[:-1])),
-                               range(first, first + k * (len(parts) - 1), k)))
+                               range(0, k * (len(parts) - 1), k)))
             for idx in self._kw_direct[kw]:
                 lst = hits.get(idx)
                 hits[idx] = offsets if lst is None else sorted(lst + offsets)
@@ -507,7 +505,10 @@ class SecretScanner:
         instead of one per window.
         """
         comp = self._compiled[idx]
-        match = comp.find or comp.match
+        # hundreds of keyword hits: the text likely repeats itself, so find matches without
+        # captures (DFA) and take the captures once per distinct match (below)
+        find = comp.find if len(positions) >= 64 else None
+        match = find or comp.match
         back, fwd = comp.back, comp.fwd
         last = len(positions)
         n = len(data)
@@ -530,7 +531,7 @@ class SecretScanner:
             # a keyword offset p with p - back < max(me, ms + 1) and p + fwd > ms
             i = bisect.bisect_right(positions, ms - fwd)
             if i < last and positions[i] < max(me, ms + 1) + back:
-                if comp.find is None:
+                if find is None:
                     span = comp.secret_span_raw(spans)
                 else:
                     key = (ms == 0, me == n, data[max(0, ms - 1) : me + 1])
