@@ -12,7 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bastion.providers import Message, ModelReply, ModelRequest, Provider, ToolCall
+from bastion.providers import (
+    Message,
+    ModelReply,
+    ModelRequest,
+    Provider,
+    ToolCall,
+    bounded_call,
+)
 from bastion.store import SessionStore
 from bastion.textsafe import escape_deep, escape_surrogates
 from bastion.tools import ToolContext, ToolRegistry, ToolResult
@@ -125,7 +132,10 @@ class Agent:
             outgoing = self.outbound_filter(outgoing)
         request = ModelRequest(messages=outgoing, tools=self.tools.specs(),
                                temperature=self.temperature, max_tokens=self.max_tokens)
-        return self.provider.complete(request, self.on_text)
+        reply = self.provider.complete(request, self.on_text)
+        # the one bound on what the model hands over, whichever provider parsed it
+        calls = [bounded_call(call) for call in reply.tool_calls]
+        return ModelReply(reply.content, calls, reply.finish_reason)
 
     def _scan_reply(self, reply: ModelReply) -> ModelReply:
         """Strip secrets and exfiltration links from what the model says; record what was cut."""

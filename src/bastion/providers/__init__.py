@@ -8,6 +8,7 @@ from pathlib import Path
 from bastion.config import Settings
 
 from .base import (
+    MAX_ARGUMENT_DEPTH,
     Message,
     ModelReply,
     ModelRequest,
@@ -15,6 +16,8 @@ from .base import (
     ProviderError,
     ToolCall,
     ToolSpec,
+    argument_shape_problem,
+    bounded_call,
 )
 from .replay import ReplayProvider
 
@@ -62,6 +65,7 @@ def create_provider(options: ProviderOptions, settings: Settings) -> Provider:
 
 
 __all__ = [
+    "MAX_ARGUMENT_DEPTH",
     "PROVIDER_NAMES",
     "Message",
     "ModelReply",
@@ -72,6 +76,8 @@ __all__ = [
     "ReplayProvider",
     "ToolCall",
     "ToolSpec",
+    "argument_shape_problem",
+    "bounded_call",
     "create_provider",
     "default_model_path",
 ]

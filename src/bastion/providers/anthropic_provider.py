@@ -105,7 +105,7 @@ def _tool_input(raw: Any) -> dict[str, Any]:
         return raw
     try:
         value = json.loads(raw or "{}")
-    except (json.JSONDecodeError, TypeError):
+    except (json.JSONDecodeError, TypeError, RecursionError):
         value = None
     # Anthropic requires an object; keep malformed text visible instead of dropping it.
     return value if isinstance(value, dict) else {"invalid_arguments": str(raw)}

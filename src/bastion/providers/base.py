@@ -49,6 +49,43 @@ class ToolCall:
                 "function": {"name": self.name, "arguments": raw}}
 
 
+#: tool arguments deeper or larger than this are refused before anything walks them (the
+#: history, the privacy filter, validation): no tool takes more than a few levels, and a
+#: 900-deep list from the model used to end the run with an internal RecursionError
+MAX_ARGUMENT_DEPTH = 32
+MAX_ARGUMENT_VALUES = 20_000
+
+
+def argument_shape_problem(arguments: Any) -> str | None:
+    """Why ``arguments`` cannot be taken (too deep, too many values), else None. Iterative."""
+    stack: list[tuple[Any, int]] = [(arguments, 1)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_ARGUMENT_VALUES:
+            return f"more than {MAX_ARGUMENT_VALUES} values"
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
+            continue
+        if depth > MAX_ARGUMENT_DEPTH:
+            return f"nested deeper than {MAX_ARGUMENT_DEPTH} levels"
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def bounded_call(call: ToolCall) -> ToolCall:
+    """``call`` itself, or — when its arguments are too deep or too large — the same call with
+    no arguments and the reason, which the dispatcher answers as invalid arguments."""
+    problem = argument_shape_problem(call.arguments)
+    if problem is None:
+        return call
+    return ToolCall(call.id, call.name, {}, invalid_arguments=f"(arguments {problem})")
+
+
 @dataclass
 class ModelRequest:
     messages: list[Message]
@@ -85,8 +122,8 @@ def parse_arguments(call_id: str, name: str, raw: str | dict[str, Any] | None) -
         return ToolCall(call_id, name, raw)
     try:
         value = json.loads(raw or "{}")
-    except json.JSONDecodeError:
-        return ToolCall(call_id, name, {}, invalid_arguments=raw or "")
+    except (json.JSONDecodeError, RecursionError):
+        return ToolCall(call_id, name, {}, invalid_arguments=(raw or "")[:2000])
     if not isinstance(value, dict):
         return ToolCall(call_id, name, {}, invalid_arguments=raw or "")
     return ToolCall(call_id, name, value)

@@ -403,7 +403,7 @@ def parse_reply(raw: str, tools: list[ToolSpec], streamer: _AnswerStreamer | Non
         # strict=False: the grammar's string rule lets raw newlines through, which strict
         # JSON forbids inside strings.
         value = json.loads(raw, strict=False)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = None
     if isinstance(value, dict):
         name = value.get("tool")

@@ -95,7 +95,7 @@ def lenient_arguments(raw: str | None) -> str | dict[str, Any] | None:
     them); anything still unparseable stays text so the loop can report it."""
     try:
         value = json.loads(raw or "{}", strict=False)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return raw
     return value if isinstance(value, dict) else raw
 

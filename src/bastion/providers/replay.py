@@ -30,6 +30,8 @@ def load_script(path: Path) -> list[dict[str, Any]]:
             turn = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ProviderError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise ProviderError(f"{path}:{number}: nested too deeply to be a turn") from None
         if not isinstance(turn, dict) or not isinstance(turn.get("tool_calls", []), list):
             raise ProviderError(
                 f"{path}:{number}: expected {{\"content\": str, \"tool_calls\": [...]}}")
