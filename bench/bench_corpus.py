@@ -103,6 +103,10 @@ def negatives(rng: random.Random, mb: float) -> list[str]:
         cursor = json.dumps({"offset": rng.randrange(10**6)}).encode()
         docs.append("\n".join([
             f"request_id = '{_uuid(rng)}'",
+            # identifiers under credential-sounding keys (ids of tokens and secrets)
+            f"token_id = '{_uuid(rng)}'",
+            json.dumps({"secretId": _uuid(rng), "keyUuid": _uuid(rng)}),
+            f"IDEMPOTENCY_KEY={_uuid(rng)}",
             f"next_page_token: {base64.urlsafe_b64encode(cursor).decode()}",
             "password = '<your-password>'",
             "api_key = os.environ['API_KEY']",

@@ -336,3 +336,20 @@ def test_keyword_dense_text_still_finds_secrets() -> None:
     found = SecretScanner().scan(text)
     assert [f.rule_id for f in found] == ["github-pat"]
     assert found[0].line == 301
+
+
+def test_uuid_under_an_id_key_is_not_a_secret_but_under_a_credential_key_it_is() -> None:
+    """Issue #13's false-positive class: ``token_id``, ``tokenId``, ``SECRET_UUID``,
+    ``idempotency_key`` hold identifiers. A UUID under ``api_key`` / ``token`` / ``password``
+    (some services issue UUID keys) and vendor rules (Heroku) are still redacted."""
+    uuid = "3f2b8c1e-9d4a-4e7b-8a6c-1b2d3e4f5a6b"
+    ids = [f'token_id = "{uuid}"', f"TOKEN_ID={uuid}", f'{{"tokenId": "{uuid}"}}',
+           f"secret_uuid: {uuid}", f"IDEMPOTENCY_KEY={uuid}", f"client_secret_id: {uuid}",
+           json.dumps({"config": f'api_key_id = "{uuid}"'})]
+    keys = [f'api_key = "{uuid}"', f"TOKEN={uuid}", f"password={uuid}",
+            f"HEROKU_API_KEY={uuid}", f"paid_token: {uuid}", json.dumps({"cfg": f'token = "{uuid}"'})]
+    pf = PrivacyFilter()
+    for text in ids:
+        assert pf.redact(text) == text, text
+    for text in keys:
+        assert uuid not in pf.redact(text), text

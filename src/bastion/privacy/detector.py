@@ -232,8 +232,8 @@ def _without_captures(regex: str) -> str:
 
 
 class _Compiled:
-    __slots__ = ("allow", "allow_match", "back", "find", "fwd", "group", "groups", "match",
-                 "pattern", "rule")
+    __slots__ = ("allow", "allow_match", "back", "find", "fwd", "group", "groups", "id_keys",
+                 "match", "pattern", "rule")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -281,6 +281,8 @@ class _Compiled:
                 self.allow_match = raw_matcher(combined)
         self.back = 96
         self.fwd = max(64, rule.window)
+        # generic assignment rules: a UUID under a key that names an id is an identifier
+        self.id_keys = rule.id.startswith("generic-")
 
     def secret_span(self, m: Any) -> tuple[int, int] | None:
         group = self.rule.secret_group
@@ -567,11 +569,29 @@ class SecretScanner:
             verdict = verdicts.get((idx, secret))
             if verdict is None:
                 verdict = verdicts[(idx, secret)] = comp.accepts(secret)
+            if verdict and comp.id_keys and _UUID.fullmatch(secret) and _names_an_id(text, cs):
+                continue
             if verdict:
                 out.append(Finding(comp.rule.id, cs, ce, 0, comp.rule.confidence, secret))
         if not out:
             return []
         return dedupe(out, text)
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# the key an assigned value stands under (``token_id = "``, ``"tokenId": "``, ``KEY_ID=``)
+_KEY_BEFORE = re.compile(r"([A-Za-z0-9_.-]{1,64})[\"'`]?[ \t]*(?::=|=>|[:=])[ \t]*[\"'`]?\Z")
+_ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD])$"
+                     r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID)$|(?i:idempotency)")
+
+
+def _names_an_id(text: str, start: int) -> bool:
+    """True when the value at ``start`` is assigned to a key that names an identifier
+    (``token_id``, ``tokenId``, ``SECRET_UUID``, ``idempotency_key``): a UUID there is the id
+    of a credential, not the credential (a false-positive class of issue #13). A UUID under
+    ``api_key`` / ``token`` / ``password`` is still reported: some services use them as keys."""
+    m = _KEY_BEFORE.search(text[max(0, start - 80) : start])
+    return m is not None and _ID_KEY.search(m.group(1)) is not None
 
 
 def dedupe(candidates: list[Finding], text: str) -> list[Finding]:
