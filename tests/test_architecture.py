@@ -32,7 +32,8 @@ LAYERS: list[set[str]] = [
     {"tools", "providers", "mcp_client", "rights", "sync"},
     {"policy", "sandbox", "journal", "net"},
     {"audit", "store", "vault", "config"},
-    {"privacy", "errors", "fsutil", "home", "safefs", "keyctl", "textsafe"},  # leaves: import no package
+    {"privacy", "errors", "fsutil", "home", "safefs", "keyctl", "textsafe",
+     "jsonsafe"},  # leaves: import no package
 ]
 RANK = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
 

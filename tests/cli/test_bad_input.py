@@ -113,3 +113,17 @@ def test_max_steps_must_be_positive(bastion_home: Path, tmp_path: Path) -> None:
     code, output = _one(["run", "x", "--max-steps", "-1"], bastion_home, tmp_path)
     _clear(output)
     assert code == 2 and "--max-steps" in output
+
+
+def test_values_too_deep_to_be_settings_are_usage_errors(bastion_home: Path,
+                                                         tmp_path: Path) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    code, output = _one(["config", "set", "permissions.allow", deep], bastion_home, tmp_path)
+    _clear(output)
+    assert code == 2 and "nested too deeply" in output
+    assert not (bastion_home / "settings.json").exists()
+    code, output = _one(["run", "x", "-w", str(tmp_path), "--provider", "replay", "--script",
+                         str(tmp_path / "none.jsonl"), "-c", f"permissions.allow={deep}"],
+                        bastion_home, tmp_path)
+    _clear(output)
+    assert code == 2 and "nested too deeply" in output

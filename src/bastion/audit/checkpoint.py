@@ -15,7 +15,6 @@ so the evidence of a rollback survives later runs.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from bastion import jsonsafe
 from bastion.fsutil import atomic_write_json
 
 from .canonical import canonical
@@ -85,7 +85,7 @@ class CheckpointSigner:
     def parse(self, text: str, where: str) -> Checkpoint:
         """A stored checkpoint document, checked against this home's key."""
         try:
-            doc = json.loads(text)
+            doc = jsonsafe.loads(text)
             checkpoint = Checkpoint(int(doc["seq"]), str(doc["mac"]), str(doc["time"]))
             signature = base64.b64decode(doc["signature"])
             public = str(doc.get("publicKey", ""))

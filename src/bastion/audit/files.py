@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from bastion import jsonsafe
+
 from .canonical import canonical
 from .chain import RECORD_FIELDS, VERSION, Entry
 
@@ -75,7 +77,7 @@ def read_records(path: Path) -> Iterator[Entry]:
                     continue
                 where = f"line {number}"
                 try:
-                    parsed = json.loads(line)
+                    parsed = jsonsafe.loads(line)
                 except json.JSONDecodeError:
                     raise MalformedRecord(where, None, "not valid JSON") from None
                 yield _entry(parsed, where)
@@ -84,7 +86,7 @@ def read_records(path: Path) -> Iterator[Entry]:
             where = f"line {number}"
             doc: dict[str, Any] = dict(row)
             try:
-                doc["payload"] = json.loads(row["payload"]) if row.get("payload") else None
+                doc["payload"] = jsonsafe.loads(row["payload"]) if row.get("payload") else None
                 doc["session_id"] = row.get("session_id") or None
             except (json.JSONDecodeError, KeyError):
                 raise MalformedRecord(where, None, "payload is not valid JSON") from None
@@ -105,7 +107,7 @@ def last_seq(path: Path) -> int | None:
         return None
     for line in reversed(tail.rstrip(b"\n").split(b"\n")):
         try:
-            return int(json.loads(line)["seq"])
+            return int(jsonsafe.loads(line)["seq"])
         except (ValueError, KeyError, TypeError):
             continue
     return None
@@ -136,7 +138,7 @@ def rewrite_blanked(path: Path, session_id: str) -> int:
     changed = 0
     for line in text.splitlines(keepends=True):
         try:
-            doc = json.loads(line)
+            doc = jsonsafe.loads(line)
         except json.JSONDecodeError:
             out.write(line)
             continue

@@ -20,6 +20,7 @@ from bastion.config import (
 )
 
 from .output import err, out, print_json
+from .run_input import parse_value
 
 app = typer.Typer(help="User settings (settings.json, camelCase keys).", no_args_is_help=True)
 
@@ -93,13 +94,6 @@ def get(key: str = typer.Argument(..., help="Dotted key, e.g. network.allowedDom
         raise SettingsError(f"{p}: unknown setting '{key}'") from None
 
 
-def _parse_value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw  # a bare word is a string
-
-
 @app.command("set")
 def set_(key: str = typer.Argument(...),
          value: str = typer.Argument(..., help="JSON value (bare words are strings).")) -> None:
@@ -109,7 +103,7 @@ def set_(key: str = typer.Argument(...),
     """
     from bastion.runtime import Runtime, SettingChange
 
-    change = SettingChange.prepare(key, _parse_value(value))  # validated before unlocking
+    change = SettingChange.prepare(key, parse_value(value, "VALUE"))  # validated before unlocking
     with Runtime.open() as rt:  # a change that cannot be audited is not made
         change.apply(rt.audit)
     err.print(f"{key}: {json.dumps(change.old)} → {value}", markup=False)

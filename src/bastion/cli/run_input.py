@@ -77,12 +77,20 @@ def parse_overrides(pairs: list[str] | None) -> list[tuple[str, Any]]:
         if not sep or not key:
             raise typer.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. -c agent.maxSteps=5)",
                                      param_hint="-c")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.append((key, value))
+        out.append((key, parse_value(raw, "-c")))
     return out
+
+
+def parse_value(raw: str, param_hint: str) -> Any:
+    """A setting's value given on the command line: JSON, or a plain string when it is not
+    JSON (``-c`` and ``config set``)."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw  # a bare word is a string
+    except RecursionError:
+        raise typer.BadParameter("the value is nested too deeply to be a setting",
+                                 param_hint=param_hint) from None
 
 
 def settings_with_overrides(overrides: list[tuple[str, Any]]) -> Any:

@@ -180,8 +180,9 @@ def _scan_batch(scanner: SecretScanner) -> int:
             item = json.loads(line)
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise ValueError("expected an object with a string 'text'")
-        except ValueError as exc:
-            sys.stdout.write(json.dumps({"id": None, "error": f"invalid input line: {exc}"}) + "\n")
+        except (ValueError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            sys.stdout.write(json.dumps({"id": None, "error": f"invalid input line: {why}"}) + "\n")
             sys.stdout.flush()
             continue
         findings = [f.to_dict() for f in scan_views(scanner, item["text"])]

@@ -101,6 +101,8 @@ def _read_checked(path: Path) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SettingsError(f"{path}: managed settings are not valid JSON ({exc})") from None
+    except RecursionError:
+        raise SettingsError(f"{path}: managed settings are nested too deeply") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: expected a JSON object at the top level")
     return data

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bastion import jsonsafe
 from bastion.fsutil import atomic_write_json
 
 APPROVALS_FILE = "mcp-approvals.json"
@@ -38,7 +39,7 @@ class ApprovalStore:
 
     def _load(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = jsonsafe.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
         except (OSError, json.JSONDecodeError):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bastion import jsonsafe
 from bastion.fsutil import atomic_write_json
 
 from .approvals import tool_list_hash
@@ -35,7 +36,7 @@ class ToolListCache:
 
     def _load(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = jsonsafe.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return {}  # unreadable: nothing cached, servers start up front as before
         return data if isinstance(data, dict) else {}

@@ -16,13 +16,13 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 import traceback
 from pathlib import Path
 from typing import Any
 
+from bastion import jsonsafe
 from bastion.fsutil import atomic_write_json
 
 ENV_DISABLED = "BASTION_TELEMETRY_DISABLED"
@@ -159,7 +159,7 @@ def _merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
 
 def read_stats(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsonsafe.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from bastion import jsonsafe
 from bastion.errors import BastionError
 from bastion.store import Database
 
@@ -217,7 +218,7 @@ def recover_space(db: Database, backend: Backend, document: bytes,
     if state.configured:
         raise SyncSetupError("this device already syncs")
     try:
-        doc = json.loads(document)
+        doc = jsonsafe.loads(document)
         keys = {int(e): bytes.fromhex(k) for e, k in doc["keys"].items()}
         space = bytes.fromhex(doc["space"])
     except (ValueError, KeyError, TypeError):

@@ -27,6 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from bastion import jsonsafe
 from bastion.errors import BastionError
 from bastion.vault import DecryptionError, derive_subkey, open_sealed, seal
 
@@ -81,7 +82,7 @@ def open_object(keys: dict[int, bytes], name: str, kind: str, blob: bytes) -> An
     try:
         plain = open_sealed(derive_subkey(key, "sync-object"), blob[_HEADER.size:],
                             _aad(name, kind), what=f"sync object {name}")
-        return json.loads(zlib.decompress(plain))
+        return jsonsafe.loads(zlib.decompress(plain))
     except DecryptionError as exc:
         raise SyncIntegrityError(f"{exc}; refused, nothing was merged") from None
     except (zlib.error, ValueError):

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bastion import jsonsafe
+
 from .backends import Backend
 from .crypto import (
     SyncIntegrityError,
@@ -77,7 +79,7 @@ def decode_registry(ident: Identity, name: str, data: bytes) -> tuple[Registry, 
     try:
         if data[:4] != ENVELOPE:
             raise ValueError
-        env = json.loads(data[4:])
+        env = jsonsafe.loads(data[4:])
         wraps: dict[str, str] = env["wraps"]
         sealed = base64.b64decode(env["body"], validate=True)
     except (ValueError, KeyError, TypeError):

@@ -7,7 +7,6 @@ and never rewritten on a failed unlock, so a wrong passphrase cannot destroy any
 from __future__ import annotations
 
 import base64
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from bastion import jsonsafe
 from bastion.errors import BastionError
 from bastion.fsutil import atomic_create_json, atomic_write_json
 
@@ -70,7 +70,7 @@ def write_keyslot(path: Path, master_key: bytes, passphrase: str, params: KdfPar
 
 def read_keyslot(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = jsonsafe.loads(path.read_text(encoding="utf-8"))
         if doc.get("version") != 1 or doc["kdf"]["name"] != "argon2id":
             raise ValueError("unsupported key slot version")
         return dict(doc)

@@ -25,7 +25,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import json
 import os
 import shutil
 import signal
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bastion import jsonsafe
 from bastion.errors import BastionError
 from bastion.fsutil import atomic_write_json
 
@@ -191,7 +191,7 @@ class Rotation:
 
 def _load(home: Path) -> dict[str, Any]:
     try:
-        doc = json.loads((home / FILENAME).read_text(encoding="utf-8"))
+        doc = jsonsafe.loads((home / FILENAME).read_text(encoding="utf-8"))
         if doc.get("version") != 1 or doc.get("phase") not in ("prepared", "staged"):
             raise ValueError("unsupported rotation journal")
         return dict(doc)
