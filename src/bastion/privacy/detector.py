@@ -579,8 +579,9 @@ class SecretScanner:
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# the key an assigned value stands under (``token_id = "``, ``"tokenId": "``, ``KEY_ID=``)
-_KEY_BEFORE = re.compile(r"([A-Za-z0-9_.-]{1,64})[\"'`]?[ \t]*(?::=|=>|[:=])[ \t]*[\"'`]?\Z")
+# the key an assigned value stands under (``token_id = "``, ``"tokenId": "``, ``KEY_ID=``),
+# matched on the reversed text before the value (anchored: a constant cost per candidate)
+_KEY_BEFORE_REVERSED = re.compile(r"[\"'`]?[ \t]*(?:=:|>=|[:=])[ \t]*[\"'`]?([A-Za-z0-9_.-]{1,64})")
 _ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD])$"
                      r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID)$|(?i:idempotency)")
 
@@ -590,8 +591,8 @@ def _names_an_id(text: str, start: int) -> bool:
     (``token_id``, ``tokenId``, ``SECRET_UUID``, ``idempotency_key``): a UUID there is the id
     of a credential, not the credential (a false-positive class of issue #13). A UUID under
     ``api_key`` / ``token`` / ``password`` is still reported: some services use them as keys."""
-    m = _KEY_BEFORE.search(text[max(0, start - 80) : start])
-    return m is not None and _ID_KEY.search(m.group(1)) is not None
+    m = _KEY_BEFORE_REVERSED.match(text[max(0, start - 80) : start][::-1])
+    return m is not None and _ID_KEY.search(m.group(1)[::-1]) is not None
 
 
 def dedupe(candidates: list[Finding], text: str) -> list[Finding]:
