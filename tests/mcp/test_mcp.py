@@ -124,6 +124,9 @@ def test_sdk_server_is_confined_and_results_are_filtered(workspace: Path, tmp_pa
         assert "AKIAZ3MSJV4WWQSTXY5B" not in leaked.content and "[[SECRET:" in leaked.content
         echoed = tools["echo"].run({"text": placeholder}, ctx)
         assert echoed.content == placeholder  # the server got the placeholder, not the secret
+        # a server's structured content is bounded like the model's arguments
+        deep = conn.call("deep", {})
+        assert deep.structured is None and "bottom" in deep.text
 
 
 # ---------------------------------------------------------------- approvals and trust

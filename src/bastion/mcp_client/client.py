@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bastion.errors import BastionError
+from bastion.providers import argument_shape_problem
 
 if TYPE_CHECKING:  # the SDK takes ~1 s to import: load it only when a server is used
     import asyncio
@@ -195,6 +196,9 @@ class McpConnection:
         content = getattr(result, "content", None) or []
         text = _content_text(content)
         structured = getattr(result, "structured_content", None)
+        problem = None if structured is None else argument_shape_problem(structured)
+        if problem is not None:  # the server's own data, bounded like the model's arguments
+            structured, text = None, text or f"[structured content omitted: {problem}]"
         if not text and structured is not None:
             import json
 
