@@ -6,6 +6,8 @@ crash leaves either the old file or the new one — never half of each. Files ar
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -101,9 +103,101 @@ def acquire_lock(path: Path, *, shared: bool, timeout_s: float | None = None) ->
             time.sleep(0.05)
 
 
+Walked = tuple[str, list[str], list[str]]
+
+
+def walk(top: str | os.PathLike[str], *, topdown: bool = True,
+         followlinks: bool = False) -> Iterator[Walked]:
+    """``os.walk`` without recursion: the same ``(dirpath, dirnames, filenames)`` in the same
+    order (pruning ``dirnames`` works top-down; unreadable folders are skipped). Python 3.11's
+    ``os.walk`` recurses once per level, so a tree deeper than ~1,000 folders — which anyone
+    can put in a repository — ended ``scan``, ``grep`` or ``delete`` with a RecursionError."""
+    root = os.fspath(top)
+    if topdown:
+        stack = [root]
+        while stack:
+            path = stack.pop()
+            listed = _listing(path, followlinks)
+            if listed is None:
+                continue
+            dirs, files, _ = listed
+            yield path, dirs, files
+            for name in reversed(dirs):  # dirnames as the caller left them
+                child = os.path.join(path, name)
+                if followlinks or not os.path.islink(child):
+                    stack.append(child)
+        return
+    pending: list[tuple[str, Walked | None]] = [(root, None)]
+    while pending:
+        path, done = pending.pop()
+        if done is not None:
+            yield done
+            continue
+        listed = _listing(path, followlinks)
+        if listed is None:
+            continue
+        dirs, files, into = listed
+        pending.append((path, (path, dirs, files)))  # after everything below it
+        pending.extend((child, None) for child in reversed(into))
+
+
+def _listing(path: str, followlinks: bool) -> tuple[list[str], list[str], list[str]] | None:
+    """``(dirnames, filenames, folders to enter bottom-up)`` as ``os.walk`` sorts them."""
+    dirs: list[str] = []
+    files: list[str] = []
+    into: list[str] = []
+    try:
+        with os.scandir(path) as it:
+            for entry in it:
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                (dirs if is_dir else files).append(entry.name)
+                if is_dir:
+                    try:
+                        if followlinks or not entry.is_symlink():
+                            into.append(entry.path)
+                    except OSError:
+                        pass
+    except OSError:
+        return None
+    return dirs, files, into
+
+
+def remove_tree(path: str | os.PathLike[str]) -> None:
+    """Remove the folder ``path`` and everything in it. ``shutil.rmtree`` first: it holds a
+    descriptor per level, so a folder swapped for a link meanwhile is never followed. A tree
+    too deep for that (Python's recursion limit, or one descriptor per level) is removed
+    bottom-up by :func:`walk`, where unlinking never follows the last component; a tree whose
+    paths exceed the system's limit (made with ``mkdirat``) ends in an ``OSError``."""
+    import shutil
+
+    try:
+        shutil.rmtree(path)
+        return
+    except RecursionError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.EMFILE:
+            raise
+    for dirpath, dirnames, filenames in walk(path, topdown=False):
+        for name in filenames:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(dirpath, name))
+        for name in dirnames:
+            child = os.path.join(dirpath, name)
+            with contextlib.suppress(FileNotFoundError):
+                if os.path.islink(child):
+                    os.unlink(child)
+                else:
+                    os.rmdir(child)
+    os.rmdir(path)
+
+
 def owner_only_tree(root: Path) -> None:
     """Make every file below ``root`` 0600 and every folder 0700 (links are left alone)."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         for name in dirnames:
             _chmod_nofollow(os.path.join(dirpath, name), 0o700)
         for name in filenames:

@@ -18,7 +18,7 @@ import pytest
 from bastion.policy import Policy
 from bastion.tools import ToolContext
 from bastion.tools.files import SKIP_DIRS, Glob
-from bastion.tools.globbing import GlobError, compile_glob, walk
+from bastion.tools.globbing import GlobError, compile_glob, walk_entries
 
 NAMES = ["a", "b", "src", "x.py", "y.txt", ".hidden", "ab", "a.py", "node_modules", "deep"]
 COMPONENTS = ["*", "**", "?", "a", "src", "*.py", "[ab]", "[!a]*", ".*", "?b", "x.*", "deep",
@@ -42,7 +42,7 @@ def _tree(root: Path, rng: random.Random) -> None:
 
 def _ours(root: Path, pattern: str) -> set[str]:
     compiled = compile_glob(pattern)
-    return {rel for rel, is_dir, is_link in walk(str(root), SKIP_DIRS)
+    return {rel for rel, is_dir, is_link in walk_entries(str(root), SKIP_DIRS)
             if compiled.matches(rel, is_dir, is_link)}
 
 

@@ -9,6 +9,7 @@ import typer
 
 from bastion.config import load_settings
 from bastion.errors import BastionError
+from bastion.fsutil import remove_tree, walk
 from bastion.home import bastion_home
 from bastion.mcp_client import (
     ApprovalStore,
@@ -200,7 +201,6 @@ def remove(name: str = typer.Argument(..., help="A server in your user settings.
 
     Example: bastion mcp remove memory --yes
     """
-    import shutil
 
     from bastion.mcp_client import ToolListCache, state_dir
 
@@ -211,7 +211,7 @@ def remove(name: str = typer.Argument(..., help="A server in your user settings.
         raise BastionError(f"no MCP server named {name!r} in your user settings; "
                            f"configured: {known}")
     state = state_dir(home, name)
-    files = sum(1 for p in state.rglob("*") if p.is_file()) if state.is_dir() else 0
+    files = sum(len(names) for _d, _s, names in walk(state)) if state.is_dir() else 0
     confirm(yes, f"Remove MCP server {name!r} and its saved state ({files} file(s))?",
             nothing="nothing was removed")
     _edit_user_servers(lambda servers: servers.pop(name, None), "mcp-remove",
@@ -220,5 +220,5 @@ def remove(name: str = typer.Argument(..., help="A server in your user settings.
     ApprovalStore(home).revoke_prefix(prefix)
     ToolListCache(home).drop_prefix(prefix)
     if state.is_dir():
-        shutil.rmtree(state)
+        remove_tree(state)  # the server's own tree: any depth
     out.print(f"removed MCP server {name} ({files} state file(s) deleted)", markup=False)

@@ -22,6 +22,7 @@ from typing import Any
 import typer
 
 from bastion.errors import BastionError
+from bastion.fsutil import walk
 from bastion.privacy import (
     Finding,
     PrivacyFilter,
@@ -97,7 +98,7 @@ def _read_file(path: Path) -> str | None:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in walk(root):  # no recursion: any depth
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
         for name in sorted(filenames):
             p = Path(dirpath) / name

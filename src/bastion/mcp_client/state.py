@@ -19,6 +19,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from bastion.fsutil import walk
+
 STATE_DIR = "mcp-state"
 
 #: variables documented by known servers: name → file or folder inside the state folder
@@ -59,7 +61,8 @@ def state_files(home: Path) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     if not root.is_dir():
         return out
-    for path in sorted(root.rglob("*")):
+    found = [Path(dirpath) / name for dirpath, _dirs, files in walk(root) for name in files]
+    for path in sorted(found):  # a server's own tree: any depth, links not followed
         if path.is_file() and not path.is_symlink():
             out[str(path.relative_to(home))] = path.read_bytes()
     return out

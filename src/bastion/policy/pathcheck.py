@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bastion.fsutil import walk
+
 from .decision import Decision
 from .defaults import protected_match
 from .grants import Access, Grant, pseudo_root
@@ -142,7 +144,7 @@ class PathDecisions:
             if is_within(d, path):
                 return deny(f"the git directory {d}", "git dir")
         seen = 0
-        for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        for dirpath, dirnames, filenames in walk(path):  # no recursion: any depth
             for name in [*dirnames, *filenames]:
                 p = Path(dirpath) / name
                 hit = protected_match(p)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bastion import audit
 from bastion.errors import BastionError
+from bastion.fsutil import remove_tree, walk
 from bastion.vault import KEYSLOT_FILENAME, keychain
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def delete_project(home: Path, project: Path) -> ProjectDeletion:
         target.unlink()
         removed = True
     elif target.is_dir():
-        shutil.rmtree(target)
+        remove_tree(target)  # a cloned project's folder: any depth
         removed = True
     from bastion.policy import TrustStore
 
@@ -121,7 +121,7 @@ def delete_project(home: Path, project: Path) -> ProjectDeletion:
     scope = state_dir(home, "-", root).parent  # the project's MCP servers' saved state
     state_removed = scope.is_dir() and not scope.is_symlink()
     if state_removed:
-        shutil.rmtree(scope)
+        remove_tree(scope)
     audit.record("user", "delete-project", {"project_data_removed": removed,
                                             "trust_removed": untrusted,
                                             "mcp_state_removed": state_removed})
@@ -140,7 +140,7 @@ class AllDeletion:
 
 def _rm_tree_counting(path: Path) -> int:
     count = 0
-    for dirpath, _dirs, names in os.walk(path, topdown=False, followlinks=False):
+    for dirpath, _dirs, names in walk(path, topdown=False):  # no recursion: any depth
         for name in names:
             p = Path(dirpath) / name
             p.unlink(missing_ok=True)

@@ -17,10 +17,11 @@ from typing import BinaryIO, ClassVar
 import re2
 from pydantic import Field
 
+from bastion.fsutil import walk
 from bastion.policy import Request
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
-from .globbing import GlobError, compile_glob, walk
+from .globbing import GlobError, compile_glob, walk_entries
 
 MAX_READ_BYTES = 2_000_000
 MAX_LIST_ENTRIES = 1_000
@@ -34,7 +35,7 @@ def _looks_binary(sample: bytes) -> bool:
 
 def walk_files(granted: Granted, root: Path) -> Iterator[Path]:
     """Regular files under ``root`` that the gate admits, without following links."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in walk(root):  # no recursion: any depth
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         for name in sorted(filenames):
             path = Path(dirpath) / name
@@ -172,7 +173,7 @@ class Glob(Tool[GlobArgs]):
         except GlobError as exc:
             return ToolResult(str(exc), is_error=True)
         root = granted.path()
-        hits = [rel for rel, is_dir, is_link in walk(str(root), SKIP_DIRS)
+        hits = [rel for rel, is_dir, is_link in walk_entries(str(root), SKIP_DIRS)
                 if compiled.matches(rel, is_dir, is_link)]  # one walk, linear-time matching
         found = []
         for match in sorted(root / rel if rel else root for rel in hits):

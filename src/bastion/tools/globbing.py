@@ -121,7 +121,7 @@ def compile_glob(pattern: str) -> GlobPattern:
     return GlobPattern(re2.compile(expression, options), dirs_only)
 
 
-def walk(root: str, skip_dirs: frozenset[str] | set[str]) -> Iterator[tuple[str, bool, bool]]:
+def walk_entries(root: str, skip_dirs: frozenset[str] | set[str]) -> Iterator[tuple[str, bool, bool]]:
     """``(relative path, is folder, is link)`` for everything under ``root`` (itself as
     ``""``), not following links, not entering ``skip_dirs``."""
     yield "", True, False

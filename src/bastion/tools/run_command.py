@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ from pydantic import Field
 
 from bastion.config import SandboxSettings
 from bastion.errors import BastionError
+from bastion.fsutil import remove_tree
 from bastion.journal import (
     ChangeRecord,
     MemoryBlobStore,
@@ -245,7 +245,8 @@ class CommandRunner:
             p = Path(s.path)
             if s.path not in old and p.is_dir() and not p.is_symlink() and \
                     protected_match(p / "config"):
-                shutil.rmtree(p, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    remove_tree(p)  # made by the command: any depth
                 violations.append(f"{s.path}: created in a protected location; removed")
         return violations
 
