@@ -18,6 +18,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from bastion.errors import BastionError
 
@@ -128,6 +129,27 @@ def entry_at(dirfd: int, name: str) -> Entry:
     else:
         kind = "other"
     return Entry(kind, stat.S_IMODE(st.st_mode), st.st_nlink, st.st_size)
+
+
+class NotRegularFile(OSError):
+    """A FIFO, device or socket where a file was expected: refused, never waited on."""
+
+
+def open_regular(path: str | os.PathLike[str], *, follow: bool = False) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file. Opened non-blocking and checked
+    with ``fstat`` on the descriptor, so a FIFO (``mkfifo`` by a command, or swapped in after
+    a check) is refused instead of blocking the agent until a writer appears; a symlink is
+    refused too unless ``follow``."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+    fd = os.open(path, flags if follow else flags | os.O_NOFOLLOW)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file (FIFO, device or socket)",
+                                 os.fspath(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_at(dirfd: int, name: str) -> bytes:

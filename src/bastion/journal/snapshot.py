@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from bastion import safefs
+
 #: directories whose contents are not journaled (rebuilt by tools, or git's own history:
 #: undo never moves refs); each skipped directory is reported
 SKIP_DIRS: frozenset[str] = frozenset({
@@ -174,8 +176,7 @@ def _key(st: os.stat_result) -> tuple[int, int, int, int, int]:
 
 
 def _read_nofollow(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as fh:
+    with safefs.open_regular(path) as fh:  # a FIFO swapped in meanwhile: refused, not awaited
         return fh.read()
 
 

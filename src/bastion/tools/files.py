@@ -17,6 +17,7 @@ from typing import BinaryIO, ClassVar
 import re2
 from pydantic import Field
 
+from bastion import safefs
 from bastion.fsutil import walk
 from bastion.policy import Request
 
@@ -68,8 +69,7 @@ class ReadFile(Tool[ReadFileArgs]):
         if path.is_dir():
             return ToolResult(f"{args.path} is a directory; use list_dir", is_error=True)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            with os.fdopen(fd, "rb") as fh:
+            with safefs.open_regular(path) as fh:  # never waits on a FIFO
                 if _looks_binary(fh.read(8192)):
                     return ToolResult(f"{args.path} is a binary file; not shown", is_error=True)
                 fh.seek(0)
@@ -213,7 +213,7 @@ class Grep(Tool[GrepArgs]):
             if args.glob and not file.match(args.glob):
                 continue
             try:
-                with file.open("rb") as fh:  # the whole file, a line at a time
+                with safefs.open_regular(file, follow=True) as fh:  # a line at a time
                     if _looks_binary(fh.read(8192)):
                         continue
                     fh.seek(0)
