@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
+from bastion import safefs
 from bastion.errors import BastionError
 from bastion.policy import Grant, Policy, Rule, RuleError, TrustStore
 
@@ -171,7 +172,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if path.is_symlink():
         raise DefinitionError(f"{path}: refusing a symbolic link")
     try:
-        with open(path, "rb") as fh:
+        with safefs.open_regular(path) as fh:  # a FIFO is refused, not awaited
             raw = fh.read(MAX_DEFINITION_BYTES + 1)
         if len(raw) > MAX_DEFINITION_BYTES:
             raise DefinitionError(f"{path}: larger than {MAX_DEFINITION_BYTES // 1024} KiB; "

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bastion import safefs
 from bastion.errors import BastionError
 from bastion.fsutil import atomic_write_json
 from bastion.home import bastion_home
@@ -50,7 +51,7 @@ MAX_SETTINGS_BYTES = 1024 * 1024
 def read_settings_json(path: Path) -> dict[str, Any]:
     """The raw JSON object in ``path`` ({} when the file does not exist)."""
     try:
-        with path.open("rb") as fh:
+        with safefs.open_regular(path, follow=True) as fh:  # a FIFO is refused, not awaited
             raw = fh.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         return {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bastion import jsonsafe
+from bastion import jsonsafe, safefs
 from bastion.errors import BastionError
 from bastion.fsutil import atomic_write_json
 
@@ -49,7 +49,8 @@ def project_digest(root: Path) -> str | None:
     h = hashlib.sha256()
     for f in files:
         rel = f.relative_to(root).as_posix().encode()
-        data = f.read_bytes()
+        with safefs.open_regular(f) as fh:  # listed as a file; a swap to a FIFO is refused
+            data = fh.read()
         h.update(len(rel).to_bytes(4, "big") + rel + len(data).to_bytes(8, "big") + data)
     return h.hexdigest()
 
