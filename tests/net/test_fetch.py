@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from netgw_servers import LoopbackServer, make_settings
 
 from bastion.net import build_fetch_client, build_http_client
@@ -137,3 +138,46 @@ def test_binary_content_and_missing_client(serve: Callable[..., LoopbackServer],
 
 def test_html_to_text_unit() -> None:
     assert html_to_text("<p>a&nbsp;b</p><p>c</p>") == "a\xa0b\n\nc"
+
+
+def test_a_server_that_trickles_bytes_cannot_hold_the_agent(
+        tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One byte every 0.1 s keeps each read within its timeout; the body's wall clock stops
+    it (FETCH_DEADLINE_S, 1 s here) and says so."""
+    import socket
+    import threading
+    import time as _time
+
+    from bastion.tools import fetch as fetch_mod
+
+    monkeypatch.setattr(fetch_mod, "FETCH_DEADLINE_S", 1.0)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+        while not stop.is_set():
+            try:
+                conn.sendall(b"x")
+            except OSError:
+                break
+            _time.sleep(0.1)
+        conn.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        tool = FetchUrl()
+        start = _time.monotonic()
+        result = tool.run(tool.parse({"url": f"http://127.0.0.1:{listener.getsockname()[1]}/"}),
+                          _ctx(tmp_path, _fetch_client(records)))
+        assert _time.monotonic() - start < 10
+        assert "stopped after 1 s" in result.content and "xxxx" in result.content
+        assert result.details["truncated"] is True
+    finally:
+        stop.set()
+        listener.close()

@@ -12,6 +12,7 @@ model sees it.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     import httpx
 
 MAX_FETCH_BYTES = 2_000_000
+#: wall clock for one response body: a server that trickles bytes (each within the read
+#: timeout) cannot hold the agent longer than this
+FETCH_DEADLINE_S = 60.0
 MAX_REDIRECTS = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/xhtml+xml",
@@ -97,29 +101,34 @@ class FetchUrl(Tool[FetchUrlArgs]):
                           is_error=True, details={"hops": len(hops)})
 
     @staticmethod
-    def _get(client: httpx.Client, url: str) -> str | tuple[httpx.Response, bytes, bool]:
-        """The next URL for a redirect, else (response, body up to the cap, truncated)."""
+    def _get(client: httpx.Client, url: str) -> str | tuple[httpx.Response, bytes, str]:
+        """The next URL for a redirect, else (response, body up to the caps, why it was cut
+        short: "" when it was not)."""
+        deadline = time.monotonic() + FETCH_DEADLINE_S
         with client.stream("GET", url, follow_redirects=False) as response:
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 return urljoin(str(response.url), response.headers["location"])
             body = bytearray()
-            truncated = False
+            truncated = ""
             for chunk in response.iter_bytes():
                 body.extend(chunk)
                 if len(body) > MAX_FETCH_BYTES:
-                    truncated = True
+                    truncated = f"truncated at {MAX_FETCH_BYTES} bytes"
                     del body[MAX_FETCH_BYTES:]
+                    break
+                if time.monotonic() > deadline:
+                    truncated = f"stopped after {FETCH_DEADLINE_S:.0f} s: the server sends slowly"
                     break
             return response, bytes(body), truncated
 
     @staticmethod
-    def _finish(result: tuple[httpx.Response, bytes, bool], ctx: ToolContext,
+    def _finish(result: tuple[httpx.Response, bytes, str], ctx: ToolContext,
                 hops: list[str]) -> ToolResult:
         response, body, truncated = result
         ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
         details: dict[str, Any] = {"url": str(response.url), "status": response.status_code,
                                    "content_type": ctype, "bytes": len(body),
-                                   "truncated": truncated, "redirects": len(hops) - 1}
+                                   "truncated": bool(truncated), "redirects": len(hops) - 1}
         if ctype and not ctype.startswith(_TEXTUAL):
             return ToolResult(f"{response.url} returned {ctype} content ({len(body)} bytes); "
                               "only text and HTML are shown", is_error=True, details=details)
@@ -129,7 +138,7 @@ class FetchUrl(Tool[FetchUrlArgs]):
             text = html_to_text(text, str(response.url))
         header = f"URL: {response.url}\nStatus: {response.status_code}\n"
         if truncated:
-            header += f"(truncated at {MAX_FETCH_BYTES} bytes)\n"
+            header += f"({truncated})\n"
         content = header + "\n" + text
         # The final URL too: a redirect target chosen by the server may carry a token.
         privacy = ctx.extras.get("privacy_filter")
