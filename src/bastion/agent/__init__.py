@@ -4,8 +4,9 @@ Agent definitions and taskforces (``definitions``, ``taskforce``) load on first 
 run does not need them.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bastion.lazyattrs import lazy_getattr
 
 from .loop import Agent, AgentResult, tool_call_summary
 from .prompts import GENERAL
@@ -29,13 +30,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY)
 
 
 __all__ = [

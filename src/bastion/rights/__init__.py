@@ -15,8 +15,9 @@ Public API::
 Every name loads its module on first use: a run needs telemetry, not export or key rotation.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bastion.lazyattrs import lazy_getattr
 
 if TYPE_CHECKING:
     from .delete import (
@@ -73,13 +74,7 @@ _LAZY = {
 _RENAMED = {"TELEMETRY_FILENAME": "FILENAME"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), _RENAMED.get(name, name))
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY, _RENAMED)
 
 
 __all__ = [
