@@ -11,6 +11,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -169,10 +170,8 @@ def remove_tree(path: str | os.PathLike[str]) -> None:
     """Remove the folder ``path`` and everything in it. ``shutil.rmtree`` first: it holds a
     descriptor per level, so a folder swapped for a link meanwhile is never followed. A tree
     too deep for that (Python's recursion limit, or one descriptor per level) is removed
-    bottom-up by :func:`walk`, where unlinking never follows the last component; a tree whose
-    paths exceed the system's limit (made with ``mkdirat``) ends in an ``OSError``."""
-    import shutil
-
+    bottom-up by :func:`empty_tree`, where unlinking never follows the last component; a tree
+    whose paths exceed the system's limit (made with ``mkdirat``) ends in an ``OSError``."""
     try:
         shutil.rmtree(path)
         return
@@ -181,18 +180,28 @@ def remove_tree(path: str | os.PathLike[str]) -> None:
     except OSError as exc:
         if exc.errno != errno.EMFILE:
             raise
+    empty_tree(path)
+    os.rmdir(path)
+
+
+def empty_tree(path: str | os.PathLike[str]) -> int:
+    """Remove everything below the folder ``path`` (not the folder itself), bottom-up and
+    without recursion, never following a link; returns how many non-folders it removed."""
+    count = 0
     for dirpath, dirnames, filenames in walk(path, topdown=False):
         for name in filenames:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(dirpath, name))
+            count += 1
         for name in dirnames:
             child = os.path.join(dirpath, name)
             with contextlib.suppress(FileNotFoundError):
                 if os.path.islink(child):
                     os.unlink(child)
+                    count += 1
                 else:
                     os.rmdir(child)
-    os.rmdir(path)
+    return count
 
 
 def owner_only_tree(root: Path) -> None:

@@ -92,12 +92,12 @@ def test_scan_grep_and_glob_reach_the_bottom(tmp_path: Path) -> None:
 
 def test_deleting_a_deep_tree_finishes(tmp_path: Path) -> None:
     """``delete`` removes MCP servers' state folders, whose shape the server chooses."""
-    from bastion.rights.delete import _rm_tree_counting
+    from bastion.fsutil import empty_tree
 
     top = tmp_path / "state"
     top.mkdir()
     _deep_chain(top, "x")
-    assert _rm_tree_counting(top) == 1  # the file; folders are removed, not counted
+    assert empty_tree(top) == 1  # the file; folders are removed, not counted
     assert list(top.iterdir()) == []
 
 

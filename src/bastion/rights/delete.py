@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bastion import audit
 from bastion.errors import BastionError
-from bastion.fsutil import remove_tree, walk
+from bastion.fsutil import empty_tree, remove_tree
 from bastion.vault import KEYSLOT_FILENAME, keychain
 
 if TYPE_CHECKING:
@@ -138,24 +138,6 @@ class AllDeletion:
     left: list[str] = field(default_factory=list)
 
 
-def _rm_tree_counting(path: Path) -> int:
-    count = 0
-    for dirpath, _dirs, names in walk(path, topdown=False):  # no recursion: any depth
-        for name in names:
-            p = Path(dirpath) / name
-            p.unlink(missing_ok=True)
-            count += 1
-        for name in _dirs:
-            d = Path(dirpath) / name
-            if d.is_symlink():
-                d.unlink()
-                count += 1
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    d.rmdir()
-    return count
-
-
 def delete_all(home: Path, settings: Any | None = None) -> AllDeletion:
     """Remove everything Bastion stored: the data directory, an external audit ``logPath``
     file, and the keychain entry — the master key last. Needs no unlocked vault, so it works
@@ -178,7 +160,7 @@ def delete_all(home: Path, settings: Any | None = None) -> AllDeletion:
             result.left.append(str(entry))  # not Bastion's: never deleted
             continue
         if entry.is_dir() and not entry.is_symlink():
-            result.files_removed += _rm_tree_counting(entry)
+            result.files_removed += empty_tree(entry)
             entry.rmdir()
         else:
             entry.unlink()

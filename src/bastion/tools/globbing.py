@@ -18,12 +18,13 @@ dot are matched like any other.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import re2
+
+from bastion.fsutil import walk
 
 #: names that are not UTF-8 arrive with each undecodable byte as a lone surrogate (PEP 383),
 #: which RE2 cannot take: each becomes a private-use character of its own, in the pattern and
@@ -123,31 +124,14 @@ def compile_glob(pattern: str) -> GlobPattern:
 
 def walk_entries(root: str, skip_dirs: frozenset[str] | set[str]) -> Iterator[tuple[str, bool, bool]]:
     """``(relative path, is folder, is link)`` for everything under ``root`` (itself as
-    ``""``), not following links, not entering ``skip_dirs``."""
+    ``""``), not following links, not entering ``skip_dirs`` (:func:`bastion.fsutil.walk`)."""
     yield "", True, False
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        try:
-            it = os.scandir(os.path.join(root, rel) if rel else root)
-        except OSError:
-            continue
-        with it:
-            for entry in it:
-                if entry.name in skip_dirs:
-                    continue
-                path = f"{rel}/{entry.name}" if rel else entry.name
-                try:
-                    mode = entry.stat(follow_symlinks=False).st_mode
-                except OSError:
-                    continue
-                if stat.S_ISLNK(mode):
-                    try:
-                        yield path, entry.is_dir(), True  # listed as what it points at
-                    except OSError:
-                        yield path, False, True
-                    continue
-                is_dir = stat.S_ISDIR(mode)
-                yield path, is_dir, False
-                if is_dir:
-                    stack.append(path)
+    for dirpath, dirnames, filenames in walk(root):
+        dirnames[:] = [d for d in dirnames if d not in skip_dirs]
+        rel = os.path.relpath(dirpath, root)
+        prefix = "" if rel == "." else rel + "/"
+        for name in dirnames:  # a link to a folder is listed as one, and not entered
+            yield prefix + name, True, os.path.islink(os.path.join(dirpath, name))
+        for name in filenames:
+            if name not in skip_dirs:
+                yield prefix + name, False, False
