@@ -10,6 +10,7 @@ ended a command with "internal error". :func:`loads` raises ``json.JSONDecodeErr
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -20,3 +21,14 @@ def loads(text: str | bytes | bytearray) -> Any:
     except RecursionError:
         doc = text if isinstance(text, str) else ""
         raise json.JSONDecodeError("nested too deeply", doc, 0) from None
+
+
+def read_object(path: Path) -> dict[str, Any]:
+    """The JSON object in the file ``path``: ``{}`` when the file is missing or holds something
+    else than an object; unreadable or malformed files raise ``OSError`` or
+    ``json.JSONDecodeError`` (each store decides whether that fails open or closed)."""
+    try:
+        data = loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -39,12 +39,9 @@ class ApprovalStore:
 
     def _load(self) -> dict[str, Any]:
         try:
-            data = jsonsafe.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
+            return jsonsafe.read_object(self.path)
         except (OSError, json.JSONDecodeError):
             return {}  # unreadable: nothing counts as approved (fail closed)
-        return data if isinstance(data, dict) else {}
 
     def approved_hash(self, key: str) -> str | None:
         entry = self._load().get(key)

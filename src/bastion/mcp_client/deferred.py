@@ -36,10 +36,9 @@ class ToolListCache:
 
     def _load(self) -> dict[str, Any]:
         try:
-            data = jsonsafe.loads(self.path.read_text(encoding="utf-8"))
+            return jsonsafe.read_object(self.path)
         except (OSError, json.JSONDecodeError):
             return {}  # unreadable: nothing cached, servers start up front as before
-        return data if isinstance(data, dict) else {}
 
     def get(self, key: str) -> list[RemoteTool] | None:
         entry = self._load().get(key)

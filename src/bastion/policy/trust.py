@@ -65,12 +65,9 @@ class TrustStore:
 
     def _load(self) -> dict[str, Any]:
         try:
-            data = jsonsafe.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
+            return jsonsafe.read_object(self.path)
         except (OSError, json.JSONDecodeError) as exc:
             raise TrustError(f"{self.path}: unreadable trust store ({exc})") from None
-        return data if isinstance(data, dict) else {}
 
     def _save(self, data: dict[str, Any]) -> None:
         atomic_write_json(self.path, data, sort_keys=True)
