@@ -37,6 +37,11 @@ except ImportError:  # code before issue #15's mounts module (same-run before/af
         build_args,
         remove_placeholders,
     )
+try:
+    from bastion.sandbox.mounts import create_placeholders
+except ImportError:  # older code: bubblewrap creates each placeholder itself
+    def create_placeholders(paths: list[Path]) -> list[Path]:
+        return list(paths)
 
 BARE_BWRAP = ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc",
               "/proc", "true"]
@@ -92,8 +97,9 @@ def main() -> None:
         plan = build_args(spec_nl, seccomp_fd=None, use_landlock=False)
 
         def our_bwrap() -> None:  # the same mounts, without Bastion's own work around them
+            made = create_placeholders(plan.placeholders)
             subprocess.run(["bwrap", *plan.args, "--", "true"], check=True, env=spec_nl.env)
-            remove_placeholders(plan.placeholders)
+            remove_placeholders(made)
 
         env = {**os.environ, "BASTION_PASSPHRASE": "bench passphrase 1234",
                "BASTION_TELEMETRY_DISABLED": "1"}

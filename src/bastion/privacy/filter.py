@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bastion.privacy.detector import Finding, SecretScanner, default_scanner
+from bastion.privacy.detector import LONG_MATCH, Finding, SecretScanner, default_scanner
 from bastion.privacy.known import KnownValues, credential_env_values
 from bastion.privacy.outbound import (
     EVERYWHERE,
@@ -110,7 +110,7 @@ class PrivacyFilter:
         known value for the rest of the session."""
         out: list[tuple[int, int, str, str, str]] = []
         for f in self._scanner.scan(text):
-            self._known.add(f.secret, f.rule_id)
+            self._learn(f)
             out.append((f.start, f.end, f.rule_id, "secret", f.secret))
         for m in self._known.find(text):
             label = m.label if m.encoding == "raw" else f"{m.label}-{m.encoding}"
@@ -119,7 +119,7 @@ class PrivacyFilter:
             for f, off in view_findings(self._scanner.scan, v):
                 if v.kind == "join" and not v.crosses_join(f.start + off, f.end + off):
                     continue
-                self._known.add(f.secret, f.rule_id)
+                self._learn(f)
                 s, e = v.span(f.start + off, f.end + off)
                 out.append((s, e, f.rule_id, "secret", f.secret))
             if reshaped(v):
@@ -130,6 +130,13 @@ class PrivacyFilter:
                 s, e = v.span(m.start + off, m.end + off)
                 out.append((s, e, f"{m.label}-{v.kind}", "known-secret", m.text))
         return out
+
+    def _learn(self, f: Finding) -> None:
+        """A found secret becomes a known value, unless it is a match longer than
+        ``LONG_MATCH`` (redacted whole where it stands; as a known value it would make every
+        later text that shares its period verify up to its length at each chunk)."""
+        if len(f.secret) <= LONG_MATCH:
+            self._known.add(f.secret, f.rule_id)
 
     def _spans(self, text: str, *, pii: bool) -> list[tuple[int, int, str, str]]:
         spans = [(s, e, "SECRET", label) for s, e, label, _, _ in self._secret_spans(text)]

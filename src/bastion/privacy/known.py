@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
-from bastion.privacy.detector import char_classes
+from bastion.privacy.detector import LONG_MATCH, char_classes
 
 # Environment variable names that carry credentials.
 _CRED_NAME = re.compile(
@@ -268,7 +268,7 @@ class KnownValues:
             return True
         self._labels[value] = label
         variants = [(value, "raw", -1), *((v, e, -1) for v, e in encoded_variants(value))]
-        if self._fragmented < MAX_FRAGMENTED_VALUES:
+        if self._fragmented < MAX_FRAGMENTED_VALUES and len(value) <= LONG_MATCH:
             shapes = shape_windows(value)
             if shapes:
                 self._fragmented += 1

@@ -93,6 +93,9 @@ class OutboundStreams:
         self._seen: dict[str, set[str]] = {}
         self._stream: dict[str, str] = {}
         self._bits: dict[str, float] = {}
+        # token -> bits, for the tokens of the last request only (each request is added for
+        # its destination and for EVERYWHERE: one entropy count per token, not two)
+        self._last_bits: dict[str, float] = {}
 
     def add(self, dest: str, tokens: list[str],
             keys: Sequence[str] = ()) -> tuple[str, int]:
@@ -110,7 +113,11 @@ class OutboundStreams:
         data = " ".join(new)
         self._stream[dest] = tail + data
         # (tokens under 8 characters spend nothing: skip them before the per-token call)
-        spent = sum(map(token_bits, [t for t in (*new, *new_keys) if len(t) >= 8]))
+        costly = [t for t in (*new, *new_keys) if len(t) >= 8]
+        last = self._last_bits
+        bits = {t: last[t] if t in last else token_bits(t) for t in costly}
+        self._last_bits = bits
+        spent = sum(map(bits.__getitem__, costly))
         self._bits[dest] = self._bits.get(dest, 0.0) + spent
         return tail + data, len(tail)
 

@@ -24,7 +24,8 @@ _COMMON_USERS = frozenset(
 # An absolute POSIX path: starts after whitespace, a quote, a bracket, '=' or ':' (or at the start).
 # (The pattern starts with the literal "/" and checks the character before it afterwards, so
 # the engine jumps from slash to slash instead of trying every position.)
-_ABS_PATH = re.compile(r"(/(?<![^\s\"'`(\[{=:,;<>|]/)[\w.@+~%-]+(?:/[\w.@+~%-]*)*)")
+# (``/X+[X/]*`` is the same language as ``/X+(?:/X*)*``, as one C-speed character-class run)
+_ABS_PATH = re.compile(r"(/(?<![^\s\"'`(\[{=:,;<>|]/)[\w.@+~%-]+[\w.@+~%/-]*)")
 _WIN_HOME = re.compile(r"\b([A-Za-z]:\\(?:Users|Documents and Settings)\\)([^\\\s\"']+)",
                        re.IGNORECASE)
 

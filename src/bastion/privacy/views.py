@@ -58,6 +58,7 @@ class View:
     ob: array[int]
     parent: View | None = None
     _joins: list[int] | None = field(default=None, repr=False)
+    _regions: dict[int, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
     #: the characters the decoded pieces hold (escape views: which further views can matter)
     decoded: frozenset[str] | None = field(default=None, repr=False)
 
@@ -87,13 +88,20 @@ class View:
         n = len(self.text)
         if self.kind in _WHOLE or len(self.vb) < 3:
             return [(0, n)]
-        starts = [max(0, x - margin) for x in self.vb[1:-1:2]]
-        ends = [min(n, x + margin) for x in self.vb[2::2]]
+        cached = self._regions.get(margin)
+        if cached is None:  # (asked by each scanner of the view: computed once)
+            cached = self._regions[margin] = self._merged_regions(margin, n)
+        return cached
+
+    def _merged_regions(self, margin: int, n: int) -> list[tuple[int, int]]:
+        # (unclamped: a start below 0 or an end past n never opens a gap; clamped below)
+        starts = list(map(operator.sub, self.vb[1:-1:2], itertools.repeat(margin)))
+        ends = list(map(operator.add, self.vb[2::2], itertools.repeat(margin)))
         # a region ends where the next change's margin does not reach the previous one's
         gaps = list(itertools.compress(range(len(starts) - 1),
                                        map(operator.gt, starts[1:], ends[:-1])))
-        firsts = [starts[0], *(starts[i + 1] for i in gaps)]
-        lasts = [*(ends[i] for i in gaps), ends[-1]]
+        firsts = [max(0, starts[0]), *(starts[i + 1] for i in gaps)]
+        lasts = [*(ends[i] for i in gaps), min(n, ends[-1])]
         if sum(map(operator.sub, lasts, firsts)) * 2 >= n:
             return [(0, n)]  # mostly covered: one pass beats many small ones
         return list(zip(firsts, lasts, strict=True))
@@ -443,7 +451,8 @@ def _views(text: str, depth: int, parent: View | None, join: View | None) -> Ite
                 continue
             if kind == "rot13" and step is continuation_view and join is not None:
                 # rot13 keeps every join where it was: the original's join view, rot13'd
-                v: View | None = View("join", join.text.translate(_ROT13), join.vb, join.ob, sub)
+                v: View | None = View("join", join.text.translate(_ROT13), join.vb, join.ob, sub,
+                                      _regions=join._regions)
             else:
                 v = step(sub_text, sub)
             if v is None:

@@ -4,7 +4,8 @@ roots (plus the private /tmp and /dev), whatever the mounts say.
 Landlock forbids mounting once a process is restricted, so it cannot be applied before bwrap
 builds the mount namespace. bwrap therefore runs a small helper that restricts itself and then
 ``exec``s the command: a native one (``landlock_helper.c``, compiled once into
-``BASTION_HOME/lib`` when a C compiler is present; ~1 ms) or else :data:`HELPER`, executed by
+``BASTION_HOME/lib`` when a C compiler is present; a freestanding program of a few KiB that
+starts in microseconds) or else :data:`HELPER`, executed by
 the Python interpreter with ``-I -S`` (~50 ms, one interpreter start per command). The native
 helper lives under ``BASTION_HOME``, which no command can write (it is masked in the sandbox),
 and is bound read-only at :data:`NATIVE_PATH` inside.
@@ -163,19 +164,23 @@ def _native_helper(home: str) -> str | None:
     return str(target)
 
 
+#: the helper has no C library (see landlock_helper.c): nothing of one may be pulled in, no
+#: stack-protector canary (it would read thread-local storage nobody set up), no PIE relocations
+_FREESTANDING = ["-O2", "-static", "-nostdlib", "-ffreestanding", "-fno-builtin",
+                 "-fno-stack-protector", "-fno-pie", "-no-pie", "-fno-asynchronous-unwind-tables",
+                 "-s"]
+
+
 def _compile(out: Path) -> bool:
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         return False
-    # static when the C library allows it: no dynamic loader run on every command (~0.1 ms)
-    for flags in (["-O2", "-static"], ["-O2"]):
-        try:
-            subprocess.run([cc, *flags, "-o", str(out), str(_SOURCE)], check=True,
-                           capture_output=True, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            continue
-        return True
-    return False
+    try:
+        subprocess.run([cc, *_FREESTANDING, "-o", str(out), str(_SOURCE)], check=True,
+                       capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
 
 
 def helper_mounts() -> list[str]:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import cgroup, gate, keyring, landlock, seccomp
 from .errors import INSTALL_HINT, SandboxUnavailable
-from .mounts import build_args, remove_placeholders
+from .mounts import build_args, create_placeholders, remove_placeholders
 from .spec import Limits, SandboxSpec
 from .watch import POLL_S, Watch, stop_message
 
@@ -255,6 +255,7 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
     use_landlock = spec.landlock and landlock.abi_version() > 0
     g = gate.take(spec, bwrap)  # prepared ahead: limits, cgroup, keyring already in place
     released = False
+    made: list[Path] = []
     try:
         plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = _argv(command)
@@ -262,6 +263,7 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
             inner = landlock.wrap(plan.landlock_roots, inner)
         watch = Watch(spec.limits, g.cg, list(spec.writable),
                       frozenset(str(p) for p in plan.placeholders))
+        made = create_placeholders(plan.placeholders)  # missing when the plan was made
         watch.start()
 
         def release() -> subprocess.Popen[bytes]:
@@ -269,11 +271,8 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
             released = True
             return g.release(plan.args, inner)
 
-        try:
-            result = _run(release, timeout_s=timeout_s, output_limit=output_limit,
-                          limits=spec.limits, cg=g.cg, sandboxed=True, watch=watch)
-        finally:
-            remove_placeholders(plan.placeholders)  # missing when the plan was made
+        result = _run(release, timeout_s=timeout_s, output_limit=output_limit,
+                      limits=spec.limits, cg=g.cg, sandboxed=True, watch=watch)
         if result.exit_code != 0 and result.stderr.startswith("bwrap:"):
             note = "the sandbox could not be set up: " + result.stderr.strip()[:300]
             result.notes.append(note)
@@ -282,6 +281,7 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
             result.notes.append(f"landlock ABI {landlock.abi_version()}")
         return result
     finally:
+        remove_placeholders(made)  # the command has ended (_run) or never started
         if not released:
             g.abandon()
         else:

@@ -29,7 +29,7 @@ from typing import IO
 
 from . import cgroup, gate, landlock
 from .launcher import ensure_available
-from .mounts import build_args, remove_placeholders
+from .mounts import build_args, create_placeholders, remove_placeholders
 from .spec import SandboxSpec
 from .watch import Watch
 
@@ -108,7 +108,7 @@ class SandboxedProcess:
             with contextlib.suppress(OSError, ValueError):
                 if stream is not None:
                     stream.close()
-        remove_placeholders(self._placeholders)  # mount points bwrap created on the host
+        remove_placeholders(self._placeholders)  # mount points made on the host
         self._placeholders.clear()
         if self._cgroup is not None:
             with contextlib.suppress(OSError):
@@ -132,17 +132,20 @@ def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
     bwrap = ensure_available()
     use_landlock = spec.landlock and landlock.abi_version() > 0
     g = gate.start(spec, bwrap, stdin_pipe=True, stderr=stderr)
+    made: list[Path] = []
     try:
         plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = list(argv)
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner)
+        made = create_placeholders(plan.placeholders)  # removed when the server stops
+        proc = g.release(plan.args, inner)  # (abandons the gate itself if it fails)
     except BaseException:
         g.abandon()
+        remove_placeholders(made)
         raise
-    proc = g.release(plan.args, inner)
     g.close_fds()  # our copies: the gate (then bwrap) holds its own
-    server = SandboxedProcess(proc, g.cg, plan.placeholders)
+    server = SandboxedProcess(proc, g.cg, made)
     if g.cg is not None:  # no file budget for a server (see the module's docstring)
         server.watch(Watch(dataclasses.replace(spec.limits, max_files=None), g.cg, []))
     return server
