@@ -97,7 +97,8 @@ VALUES: list[Any] = [
     "a b", "http://proxy:3128", "ftp://x", [], ["a"], [1], ["127.0.0.1", "::1:99"], [None],
     {}, {"a": "b"}, {"a": 1}, {"a": ["b"]}, {"a": []}, {"h": ["A" * 64]}, {"h": ["zz"]},
     {"path": "/x"}, {"path": "/x", "access": "write"}, {"path": 1}, {"extra": 1},
-    {"command": "node"}, {1: "x"}, ("a", "b"),
+    {"command": "node"}, {1: "x"}, ("a", "b"), "reviewer", "Bad Name", "a" * 65, ["a", "b"],
+    {"prompt": "p"}, {"provider": "openai", "temperature": 3},
 ]
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypedDict, TypeVar
 
-from ._types import FAIL, SCHEMA_BOUNDS, Check, Errors, Loc, bounded, compile_type, error
+from ._types import FAIL, SCHEMA_KEYWORDS, Check, Errors, Loc, compile_type, constrained, error
 
 M = TypeVar("M", bound="Model")
 
@@ -55,7 +55,7 @@ class FieldInfo:
     def __init__(self, default: Any = _NO_DEFAULT, *, default_factory: Callable[[], Any] | None
                  = None, alias: str | None = None, description: str | None = None,
                  **bounds: Any) -> None:
-        unknown = set(bounds) - set(SCHEMA_BOUNDS)
+        unknown = set(bounds) - set(SCHEMA_KEYWORDS)
         if unknown:
             raise TypeError(f"Field: unsupported option(s) {sorted(unknown)}")
         self.default = default
@@ -260,7 +260,7 @@ class Model:
                     tp = eval(text, vars(sys.modules[owner.__module__])) \
                         if isinstance(text, str) else text  # the class's own source
                     check, schema = compile_type(tp, lambda model: model._check_value)
-                    info.annotation, info.check = tp, bounded(check, info.bounds)
+                    info.annotation, info.check = tp, constrained(check, info.bounds)
                     info.schema = _with_bounds(schema, info.bounds)
             cls.__datamodel_compiled__ = True
         return cls.__datamodel_fields__
@@ -361,7 +361,9 @@ class Model:
 def _with_bounds(schema: dict[str, Any], bounds: dict[str, Any]) -> dict[str, Any]:
     if not bounds:
         return schema
-    keywords = {SCHEMA_BOUNDS[name]: value for name, value in bounds.items()}
+    keywords = {SCHEMA_KEYWORDS[name]: value for name, value in bounds.items()}
+    if schema.get("type") == "array" and "minLength" in keywords:
+        keywords["minItems"] = keywords.pop("minLength")
     if "anyOf" in schema:  # an optional number: the bounds belong to the number
         first, *rest = schema["anyOf"]
         return {**schema, "anyOf": [dict(sorted({**first, **keywords}.items())), *rest]}

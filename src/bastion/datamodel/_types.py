@@ -207,30 +207,51 @@ def compile_type(tp: Any, model_check: Callable[[Any], Check]) -> tuple[Check, d
     raise TypeError(f"datamodel: unsupported annotation {tp!r}")
 
 
-def bounded(check: Check, bounds: dict[str, Any]) -> Check:
-    """``check`` followed by the numeric bounds ``ge``/``gt``/``le``/``lt`` (``None`` passes:
-    an optional bounded number)."""
-    tests = [(name, bounds[name]) for name in ("gt", "ge", "lt", "le") if name in bounds]
+def constrained(check: Check, limits: dict[str, Any]) -> Check:
+    """``check`` followed by the field's constraints: numeric bounds ``ge``/``gt``/``le``/
+    ``lt``, ``pattern`` (searched, as Pydantic does) and ``min_length`` (strings and lists);
+    ``None`` passes (an optional constrained value)."""
+    tests = [(name, limits[name]) for name in ("gt", "ge", "lt", "le", "pattern", "min_length")
+             if name in limits]
     if not tests:
         return check
-    words = {"gt": ("greater_than", "greater than"),
-             "ge": ("greater_than_equal", "greater than or equal to"),
-             "lt": ("less_than", "less than"), "le": ("less_than_equal", "less than or equal to")}
+    search = re.compile(limits["pattern"]).search if "pattern" in limits else None
+
+    def failure(name: str, limit: Any, value: Any) -> tuple[str, str] | None:
+        if name in _BOUND_WORDS:
+            ok = {"gt": value > limit, "ge": value >= limit, "lt": value < limit,
+                  "le": value <= limit}[name]
+            kind, text = _BOUND_WORDS[name]
+            return None if ok else (kind, f"Input should be {text} {limit}")
+        if name == "pattern":
+            return None if search is not None and search(value) else (
+                "string_pattern_mismatch", f"String should match pattern '{limit}'")
+        if len(value) >= limit:
+            return None
+        if isinstance(value, str):
+            return "string_too_short", f"String should have at least {limit} " \
+                f"character{'s' if limit != 1 else ''}"
+        return "too_short", f"List should have at least {limit} item{'s' if limit != 1 else ''} " \
+            f"after validation, not {len(value)}"
 
     def checked(raw: Any, loc: Loc, errors: Errors) -> Any:
         value = check(raw, loc, errors)
         if value is FAIL or value is None:
             return value
         for name, limit in tests:
-            ok = {"gt": value > limit, "ge": value >= limit, "lt": value < limit,
-                  "le": value <= limit}[name]
-            if not ok:
-                kind, text = words[name]
-                return error(errors, kind, loc, f"Input should be {text} {limit}", raw)
+            problem = failure(name, limit, value)
+            if problem is not None:
+                return error(errors, problem[0], loc, problem[1], raw)
         return value
     return checked
 
 
-#: JSON schema keyword of each bound
-SCHEMA_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum",
-                 "le": "maximum"}
+_BOUND_WORDS = {"gt": ("greater_than", "greater than"),
+                "ge": ("greater_than_equal", "greater than or equal to"),
+                "lt": ("less_than", "less than"),
+                "le": ("less_than_equal", "less than or equal to")}
+
+
+#: JSON schema keyword of each constraint (``min_length`` of a list: ``minItems``)
+SCHEMA_KEYWORDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum",
+                   "le": "maximum", "pattern": "pattern", "min_length": "minLength"}
