@@ -21,10 +21,12 @@ SAMPLES: dict[Any, list[Any]] = {
     str: ["abc", "", "ünï ✓", b"bytes", b"\xff\xfe", 12],
     bool: [True, False, "true", "0", "maybe"],
     int: ["12", "-3", "+5", "012", " 7 ", "1_000", "1.0", "x", "٣", 7, True],
-    float: ["1.5", "2", "x"],
+    float: ["1.5", "2", "x", " 3 ", "1e3", "inf", "-0.5", "+2.25", "1_0", "١", 4, 2.5, True],
     Path: ["x/y", "", "/tmp", "  sp ", Path("p")],
     list[str]: [("a", "b"), [], ["x"], "single", (b"x",)],
 }
+for _plain in (str, bool, int, float, Path):
+    SAMPLES[_plain | None] = [None, *SAMPLES[_plain]]
 
 
 def _params() -> list[tuple[str, Any]]:

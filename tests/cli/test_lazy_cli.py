@@ -16,7 +16,7 @@ import pytest
 from bastion.cli.lazy import COMMANDS, load_command
 
 HEAVY = ("bashlex", "llama_cpp", "mcp", "httpx", "openai", "anthropic", "sqlcipher3",
-         "cryptography", "keyring")
+         "cryptography", "keyring", "pydantic")
 
 _PROBE = """
 import atexit, json, sys
@@ -90,6 +90,9 @@ def test_a_replay_run_without_network_or_commands_loads_none_of_them(tmp_path: P
                                      "--script", str(script), "--json"))
     assert json.loads(proc.stdout.splitlines()[-1])["answer"] == "done", proc.stderr
     assert not {"bashlex", "llama_cpp", "mcp", "httpx", "openai", "anthropic"} & set(loaded)
+    # settings and tool arguments are bastion.datamodel models; with keyring's own "no
+    # keychain" switch set (conftest), keyring is not imported to learn that
+    assert not {"pydantic", "keyring"} & set(loaded), loaded
 
 
 def test_scan_loads_neither_heavy_libraries_nor_pydantic(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from netgw_servers import make_settings
-from pydantic import ValidationError
 
 from bastion.config import Settings
+from bastion.datamodel import ValidationError
 from bastion.net import EgressPolicy, decide_addresses, decide_request, describe_network_policy
 
 

@@ -20,10 +20,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic.alias_generators import to_camel
 
 from bastion import safefs
+from bastion.datamodel import (
+    ConfigDict,
+    Field,
+    Model,
+    ValidationError,
+    field_validator,
+    to_camel,
+)
 from bastion.errors import BastionError
 from bastion.policy import Grant, Policy, Rule, RuleError, TrustStore
 
@@ -43,7 +49,7 @@ class DefinitionError(BastionError):
     """A definition file that does not parse, does not validate, or tries to widen access."""
 
 
-class _Def(BaseModel):
+class _Def(Model):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 

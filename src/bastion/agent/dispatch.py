@@ -9,8 +9,7 @@ goes wrong comes back as an error result for the model; nothing raises out of th
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
+from bastion.datamodel import ValidationError
 from bastion.providers import ToolCall
 from bastion.tools import ToolContext, ToolRegistry, ToolResult, describe_validation_error
 

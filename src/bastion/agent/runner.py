@@ -66,7 +66,7 @@ class RunOptions:
     #: continue a stored session (agent/history.py): ``--resume ID`` / ``--continue``
     resume: str | None = None
     continue_last: bool = False
-    #: the session's title (default: the task's first line); the CLI passes it redacted
+    #: the session's title (default: the task's first line); redacted by the session's filter
     title: str | None = None
 
 
@@ -126,8 +126,12 @@ class AgentSession:
                             api_key=rt.api_keys.get(provider_name)),
             settings,
         )
-        title = opts.title or (opts.task.strip().splitlines()[0] if opts.task.strip()
-                               else "(interactive)")
+        # privacy: secrets never reach the model, the history or the audit log — nor the
+        # session's title, whoever supplied it (the CLI, the web UI, a resumed session)
+        self.privacy = self._privacy_filter(rt, opts, workspace)
+        rt.audit.redact = self.privacy.redact
+        title = self.privacy.redact(opts.title or (
+            opts.task.strip().splitlines()[0] if opts.task.strip() else "(interactive)"))[:200]
         agent_name = opts.agent or (f"taskforce:{opts.taskforce}" if opts.taskforce else "general")
         self.resumed = resumed
         self.session_id = resumed.id if resumed is not None else rt.sessions.create(
@@ -136,9 +140,6 @@ class AgentSession:
         self._display = on_event
         self._start_records(rt, opts, workspace, agent_name, title=title,
                             provider=provider_name, offline=offline)
-        # privacy: secrets never reach the model, the history or the audit log
-        self.privacy = self._privacy_filter(rt, opts, workspace)
-        rt.audit.redact = self.privacy.redact
         self.agent = self._build_agent(rt, workspace, offline, opts.max_steps, on_text)
         self._attach_extensions(rt, opts)
 

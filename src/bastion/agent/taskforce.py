@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError
-
+from bastion.datamodel import Field, ValidationError
 from bastion.errors import BastionError
 from bastion.policy import Request
 from bastion.providers import Provider, ProviderOptions, create_provider
@@ -211,7 +210,8 @@ def record_transition(agent: Agent, data: dict[str, Any]) -> None:
 
 class DelegateArgs(ToolArgs):
     agent: str = Field(description="Name of the team member to hand the task to")
-    task: str = Field(description="What the member should do; include everything it needs to know")
+    task: str = Field(description="What the member should do; include everything it needs "
+                                     "to know")
 
 
 @dataclass

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bastion.fsutil import atomic_write_json
+from bastion.vault import keychain_switched_off
 
 from .checkpoint import Checkpoint, CheckpointInvalid, CheckpointSigner
 
@@ -45,6 +46,8 @@ class KeychainAnchor:
         self.where = "the OS keychain"
 
     def _backend(self):  # type: ignore[no-untyped-def]
+        if keychain_switched_off():
+            return None
         try:
             import keyring
 

@@ -83,7 +83,7 @@ class AnomalyThresholds:
 
     @classmethod
     def from_settings(cls, settings: Any) -> AnomalyThresholds:
-        """From a pydantic ``AnomalySettings`` (or anything with the same attributes)."""
+        """From an ``AnomalySettings`` (or anything with the same attributes)."""
         if settings is None:
             return cls()
         known = cls.__dataclass_fields__

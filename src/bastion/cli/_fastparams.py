@@ -16,13 +16,16 @@ hook (older releases coerce through Click, without Pydantic) it does nothing.
 
 from __future__ import annotations
 
+import re
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_SIMPLE = {str: "str", bool: "bool", int: "int", Path: "path"}
+_SIMPLE = {str: "str", bool: "bool", int: "int", float: "float", Path: "path"}
+_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
 
 def _kind(descriptor: Any) -> str | None:
@@ -34,10 +37,16 @@ def _kind(descriptor: Any) -> str | None:
     annotation = descriptor.annotation
     if annotation == list[str]:
         return "strs"
+    optional = ""
+    if isinstance(annotation, types.UnionType):  # X | None: None passes, the rest is X's
+        inner = [a for a in annotation.__args__ if a is not type(None)]
+        if len(inner) != 1 or len(annotation.__args__) != 2:
+            return None
+        annotation, optional = inner[0], "?"
     kind = _SIMPLE.get(annotation)
     if kind == "path" and getattr(info, "path_type", None) not in (None, Path):
         return None
-    return kind
+    return kind + optional if kind else None
 
 
 def _ascii_int(text: str) -> int | None:
@@ -80,7 +89,14 @@ def install() -> None:
             return original(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
 
         def _fast(self, value: Any, param: Any, ctx: Any) -> tuple[bool, Any]:
-            kind, info = self.kind, self.parameter_info
+            kind, info = self.kind.rstrip("?"), self.parameter_info
+            if value is None and self.kind.endswith("?"):
+                return True, None
+            if kind == "float" and info.min is None and info.max is None:
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return True, float(value)
+                exact = isinstance(value, str) and _DECIMAL.fullmatch(value)
+                return (True, float(value)) if exact else (False, None)
             if kind == "str" and isinstance(value, (str, bytes)):
                 return True, _decode(value) if isinstance(value, bytes) else value
             if kind == "strs" and isinstance(value, (list, tuple)) \

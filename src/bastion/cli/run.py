@@ -54,11 +54,8 @@ def _event_printer(enabled: bool) -> Any:
 
 
 def _title(task: str) -> str:
-    """The session title: the task's first line, redacted like the history is."""
-    from bastion.privacy import PrivacyFilter
-
-    first = task.strip().splitlines()[0] if task.strip() else "(interactive)"
-    return PrivacyFilter(include_env=True).redact(first)[:200]
+    """The session title: the task's first line (the session redacts it like the history)."""
+    return task.strip().splitlines()[0] if task.strip() else "(interactive)"
 
 
 def _options(task: str, workspace: Path, provider: str | None, mode: str | None,

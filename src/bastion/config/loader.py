@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from bastion import safefs
+from bastion.datamodel import ValidationError
 from bastion.errors import BastionError
 from bastion.fsutil import atomic_write_json
 from bastion.home import bastion_home
@@ -40,7 +39,7 @@ def parse_settings(data: Any, source: Path | str) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        problems = "; ".join(_describe(e) for e in exc.errors())
         raise SettingsError(f"{source}: {problems}") from None
 
 

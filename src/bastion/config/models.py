@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
-from pydantic.alias_generators import to_camel
+from bastion.datamodel import ConfigDict, Field, Model, PrivateAttr, field_validator, to_camel
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=True
-    )
+class _Model(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                              validate_assignment=True)
 
 
 class EmbeddedProviderSettings(_Model):

@@ -1,4 +1,4 @@
-"""Tools: a name, a pydantic argument model (which is also the JSON schema), and the gate.
+"""Tools: a name, an argument model (:mod:`bastion.datamodel`) (which is also the JSON schema), and the gate.
 
 A tool declares, from its parsed arguments, what it needs — :meth:`Tool.requests` returns
 :class:`~bastion.policy.Request` items (a path to read or write, a command line, a URL, an
@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, final
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from bastion.datamodel import ConfigDict, Model, ValidationError
 from bastion.policy import Authorization, Policy, Request, is_within
 from bastion.providers import ToolSpec
 
 
-class ToolArgs(BaseModel):
+class ToolArgs(Model):
     model_config = ConfigDict(extra="forbid")
 
 

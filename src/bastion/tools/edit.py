@@ -26,9 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from bastion import safefs
+from bastion.datamodel import Field
 from bastion.journal import FileChange, Journal
 from bastion.policy import Request, canonical, display_path, is_within
 

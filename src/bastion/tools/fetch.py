@@ -16,8 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import Field
-
+from bastion.datamodel import Field
 from bastion.net import EgressDenied
 from bastion.policy import Request, fallback_for
 

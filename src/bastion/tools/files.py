@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 import re2
-from pydantic import Field
 
 from bastion import safefs
+from bastion.datamodel import Field
 from bastion.fsutil import walk
 from bastion.policy import Request
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from bastion.config import SandboxSettings
+from bastion.datamodel import Field
 from bastion.errors import BastionError
 from bastion.fsutil import remove_tree
 from bastion.journal import (

@@ -3,6 +3,7 @@
 from .apikeys import ENV_VARS, ApiKeyStore, mask_secret, reseal_all
 from .crypto import DecryptionError, derive_subkey, open_sealed, seal
 from .keycache import forget as forget_cached_key
+from .keychain import keychain_switched_off
 from .keyslot import FILENAME as KEYSLOT_FILENAME
 from .keyslot import WrongPassphraseError
 from .rotation import Rotation, crash_point, key_id
@@ -23,6 +24,7 @@ __all__ = [
     "describe_custody",
     "forget_cached_key",
     "key_id",
+    "keychain_switched_off",
     "mask_secret",
     "open_sealed",
     "open_vault",
