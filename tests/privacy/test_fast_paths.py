@@ -9,8 +9,10 @@ from __future__ import annotations
 import random
 import re
 
+from bastion.audit.redact import mask_url_passwords
 from bastion.privacy import PrivacyFilter
 from bastion.privacy.filter import _has_secret_placeholder
+from bastion.privacy.known import KnownValues, shape_windows
 from bastion.privacy.outbound import data_tokens
 from bastion.privacy.paths import _ABS_PATH
 from bastion.privacy.views import _JOIN_QUOTED, _TOK
@@ -60,3 +62,40 @@ def test_secret_placeholders_in_arguments_are_seen_in_every_spelling() -> None:
     pf = PrivacyFilter()
     kinds = [f.kind for f in pf.check_outbound_arguments({"q": "send [[ſECRET:1]] now"})]
     assert "placeholder" in kinds
+
+
+def test_audit_url_password_mask_matches_the_template_substitution() -> None:
+    reference = re.compile(r"://([^/@:\s]*):[^/@\s]*@")
+    alphabet = ["a", "b", ":", "/", "@", "://", " ", "\n", "x:y@", "https://u:p@h", "é", "%"]
+    for text in _random_texts(alphabet, 30_000, 4):
+        assert mask_url_passwords(text) == reference.sub(r"://\1:***@", text), repr(text)
+    assert mask_url_passwords("see https://bob:hunter2@db.local/x") == \
+        "see https://bob:***@db.local/x"
+
+
+def test_fragment_index_finds_what_one_word_per_window_finds() -> None:
+    """ASCII values' fragments live in the per-form index; the per-window words (still used
+    for non-ASCII values) are the reference: same spans on texts cut from the values."""
+    rng = random.Random(6)
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_"
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(14, 200)))
+              for _ in range(12)] + ["Zq8vN3mX5pL2wK9r", "aaaaaaaaaaaaaaaaaaaaaaaaab1"]
+    new, old = KnownValues(), KnownValues()
+    old._add_forms = lambda value, label: shape_windows(value)  # type: ignore[method-assign]
+    for v in values:
+        new.add(v, "v")
+        old.add(v, "v")
+    shapes = [v for v in values] + [v[::-1] for v in values] + [
+        v.translate(str.maketrans("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                                  "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM"))
+        for v in values]
+    for _ in range(400):
+        pieces = []
+        for _ in range(rng.randint(1, 6)):
+            s = rng.choice(shapes)
+            a = rng.randrange(len(s))
+            pieces.append(s[a : a + rng.randint(1, 60)])
+            pieces.append(rng.choice(["", " ", "x", "\n", "é", "::"]))
+        text = "".join(pieces)
+        got = [(m.start, m.end, m.encoding) for m in new.find(text)]
+        assert got == [(m.start, m.end, m.encoding) for m in old.find(text)], text
