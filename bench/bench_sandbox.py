@@ -40,7 +40,7 @@ except ImportError:  # code before issue #15's mounts module (same-run before/af
 try:
     from bastion.sandbox.mounts import create_placeholders
 except ImportError:  # older code: bubblewrap creates each placeholder itself
-    def create_placeholders(paths: list[Path]) -> list[Path]:
+    def create_placeholders(paths: list[Path], source: str | None) -> list[Path]:
         return list(paths)
 
 BARE_BWRAP = ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc",
@@ -97,7 +97,7 @@ def main() -> None:
         plan = build_args(spec_nl, seccomp_fd=None, use_landlock=False)
 
         def our_bwrap() -> None:  # the same mounts, without Bastion's own work around them
-            made = create_placeholders(plan.placeholders)
+            made = create_placeholders(plan.placeholders, getattr(plan, "empty", None))
             subprocess.run(["bwrap", *plan.args, "--", "true"], check=True, env=spec_nl.env)
             remove_placeholders(made)
 

@@ -1,8 +1,8 @@
 """Protected paths that do not exist yet (shell start-up files, ``.git``, ``.vscode``, ...) are
 covered by a read-only mount on an empty placeholder, so a command cannot create them. The
-placeholders are made by Bastion before bubblewrap starts — one file per folder, the others hard
-links to it — and removed afterwards. Every probe runs inside the sandbox; the verdict is read
-from the disk outside it."""
+placeholders are made by Bastion before bubblewrap starts — hard links to the empty file mounted
+over them (or, on another file system, to one new file per folder) — and removed afterwards.
+Every probe runs inside the sandbox; the verdict is read from the disk outside it."""
 
 from __future__ import annotations
 
@@ -68,11 +68,38 @@ def test_no_missing_protected_name_can_be_created(box: Box, layout: str) -> None
     assert _listing(box.ws) == before  # decoys unmoved, no placeholder left behind
 
 
-def test_placeholders_are_one_file_per_folder_and_removed(tmp_path: Path) -> None:
+def _empty(tmp_path: Path) -> str:
+    empty = tmp_path / "lib-empty"
+    empty.write_bytes(b"")
+    empty.chmod(0o444)
+    return str(empty)
+
+
+def test_placeholders_are_links_to_the_empty_file_and_removed(tmp_path: Path) -> None:
+    empty = _empty(tmp_path)
+    ws = tmp_path / "ws"
+    (ws / ".git").mkdir(parents=True)
+    paths = [ws / ".bashrc", ws / ".profile", ws / ".vscode", ws / ".git" / "hooks",
+             ws / ".git" / "config"]
+    made = create_placeholders(paths, empty)
+    assert made == paths
+    for p in paths:  # no new inode at all: every name is the empty file's
+        st = os.lstat(p)
+        assert stat.S_ISREG(st.st_mode) and st.st_size == 0 and st.st_mode & 0o777 == 0o444, p
+        assert os.path.samestat(st, os.lstat(empty)), p
+    assert os.lstat(empty).st_nlink == 1 + len(paths)
+    remove_placeholders(made)
+    assert sorted(os.listdir(ws)) == [".git"] and not os.listdir(ws / ".git")
+    assert os.lstat(empty).st_nlink == 1 and os.path.getsize(empty) == 0
+
+
+@pytest.mark.parametrize("source", [None, "/dev/null"])  # none, or one on another file system
+def test_without_a_linkable_empty_file_one_file_per_folder(tmp_path: Path,
+                                                           source: str | None) -> None:
     (tmp_path / ".git").mkdir()
     paths = [tmp_path / ".bashrc", tmp_path / ".profile", tmp_path / ".vscode",
              tmp_path / ".git" / "hooks", tmp_path / ".git" / "config"]
-    made = create_placeholders(paths)
+    made = create_placeholders(paths, source)
     assert made == paths
     inodes = {p: os.lstat(p) for p in paths}
     for p, st in inodes.items():
@@ -90,7 +117,7 @@ def test_an_existing_file_is_never_taken_for_a_placeholder(tmp_path: Path) -> No
     mine.write_text("the user's own\n")
     link = tmp_path / ".profile"
     link.symlink_to(tmp_path / "elsewhere")
-    made = create_placeholders([mine, link, tmp_path / ".zshrc"])
+    made = create_placeholders([mine, link, tmp_path / ".zshrc"], _empty(tmp_path))
     assert made == [tmp_path / ".zshrc"]  # only what this call created
     assert not (tmp_path / "elsewhere").exists()  # a symbolic link is not followed
     remove_placeholders(made)
@@ -99,7 +126,7 @@ def test_an_existing_file_is_never_taken_for_a_placeholder(tmp_path: Path) -> No
 
 
 def test_placeholder_removal_leaves_a_replaced_name_alone(tmp_path: Path) -> None:
-    made = create_placeholders([tmp_path / ".bashrc", tmp_path / ".zshrc"])
+    made = create_placeholders([tmp_path / ".bashrc", tmp_path / ".zshrc"], _empty(tmp_path))
     (tmp_path / ".bashrc").unlink()
     (tmp_path / ".bashrc").write_text("written meanwhile by someone else\n")
     remove_placeholders(made)

@@ -44,6 +44,7 @@ def test_tool_denies_without_rule_and_runs_with_one(workspace: Path, bastion_hom
 def test_missing_bwrap_fails_closed(workspace: Path, bastion_home: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     launcher._probe.cache_clear()
+    monkeypatch.setattr(launcher, "_found", {})  # bwrap looked up again (once per PATH)
     monkeypatch.setattr(launcher.shutil, "which", lambda name: None)
     try:
         ok, detail = launcher.probe_sandbox()

@@ -120,6 +120,10 @@ def native_helper() -> str | None:
     """The compiled helper (built on first use), or None: use the Python helper."""
     if os.environ.get("BASTION_LANDLOCK_HELPER") == "python":
         return None
+    key = os.environ.get("BASTION_HOME")
+    known = _found.get(key)
+    if known is not None and os.path.isfile(known):  # once per command: no home lookup
+        return known
     from bastion.home import bastion_home
 
     home = str(bastion_home())
@@ -127,7 +131,13 @@ def native_helper() -> str | None:
     if found is not None and not os.path.isfile(found):  # removed since: build it again
         _native_helper.cache_clear()
         found = _native_helper(home)
+    if found is not None:
+        _found[key] = found
     return found
+
+
+#: the helper found for a ``BASTION_HOME`` value (None: the default data directory)
+_found: dict[str | None, str] = {}
 
 
 #: the helper binary this process built or found first (copied into other homes: no rebuild)
@@ -183,13 +193,14 @@ def _compile(out: Path) -> bool:
     return True
 
 
-def helper_mounts() -> list[str]:
-    """bwrap arguments that make the helper visible inside the sandbox."""
-    native = native_helper()
-    return ["--ro-bind", native, NATIVE_PATH] if native else []
+def helper_mounts(native: str) -> list[str]:
+    """bwrap arguments that make the ``native`` helper visible inside the sandbox."""
+    return ["--ro-bind", native, NATIVE_PATH]
 
 
-def wrap(roots: list[str], argv: list[str]) -> list[str]:
-    if native_helper():
+def wrap(roots: list[str], argv: list[str], native: str | None) -> list[str]:
+    """``argv`` started through the helper: the ``native`` one (its path on the host, from the
+    same :func:`native_helper` call that made the mount) or, without it, the Python one."""
+    if native:
         return [NATIVE_PATH, *roots, "--", *argv]
     return [interpreter(), "-I", "-S", "-c", HELPER, *roots, "--", *argv]

@@ -117,12 +117,25 @@ def _quick_check(bwrap: str | None) -> str | None:
 
 
 def ensure_available() -> str:
-    """The bwrap binary to use; raises :class:`SandboxUnavailable` (fail closed)."""
+    """The bwrap binary to use; raises :class:`SandboxUnavailable` (fail closed).
+
+    Looked up once per ``PATH`` value while the binary stays where it was found (a bwrap that
+    disappears later makes the gate's ``exec`` fail: nothing runs).
+    """
+    path = os.environ.get("PATH")
+    known = _found.get(path)
+    if known is not None and os.path.isfile(known):
+        return known
     bwrap = shutil.which("bwrap")
     problem = _quick_check(bwrap)
     if problem is not None or bwrap is None:
         raise SandboxUnavailable(f"sandbox unavailable: {problem or 'bwrap not found'}")
+    _found[path] = bwrap
     return bwrap
+
+
+#: bwrap found and checked, by ``PATH`` value
+_found: dict[str | None, str] = {}
 
 
 # ---------------------------------------------------------------- bwrap arguments
@@ -260,10 +273,10 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
         plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = _argv(command)
         if use_landlock:
-            inner = landlock.wrap(plan.landlock_roots, inner)
+            inner = landlock.wrap(plan.landlock_roots, inner, plan.landlock_helper)
         watch = Watch(spec.limits, g.cg, list(spec.writable),
                       frozenset(str(p) for p in plan.placeholders))
-        made = create_placeholders(plan.placeholders)  # missing when the plan was made
+        made = create_placeholders(plan.placeholders, plan.empty)  # missing when the plan was made
         watch.start()
 
         def release() -> subprocess.Popen[bytes]:

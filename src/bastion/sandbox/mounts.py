@@ -8,6 +8,7 @@ commands (the tree may change between them).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -31,12 +32,19 @@ SYSTEM_SECRETS: tuple[str, ...] = (
 )
 
 
+_SYSTEM_PREFIXES = [d + "/" for d in SYSTEM_DIRS]
+
+
 @dataclass
 class Plan:
     args: list[str]
-    #: placeholder files bwrap creates on the host for missing protected paths
+    #: missing protected paths: :func:`create_placeholders` makes them mount points
     placeholders: list[Path]
     landlock_roots: list[str]
+    #: the native Landlock helper mounted in the sandbox (host path), None: the Python one
+    landlock_helper: str | None = None
+    #: the empty file mounted over the placeholders (None: there are none)
+    empty: str | None = None
 
 
 class _Stats:
@@ -76,7 +84,7 @@ def _first_missing(path: str, roots: list[str], st: _Stats) -> str | None:
     return missing if missing is not None and _under_any(missing, roots) else None
 
 
-def _system(use_landlock: bool, st: _Stats) -> list[str]:
+def _system(use_landlock: bool, helper: str | None, st: _Stats) -> list[str]:
     args: list[str] = []
     for d in SYSTEM_DIRS:
         mode = st.mode(d)
@@ -84,11 +92,11 @@ def _system(use_landlock: bool, st: _Stats) -> list[str]:
             args += ["--symlink", os.readlink(d), d]
         elif mode is not None and stat.S_ISDIR(mode):
             args += ["--ro-bind", d, d]
-    if use_landlock and landlock.native_helper():
-        args += landlock.helper_mounts()
+    if helper is not None:
+        args += landlock.helper_mounts(helper)
     elif use_landlock:
         for prefix in landlock.interpreter_prefixes():
-            if not _under_any(prefix, _prefixes(SYSTEM_DIRS)):
+            if not _under_any(prefix, _SYSTEM_PREFIXES):
                 args += ["--ro-bind", prefix, prefix]
     return args
 
@@ -114,13 +122,13 @@ def _grants(spec: SandboxSpec, st: _Stats) -> list[str]:
     return args
 
 
-def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[Path]]:
+def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[Path], str | None]:
     args: list[str] = []
     writable = _prefixes(spec.writable)
     placeholders: list[Path] = []
     made: set[str] = set()
     empty = ""
-    for p in sorted((str(q) for q in spec.protected), key=lambda q: (q.count("/"), q)):
+    for p in sorted(map(str, spec.protected), key=lambda q: (q.count("/"), q)):
         if not _under_any(p, writable):
             continue  # outside the writable roots everything is read-only already
         mode = st.mode(p)
@@ -142,12 +150,12 @@ def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[Path]]:
             placeholders.append(Path(missing))
             empty = empty or _empty_file()
             args += ["--ro-bind", empty, missing]
-    return args, placeholders
+    return args, placeholders, empty or None
 
 
 def _hidden(spec: SandboxSpec, st: _Stats) -> list[str]:
     args: list[str] = []
-    visible = _prefixes([*(Path(d) for d in SYSTEM_DIRS), *spec.read_only, *spec.writable])
+    visible = [*_SYSTEM_PREFIXES, *_prefixes([*spec.read_only, *spec.writable])]
     for h in [*(str(p) for p in spec.hidden), *SYSTEM_SECRETS]:
         mode = st.mode(h)
         if mode is None or stat.S_ISLNK(mode) or not _under_any(h, visible):
@@ -169,81 +177,88 @@ def build_args(spec: SandboxSpec, *, seccomp_fd: int | None, use_landlock: bool)
         ["--size", str(spec.limits.memory_mb * 1024 * 1024)]
     args += [*size, "--tmpfs", "/tmp", "--dir", SANDBOX_HOME, "--dir", "/var",
              *size, "--tmpfs", "/var/tmp"]
-    args += _system(use_landlock, st)
+    helper = landlock.native_helper() if use_landlock else None
+    args += _system(use_landlock, helper, st)
     args += _grants(spec, st)
-    protected, placeholders = _protected(spec, st)
+    protected, placeholders, empty = _protected(spec, st)
     args += protected
     args += _hidden(spec, st)
     args += ["--remount-ro", "/", "--chdir", str(spec.workspace)]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     roots = [str(p) for p in spec.writable] + ["/tmp", "/var/tmp", "/dev"]
-    return Plan(args, placeholders, roots)
+    return Plan(args, placeholders, roots, helper, empty)
 
 
-_empty_ok: set[str] = set()
+#: the checked empty file for a ``BASTION_HOME`` value (None: the default data directory)
+_empty_ok: dict[str | None, str] = {}
 
 
 def _empty_file() -> str:
     """An empty, read-only regular file: the source of placeholder mounts."""
+    env = os.environ.get("BASTION_HOME")
+    known = _empty_ok.get(env)
+    if known is not None:  # once per command: one lstat, no home lookup
+        with contextlib.suppress(OSError):
+            st = os.lstat(known)
+            if stat.S_ISREG(st.st_mode) and not st.st_size:
+                return known
     from bastion.home import bastion_home
 
     path = bastion_home() / "lib" / "empty"
-    key = str(path)
-    try:
-        st = os.lstat(key)
-        if key in _empty_ok and stat.S_ISREG(st.st_mode) and not st.st_size:
-            return key
-    except OSError:
-        pass
     if not path.is_file() or path.stat().st_size:
         path.parent.mkdir(mode=0o700, exist_ok=True)
         tmp = path.with_name(f".empty.{os.getpid()}")
         tmp.write_bytes(b"")
         tmp.chmod(0o444)
         os.replace(tmp, path)
-    _empty_ok.add(key)
-    return key
+    _empty_ok[env] = str(path)
+    return str(path)
 
 
-def create_placeholders(paths: list[Path]) -> list[Path]:
+def create_placeholders(paths: list[Path], source: str | None) -> list[Path]:
     """Create the mount points for missing protected paths before bubblewrap starts: empty,
     read-only regular files. Returns the ones this call created (only those are removed later).
 
-    One new file per folder; every other name in that folder is a hard link to it: allocating
-    an inode is what costs (on ext4 it scans past recently deleted inodes, ~0.1 ms each when
-    commands keep creating and removing them), a link only adds a name. Inside the sandbox every
-    name is covered by a read-only mount, so the shared inode is never reachable there. A name
-    that exists by now (whatever it is) is left alone; bubblewrap mounts over it, read-only.
+    Each is a hard link to ``source`` (the empty file bubblewrap mounts over them), or, where
+    that cannot be linked (another file system), to the first placeholder made in the same
+    folder: allocating an inode is what costs (on ext4 it scans past recently deleted inodes,
+    0.1-0.9 ms each when commands keep creating and removing them), a link only adds a name.
+    Inside the sandbox every name is covered by a read-only mount, so the shared inode is never
+    reachable there. A name that exists by now (whatever it is) is left alone; bubblewrap mounts
+    over it, read-only.
     """
     made: list[Path] = []
-    first: dict[str, str] = {}  # folder -> its placeholder file
+    first: dict[str, str] = {}  # folder -> a placeholder made there, to link the others to
     try:
         for p in paths:
             name = str(p)
             parent = os.path.dirname(name)
-            source = first.get(parent)
             try:
-                if source is not None:
-                    try:
-                        os.link(source, name, follow_symlinks=False)
-                        made.append(p)
-                        continue
-                    except FileExistsError:
-                        raise
-                    except OSError:
-                        pass  # no hard links here: a file of its own
-                os.close(os.open(name, _CREATE, 0o444))
-            except FileExistsError:
-                continue
+                if not _link(first.get(parent, source), name):
+                    os.close(os.open(name, _CREATE, 0o444))
+                    first[parent] = name
             except OSError:
-                continue  # bubblewrap tries again and reports what is wrong
+                continue  # exists by now (not ours), or bubblewrap tries and reports why
             made.append(p)
-            first.setdefault(parent, name)
     except BaseException:
         remove_placeholders(made)
         raise
     return made
+
+
+def _link(source: str | None, name: str) -> bool:
+    """Hard-link ``name`` to ``source``; False where that is impossible (raises if ``name``
+    exists)."""
+    if source is None:
+        return False
+    try:
+        os.link(source, name, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError:  # EXDEV (another file system), EMLINK, no hard links here
+        return False
+    return True
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -137,8 +137,8 @@ def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
         plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = list(argv)
         if use_landlock:
-            inner = landlock.wrap(plan.landlock_roots, inner)
-        made = create_placeholders(plan.placeholders)  # removed when the server stops
+            inner = landlock.wrap(plan.landlock_roots, inner, plan.landlock_helper)
+        made = create_placeholders(plan.placeholders, plan.empty)  # removed when the server stops
         proc = g.release(plan.args, inner)  # (abandons the gate itself if it fails)
     except BaseException:
         g.abandon()
