@@ -31,12 +31,22 @@ def identity(text: str) -> str:
     return text
 
 
-def default_redactor() -> Redactor:
+def default_redactor(*, lazy: bool = False) -> Redactor:
     """The privacy filter's redactor (rules + credential-named environment variables).
 
-    Falls back to the identity function only if the privacy package cannot be imported, which
-    a normal installation never does.
+    Falls back to the identity function (returned as such, so callers can tell) only if the
+    privacy package cannot be imported, which a normal installation never does. ``lazy``: the
+    filter is built at the first call — the audit log's choice, since a session replaces it
+    with its own filter before recording anything (~6 ms saved per run).
     """
+    if lazy:
+        built: list[Redactor] = []
+
+        def redact(text: str) -> str:
+            if not built:
+                built.append(default_redactor())
+            return built[0](text)
+        return redact
     try:
         from bastion.privacy import PrivacyFilter
     except ImportError:
