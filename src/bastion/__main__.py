@@ -1,3 +1,3 @@
-from bastion.cli import main
+from bastion.cli import entry
 
-main()
+entry()

@@ -115,7 +115,7 @@ class AuditLog:
         log_path = getattr(audit, "log_path", None)
         self.log_path: Path | None = Path(log_path).expanduser() if log_path else None
         self.rotate_bytes = int(float(getattr(audit, "rotate_mb", 64.0)) * 1024 * 1024)
-        self.redact = redact or default_redactor()
+        self.redact = redact or default_redactor(lazy=True)
         self.monitor = monitor or AnomalyMonitor(
             AnomalyThresholds.from_settings(getattr(settings, "anomaly", None)))
         self.checkpoint_every = max(1, checkpoint_every)

@@ -104,6 +104,14 @@ def main() -> None:
         sys.exit(_other_error(exc))
 
 
+def entry() -> None:
+    """The process entry point (the ``bastion`` console script, ``python -m bastion``):
+    :func:`main`, then an exit that skips the interpreter's teardown (cli/_exit.py)."""
+    from ._exit import run_entry
+
+    run_entry(main)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP: taken down the same path as Ctrl-C (process tree killed, changes
     journaled, session marked interrupted, audit checkpoint closed)."""

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
-import math
 import os
 import re
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
-from bastion.privacy.detector import LONG_MATCH, char_classes
+from bastion.privacy.detector import LONG_MATCH
+from bastion.privacy.fragments import (
+    FRAGMENT_MIN_VALUE,
+    Best,
+    FragmentIndex,
+    GramIndex,
+    _common_prefix,
+    _common_suffix,
+    _qualifying_starts,
+    fragment_grid,
+    hit_positions,
+)
 
 # Environment variable names that carry credentials.
 _CRED_NAME = re.compile(
@@ -40,10 +49,6 @@ _NOT_CRED = frozenset(
 
 MIN_KNOWN_LENGTH = 6
 MIN_VARIANT_LENGTH = 8
-#: values this long also match as fragments: any window of FRAGMENT characters (16 for values
-#: over 128 characters, every 4th window), forwards, reversed and rot13
-FRAGMENT_MIN_VALUE = 16
-FRAGMENT = 12
 #: fragments are indexed for this many values per session (memory bound); later values match
 #: whole (raw, encoded, reversed, rot13) only
 MAX_FRAGMENTED_VALUES = 2_000
@@ -139,22 +144,6 @@ def encoded_variants(value: str) -> list[tuple[str, str]]:
     return list(out.items())
 
 
-# c * log2(c) for the character counts of a window (entropy without a Counter per window)
-_CLOG = [0.0, 0.0, *(c * math.log2(c) for c in range(2, 257))]
-
-
-_BLANK = re.compile(r"\s")
-
-
-def _fragment_ok(window: str) -> bool:
-    """A window specific enough to stand for its secret: no blanks, mixed, varied."""
-    if _BLANK.search(window) is not None or char_classes(window) < 2:
-        return False
-    n = len(window)
-    repeated = sum(map(_CLOG.__getitem__, map(window.count, set(window))))
-    return math.log2(n) - repeated / n >= 3.0
-
-
 #: how each shape's whole form is made from the value (its fragments are cut from it)
 _SHAPES = {"fragment": lambda v: v, "reversed": lambda v: v[::-1],
            "rot13": lambda v: v.translate(_ROT13)}
@@ -177,9 +166,8 @@ def shape_windows(value: str) -> list[tuple[str, str, int]]:
     rev, rot = value[::-1], value.translate(_ROT13)
     n = len(value)
     fragments = n >= FRAGMENT_MIN_VALUE
-    width, step = (FRAGMENT, 1) if n <= 128 else (16, 4)
-    grid = range(0, n - width + 1, step)
-    starts = [i for i in grid if _fragment_ok(value[i : i + width])] if fragments else []
+    width, step = fragment_grid(n)
+    starts = _qualifying_starts(value, width, step) if fragments else []
     for i in starts:
         out.setdefault(value[i : i + width], ("fragment", i))
     out.setdefault(rev, ("reversed", -1))
@@ -187,7 +175,7 @@ def shape_windows(value: str) -> list[tuple[str, str, int]]:
         # the reversed form's windows are the value's windows reversed (same verdict) when
         # both grids line up, i.e. when ``step`` divides ``n - width``
         rev_starts = ([n - width - i for i in reversed(starts)] if (n - width) % step == 0
-                      else [i for i in grid if _fragment_ok(rev[i : i + width])])
+                      else _qualifying_starts(rev, width, step))
         for i in rev_starts:
             out.setdefault(rev[i : i + width], ("reversed", i))
     if rot != value:
@@ -243,13 +231,15 @@ class KnownValues:
     def __init__(self) -> None:
         self._labels: dict[str, str] = {}  # value -> label
         self._words: dict[bytes, tuple[str, str]] = {}  # variant bytes -> (label, encoding)
-        self._long: dict[int, list[tuple[bytes, int]]] = {}  # 8-byte gram -> [(word, offset)]
-        self._short: dict[int, list[tuple[bytes, int]]] = {}  # 4-byte gram -> [(word, offset)]
+        # gram -> [(word, offset)], or [(fragment form id, offset)] (see FragmentIndex)
+        self._long: GramIndex = {}  # 8-byte grams
+        self._short: GramIndex = {}  # 4-byte grams
         self._tiny: list[bytes] = []  # words under 7 bytes
         self._fragmented = 0  # values whose fragments are indexed
         # fragment word -> (the whole form it was cut from, its byte offset there): a matched
         # fragment is extended along its form, so the next windows fall inside the match
         self._origin: dict[bytes, tuple[bytes, int]] = {}
+        self._fragments = FragmentIndex()  # (ASCII values: each form once, not per window)
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -269,10 +259,11 @@ class KnownValues:
         self._labels[value] = label
         variants = [(value, "raw", -1), *((v, e, -1) for v, e in encoded_variants(value))]
         if self._fragmented < MAX_FRAGMENTED_VALUES and len(value) <= LONG_MATCH:
-            shapes = shape_windows(value)
-            if shapes:
-                self._fragmented += 1
-                variants += shapes
+            self._fragmented += 1
+            if value.isascii():
+                variants += self._add_forms(value, label)
+            else:
+                variants += shape_windows(value)
         forms: dict[str, tuple[str, bytes]] = {}  # kind -> its whole form (str, UTF-8)
         ascii_only = value.isascii()
         for variant, enc, at in variants:
@@ -290,6 +281,27 @@ class KnownValues:
                     at = len(whole[:at].encode("utf-8", "surrogatepass"))
                 self._origin[key] = (form, at)
         return True
+
+    def _add_forms(self, value: str, label: str) -> list[tuple[str, str, int]]:
+        """Index an ASCII value's fragment windows (forwards, reversed, rot13) in the
+        fragment index; returns its whole reversed and rot13 forms (indexed as words)."""
+        rev, rot = value[::-1], value.translate(_ROT13)
+        n = len(value)
+        whole = [(rev, "reversed", -1)] + ([(rot, "rot13", -1)] if rot != value else [])
+        if n < FRAGMENT_MIN_VALUE:
+            return [w for w in whole if w[0] != value]
+        width, step = fragment_grid(n)
+        starts = _qualifying_starts(value, width, step)
+        # the reversed form's windows are the value's windows reversed (same verdict) when
+        # both grids line up, i.e. when ``step`` divides ``n - width``
+        rev_starts = ([n - width - i for i in starts] if (n - width) % step == 0
+                      else _qualifying_starts(rev, width, step))
+        indexes = self._short, self._long
+        self._fragments.add(value, label, "fragment", starts, width, *indexes)
+        self._fragments.add(rev, label, "reversed", rev_starts, width, *indexes)
+        if rot != value:
+            self._fragments.add(rot, label, "rot13", starts, width, *indexes)
+        return [w for w in whole if w[0] != value]
 
     def _index(self, word: bytes) -> None:
         n = len(word)
@@ -315,28 +327,34 @@ class KnownValues:
     def _probe(
         self,
         data: bytes,
+        chunks: tuple[int, ...],
         size: int,
-        index: dict[int, list[tuple[bytes, int]]],
-        best: dict[int, tuple[int, bytes]],
+        index: GramIndex,
+        best: Best,
     ) -> None:
-        chunks = _chunks(data, size)
-        if not chunks:
+        if not chunks or not index:
             return
         hits = index.keys() & chunks  # iterates the chunks, membership tested in C
         if not hits:
             return
-        # aligned chunks that hit, in text order; a word lying inside a match already found
-        # (a fragment of a whole value: the text holds the value) is not verified
-        if len(hits) > 8:
-            where: Iterable[int] = itertools.compress(
-                range(len(chunks)), map(hits.__contains__, chunks))
-        else:
-            where = sorted(itertools.chain.from_iterable(_positions(chunks, g) for g in hits))
+        # a word lying inside a match already found (a fragment of a whole value: the text
+        # holds the value) is not verified
+        where = hit_positions(chunks, hits)
+        words = self._words
         origin = self._origin
         cover_s = cover_e = -1
+        fragments = self._fragments
         for i in where:
             pos = i * size
             for word, k in index[chunks[i]]:
+                if isinstance(word, int):  # a fragment form: its windows holding offset k
+                    for start, end, label, enc in fragments.matches(
+                            data, pos, word, k, size, (cover_s, cover_e)):
+                        if best.get(start, _NONE)[0] < end:
+                            best[start] = (end, label, enc)
+                        if end > cover_e:
+                            cover_s, cover_e = start, end
+                    continue
                 start = pos - k
                 end = start + len(word)
                 if cover_s <= start and end <= cover_e:
@@ -351,8 +369,8 @@ class KnownValues:
                             end -= 1  # (stop at a character boundary: é and è share a byte)
                         while data[start] & 0xC0 == 0x80:
                             start += 1
-                    if best.get(start, (-1, b""))[0] < end:
-                        best[start] = (end, word)
+                    if best.get(start, _NONE)[0] < end:
+                        best[start] = (end, *words[word])
                     if end > cover_e:
                         cover_s, cover_e = start, end
 
@@ -365,17 +383,16 @@ class KnownValues:
         if not self._labels or not text:
             return []
         data = text.encode("utf-8", "surrogatepass")
-        best: dict[int, tuple[int, bytes]] = {}  # start -> (end, word) of the longest match
-        if self._long:
-            self._probe(data, _LONG, self._long, best)
-        if self._short:
-            self._probe(data, _SHORT, self._short, best)
+        best: Best = {}  # start -> (end, label, encoding) of the longest match
+        for size, index in ((_LONG, self._long), (_SHORT, self._short)):
+            if index:
+                self._probe(data, _chunks(data, size), size, index, best)
         for word in self._tiny:
             i = data.find(word)
             while i != -1:
                 end = i + len(word)
-                if best.get(i, (-1, b""))[0] < end:
-                    best[i] = (end, word)
+                if best.get(i, _NONE)[0] < end:
+                    best[i] = (end, *self._words[word])
                 i = data.find(word, i + 1)
         if not best:
             return []
@@ -384,11 +401,10 @@ class KnownValues:
         last_b = last_c = 0
         reach = -1  # end of the furthest match so far: matches inside it are not reported
         for bs in sorted(best):
-            be, word = best[bs]
+            be, label, enc = best[bs]
             if be <= reach:
                 continue
             reach = be
-            label, enc = self._words[word]
             if ascii_only:
                 cs, ce = bs, be
             else:
@@ -399,49 +415,7 @@ class KnownValues:
         return out
 
 
-def _common_prefix(data: bytes, pos: int, form: bytes, at: int) -> int:
-    """How many bytes of ``data[pos:]`` equal ``form[at:]`` (binary search over C compares)."""
-    lo, hi = 0, min(len(form) - at, len(data) - pos)
-    if hi <= 0:
-        return 0
-    if data.startswith(form[at : at + hi], pos):
-        return hi
-    hi -= 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if data.startswith(form[at : at + mid], pos):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _common_suffix(data: bytes, pos: int, form: bytes, at: int) -> int:
-    """How many bytes before ``data[pos]`` equal those before ``form[at]``."""
-    lo, hi = 0, min(at, pos)
-    if hi <= 0:
-        return 0
-    if data.endswith(form[at - hi : at], 0, pos):
-        return hi
-    hi -= 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if data.endswith(form[at - mid : at], 0, pos):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _positions(chunks: tuple[int, ...], gram: int) -> Iterator[int]:
-    """Indexes of ``gram`` in ``chunks`` (C-level search)."""
-    i = chunks.index(gram)
-    while True:
-        yield i
-        try:
-            i = chunks.index(gram, i + 1)
-        except ValueError:
-            return
+_NONE = (-1, "", "")
 
 
 def _label_from_name(name: str) -> str:

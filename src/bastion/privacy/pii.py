@@ -19,8 +19,10 @@ _PHONE = raw_matcher(compile_re2(
     r"|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\b\d{3}[ .-]\d{3}[ .-]\d{4})\b",
     rule_id="pii-phone",
 ))
-_CARD = raw_matcher(compile_re2(r"\b(\d(?:[ -]?\d){12,18})\b", rule_id="pii-card"))
-_IBAN = raw_matcher(compile_re2(r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b",
+# (no capturing group: ``\b`` is zero-width, so the match is the number, and RE2 finds it with
+# its DFA alone — card-like digit groups can make a match every 20 characters)
+_CARD = raw_matcher(compile_re2(r"\b\d(?:[ -]?\d){12,18}\b", rule_id="pii-card"))
+_IBAN = raw_matcher(compile_re2(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
                     rule_id="pii-iban"))
 _SSN = raw_matcher(compile_re2(r"\b(\d{3})-(\d{2})-(\d{4})\b", rule_id="pii-ssn"))
 _NINO = raw_matcher(compile_re2(
@@ -125,17 +127,17 @@ def find_pii(text: str) -> list[PiiMatch]:
         return out
     cards: dict[str, bool] = {}  # verdicts (hostile text repeats one number)
     for sp, g in _matches(_CARD, data, text):
-        raw = g[1]
+        raw = g[0]
         ok = cards.get(raw)
         if ok is None:
             digits = raw.replace(" ", "").replace("-", "")
             ok = cards[raw] = (13 <= len(digits) <= 19 and digits[0] in "23456"
                                and len(set(digits)) > 1 and luhn_valid(digits))
         if ok:
-            out.append(PiiMatch("card", sp[1][0], sp[1][1], raw))
+            out.append(PiiMatch("card", sp[0][0], sp[0][1], raw))
     for sp, g in _matches(_IBAN, data, text):
-        if iban_valid(g[1]):
-            out.append(PiiMatch("iban", sp[1][0], sp[1][1], g[1]))
+        if iban_valid(g[0]):
+            out.append(PiiMatch("iban", sp[0][0], sp[0][1], g[0]))
     for sp, g in _matches(_SSN, data, text):
         if _ssn_valid(g[1], g[2], g[3]):
             out.append(PiiMatch("ssn", sp[0][0], sp[0][1], g[0]))

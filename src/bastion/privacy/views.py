@@ -54,13 +54,39 @@ class View:
 
     kind: str
     text: str
-    vb: array[int]
-    ob: array[int]
+    _vb: array[int] | None
+    _ob: array[int] | None
     parent: View | None = None
     _joins: list[int] | None = field(default=None, repr=False)
     _regions: dict[int, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
     #: the characters the decoded pieces hold (escape views: which further views can matter)
     decoded: frozenset[str] | None = field(default=None, repr=False)
+    #: a join view's pieces of the original (copied, removed, copied, …): ``vb`` / ``ob`` are
+    #: made from them when first asked for (a join-dense text needs neither unless a finding
+    #: in the view is mapped back: ~20 ns per piece saved twice)
+    _parts: list[str] | None = field(default=None, repr=False)
+
+    @property
+    def vb(self) -> array[int]:
+        if self._vb is None:
+            self._build()
+        assert self._vb is not None
+        return self._vb
+
+    @property
+    def ob(self) -> array[int]:
+        if self._ob is None:
+            self._build()
+        assert self._ob is not None
+        return self._ob
+
+    def _build(self) -> None:
+        parts = self._parts
+        assert parts is not None
+        lens = list(map(len, parts))
+        self._ob = array("q", itertools.accumulate(lens, initial=0))
+        lens[1::2] = bytes(len(parts) // 2)  # removed pieces are empty in the view
+        self._vb = array("q", itertools.accumulate(lens, initial=0))
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span covering view span ``[start, end)``."""
@@ -86,7 +112,8 @@ class View:
         C-level iteration: a view of hostile text can have a million changes.)
         """
         n = len(self.text)
-        if self.kind in _WHOLE or len(self.vb) < 3:
+        if self.kind in _WHOLE or (len(self._parts) < 2 if self._vb is None and self._parts
+                                   is not None else len(self.vb) < 3):
             return [(0, n)]
         cached = self._regions.get(margin)
         if cached is None:  # (asked by each scanner of the view: computed once)
@@ -94,6 +121,13 @@ class View:
         return cached
 
     def _merged_regions(self, margin: int, n: int) -> list[tuple[int, int]]:
+        parts = self._parts
+        if self._vb is None and parts is not None and max(
+            map(len, parts[2:-1:2]), default=0) <= 2 * margin:
+            # no copied piece between two joins is long enough to open a gap: one region
+            # from the first join's margin to the last one's (from the pieces' lengths alone)
+            a, b = max(0, len(parts[0]) - margin), min(n, n - len(parts[-1]) + margin)
+            return [(0, n)] if (b - a) * 2 >= n else [(a, b)]
         # (unclamped: a start below 0 or an end past n never opens a gap; clamped below)
         starts = list(map(operator.sub, self.vb[1:-1:2], itertools.repeat(margin)))
         ends = list(map(operator.add, self.vb[2::2], itertools.repeat(margin)))
@@ -245,10 +279,13 @@ def escape_view(text: str, parent: View | None = None) -> View | None:
 # Python per join: text made of nothing but joins is still split at ~30 ms/MB).
 _TOK = "[A-Za-z0-9+/=_-]"
 # quoted-string joins and backslash continuations: the removed part is the whole match
+# (it starts with the character class of its first character, so ``re`` skips to the next quote
+# or backslash in C instead of trying the pattern at every position; the lookbehinds then see
+# that character too)
 _JOIN_QUOTED = re.compile(
-    rf"(?=[\"'\\])((?<={_TOK}{{4}})[\"'][ \t]*+(?:(?:[+.&]|\|\|)[ \t]*+)?+"
+    rf"([\"'\\](?:(?<={_TOK}{{4}}[\"'])[ \t]*+(?:(?:[+.&]|\|\|)[ \t]*+)?+"
     rf"(?:\\?\r?\n[ \t]*+(?:[+.&][ \t]*+)?+)?+[\"'](?={_TOK}{{4}})"
-    rf"|(?<={_TOK}{{4}})\\\r?\n[ \t]*+(?={_TOK}))")
+    rf"|(?<={_TOK}{{4}}\\)\r?\n[ \t]*+(?={_TOK})))")
 # wrapped lines: group 1 is the token line (kept), group 2 the line break (removed)
 _JOIN_WRAPPED = re.compile(
     rf"(?m)(^[ \t]*+[A-Za-z0-9+/_-]{{12,}}+=*+)(\r?\n[ \t]*+)(?={_TOK})")
@@ -302,11 +339,7 @@ def continuation_view(text: str, parent: View | None = None) -> View | None:
     parts = _join_parts(text)
     if parts is None:
         return None
-    out = parts[:]
-    out[1::2] = [""] * (len(parts) // 2)
-    vb = array("q", itertools.accumulate(map(len, out), initial=0))
-    ob = array("q", itertools.accumulate(map(len, parts), initial=0))
-    return View("join", "".join(out), vb, ob, parent)
+    return View("join", "".join(parts[0::2]), None, None, parent, _parts=parts)
 
 
 # ------------------------------------------------------------------------------ NUL bytes
@@ -451,8 +484,8 @@ def _views(text: str, depth: int, parent: View | None, join: View | None) -> Ite
                 continue
             if kind == "rot13" and step is continuation_view and join is not None:
                 # rot13 keeps every join where it was: the original's join view, rot13'd
-                v: View | None = View("join", join.text.translate(_ROT13), join.vb, join.ob, sub,
-                                      _regions=join._regions)
+                v: View | None = View("join", join.text.translate(_ROT13), join._vb, join._ob,
+                                      sub, _regions=join._regions, _parts=join._parts)
             else:
                 v = step(sub_text, sub)
             if v is None:

@@ -1,0 +1,101 @@
+"""C-speed rewrites of the privacy filter's hot spots give the same answers as the plain forms.
+
+Each test compares a rewritten step against a straightforward reference on random and hostile
+text (issue #13, throughput on pathological input).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from bastion.audit.redact import mask_url_passwords
+from bastion.privacy import PrivacyFilter
+from bastion.privacy.filter import _has_secret_placeholder
+from bastion.privacy.known import KnownValues, shape_windows
+from bastion.privacy.outbound import data_tokens
+from bastion.privacy.paths import _ABS_PATH
+from bastion.privacy.views import _JOIN_QUOTED, _TOK
+
+_SPLIT_REFERENCE = re.compile(r"[/?&=#;,:\s+]+")
+_JOIN_REFERENCE = re.compile(
+    rf"(?=[\"'\\])((?<={_TOK}{{4}})[\"'][ \t]*+(?:(?:[+.&]|\|\|)[ \t]*+)?+"
+    rf"(?:\\?\r?\n[ \t]*+(?:[+.&][ \t]*+)?+)?+[\"'](?={_TOK}{{4}})"
+    rf"|(?<={_TOK}{{4}})\\\r?\n[ \t]*+(?={_TOK}))")
+_PATH_REFERENCE = re.compile(r"(/(?<![^\s\"'`(\[{=:,;<>|]/)[\w.@+~%-]+(?:/[\w.@+~%-]*)*)")
+
+
+def _random_texts(alphabet: list[str], count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(count)]
+
+
+def test_data_tokens_match_the_regex_split() -> None:
+    alphabet = ["a", "Z9", "/", "?", "&", "=", "#", ";", ",", ":", "+", " ", "\t", "\n", "\x1c",
+                "\u00a0", "\u2003", "\u3000", "é", "tok"]  # ("%": unquoted before both)
+    for text in _random_texts(alphabet, 20_000, 1):
+        text = "x" * 16 + text  # (a "://" in the first 16 characters is read as a URL first)
+        assert data_tokens([text]) == [t for t in _SPLIT_REFERENCE.split(text) if t], repr(text)
+
+
+def test_join_pattern_matches_the_lookahead_led_form() -> None:
+    alphabet = ["a", "b", "Z", "9", '"', "'", "\\", "\n", "\r", " ", "\t", "+", ".", "&", "|",
+                "=", "-", "_", "/", "x", "aaaa", "Zz9_"]
+    for text in _random_texts(alphabet, 50_000, 2):
+        assert _JOIN_QUOTED.split(text) == _JOIN_REFERENCE.split(text), repr(text)
+
+
+def test_path_pattern_matches_the_nested_form() -> None:
+    alphabet = ["/", "a", "b", ".", "@", "-", " ", "=", ":", '"', "é", "~", "%", "\n", "//"]
+    for text in _random_texts(alphabet, 50_000, 3):
+        assert _ABS_PATH.findall(text) == _PATH_REFERENCE.findall(text), repr(text)
+
+
+def test_secret_placeholders_in_arguments_are_seen_in_every_spelling() -> None:
+    # the fast exit (no "secret"/"pii" in ASCII text) must not hide a placeholder whose name
+    # only case-folds to SECRET / PII, or is percent-encoded
+    for value in ("x [[SECRET:1]]", "[[secret:2]] y", "[[ſECRET:2]]", "[[pıı:1]]",
+                  "%5B%5BSECRET%3A1%5D%5D", "%5B%5B%53ECRET:1", "%255B%255B%2553ECRET%253A1"):
+        assert _has_secret_placeholder(value), value
+    for value in ("a [[PATH:1]]", "[[USER:2]]", "plain text", "[" * 10_000, "secret pii"):
+        assert not _has_secret_placeholder(value), value
+    pf = PrivacyFilter()
+    kinds = [f.kind for f in pf.check_outbound_arguments({"q": "send [[ſECRET:1]] now"})]
+    assert "placeholder" in kinds
+
+
+def test_audit_url_password_mask_matches_the_template_substitution() -> None:
+    reference = re.compile(r"://([^/@:\s]*):[^/@\s]*@")
+    alphabet = ["a", "b", ":", "/", "@", "://", " ", "\n", "x:y@", "https://u:p@h", "é", "%"]
+    for text in _random_texts(alphabet, 30_000, 4):
+        assert mask_url_passwords(text) == reference.sub(r"://\1:***@", text), repr(text)
+    assert mask_url_passwords("see https://bob:hunter2@db.local/x") == \
+        "see https://bob:***@db.local/x"
+
+
+def test_fragment_index_finds_what_one_word_per_window_finds() -> None:
+    """ASCII values' fragments live in the per-form index; the per-window words (still used
+    for non-ASCII values) are the reference: same spans on texts cut from the values."""
+    rng = random.Random(6)
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_"
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(14, 200)))
+              for _ in range(12)] + ["Zq8vN3mX5pL2wK9r", "aaaaaaaaaaaaaaaaaaaaaaaaab1"]
+    new, old = KnownValues(), KnownValues()
+    old._add_forms = lambda value, label: shape_windows(value)  # type: ignore[method-assign]
+    for v in values:
+        new.add(v, "v")
+        old.add(v, "v")
+    shapes = [v for v in values] + [v[::-1] for v in values] + [
+        v.translate(str.maketrans("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                                  "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM"))
+        for v in values]
+    for _ in range(400):
+        pieces = []
+        for _ in range(rng.randint(1, 6)):
+            s = rng.choice(shapes)
+            a = rng.randrange(len(s))
+            pieces.append(s[a : a + rng.randint(1, 60)])
+            pieces.append(rng.choice(["", " ", "x", "\n", "é", "::"]))
+        text = "".join(pieces)
+        got = [(m.start, m.end, m.encoding) for m in new.find(text)]
+        assert got == [(m.start, m.end, m.encoding) for m in old.find(text)], text
