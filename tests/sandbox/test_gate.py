@@ -67,13 +67,14 @@ def test_prepared_gates_do_not_outlive_their_use(box: Box) -> None:
     spec = compile_spec(box.policy, box.settings)
     for _ in range(3):
         assert run_sandboxed("true", spec, 20, 1000).exit_code == 0
-    pending = gate._next
-    assert pending is not None  # the next command's gate, made ahead
-    prepared = pending[1].result(timeout=10)
-    assert prepared.alive()
+    pending = list(gate._next)
+    assert len(pending) == gate.POOL  # the next commands' gates, made ahead
+    prepared = [future.result(timeout=10) for _, future in pending]
+    assert all(g.alive() for g in prepared)
     gate.discard_prepared()
-    assert prepared.proc.poll() is not None
-    assert all(not p.exists() for p in (prepared.cg.paths if prepared.cg else []))
+    for g in prepared:
+        assert g.proc.poll() is not None
+        assert all(not p.exists() for p in (g.cg.paths if g.cg else []))
     # no cgroup of this process is left in any hierarchy (the command's are removed in the
     # background, on the spawner thread: give it a moment)
     gate.keyring.submit_fresh(lambda: None).result(timeout=10)

@@ -82,7 +82,7 @@ def test_placeholders_are_links_to_the_empty_file_and_removed(tmp_path: Path) ->
     paths = [ws / ".bashrc", ws / ".profile", ws / ".vscode", ws / ".git" / "hooks",
              ws / ".git" / "config"]
     made = create_placeholders(paths, empty)
-    assert made == paths
+    assert made == [str(p) for p in paths]
     for p in paths:  # no new inode at all: every name is the empty file's
         st = os.lstat(p)
         assert stat.S_ISREG(st.st_mode) and st.st_size == 0 and st.st_mode & 0o777 == 0o444, p
@@ -100,7 +100,7 @@ def test_without_a_linkable_empty_file_one_file_per_folder(tmp_path: Path,
     paths = [tmp_path / ".bashrc", tmp_path / ".profile", tmp_path / ".vscode",
              tmp_path / ".git" / "hooks", tmp_path / ".git" / "config"]
     made = create_placeholders(paths, source)
-    assert made == paths
+    assert made == [str(p) for p in paths]
     inodes = {p: os.lstat(p) for p in paths}
     for p, st in inodes.items():
         assert stat.S_ISREG(st.st_mode) and st.st_size == 0 and st.st_mode & 0o777 == 0o444, p
@@ -118,7 +118,7 @@ def test_an_existing_file_is_never_taken_for_a_placeholder(tmp_path: Path) -> No
     link = tmp_path / ".profile"
     link.symlink_to(tmp_path / "elsewhere")
     made = create_placeholders([mine, link, tmp_path / ".zshrc"], _empty(tmp_path))
-    assert made == [tmp_path / ".zshrc"]  # only what this call created
+    assert made == [str(tmp_path / ".zshrc")]  # only what this call created
     assert not (tmp_path / "elsewhere").exists()  # a symbolic link is not followed
     remove_placeholders(made)
     assert mine.read_text() == "the user's own\n" and link.is_symlink()

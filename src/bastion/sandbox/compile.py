@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-from bastion.config import SandboxSettings
+from typing import TYPE_CHECKING, Any
 
 from .launcher import MAX_HARDLINKS, SandboxUnavailable
 from .spec import Limits, SandboxSpec, build_env
+
+if TYPE_CHECKING:  # settings are read by attribute: importing the config package costs ~10 ms
+    from bastion.config import SandboxSettings
 
 
 def limits_from(settings: SandboxSettings) -> Limits:

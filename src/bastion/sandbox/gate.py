@@ -6,8 +6,9 @@ command is known — from the spawner thread, after it joined a fresh, empty ses
 (``keyring.py``, inherited by the whole command), the gate is started without a fork hook (so
 ``subprocess`` can ``vfork``), moves *itself* into the command's own cgroup before it reads
 anything (``echo 0 > tasks``: see :meth:`CommandCgroup.join_files` for why not from outside)
-and its rlimits are set with ``prlimit(2)``. The next command's gate is made while the agent is
-busy elsewhere (:func:`prepare_next`) and only *released* when the command comes.
+and its rlimits are set with ``prlimit(2)``. The next commands' gates (:data:`POOL` of them) are
+made while the agent is busy elsewhere (:func:`prepare_next`) and only *released* when a
+command comes.
 
 Releasing writes bwrap's options (NUL-separated) into a memfd the gate inherited, which bwrap
 reads with ``--args FD`` (and closes), and sends one line holding the command's argv, each word
@@ -245,9 +246,12 @@ def start(spec: SandboxSpec, bwrap: str, *, stdin_pipe: bool = False,
 # ---------------------------------------------------------------- prepared ahead
 
 _Key = tuple[object, ...]
-#: the one gate being prepared (or ready) for the next command, with what it was made for
-_next: tuple[_Key, Future[Gate]] | None = None
+#: gates being prepared (or ready) for the next commands, oldest first, with what each was
+#: made for: two, so a command issued right after another (several tool calls in one turn)
+#: finds one ready instead of waiting for the next one's preparation (~2-3 ms)
+_next: list[tuple[_Key, Future[Gate]]] = []
 _next_lock = threading.Lock()
+POOL = 2
 
 
 def _key(spec: SandboxSpec, bwrap: str) -> _Key:
@@ -262,47 +266,56 @@ def _discard(future: Future[Gate]) -> None:
     future.add_done_callback(done)
 
 
-def take(spec: SandboxSpec, bwrap: str) -> Gate:
-    """A gate for a command with stdout/stderr pipes: the prepared one if it fits, else new."""
-    global _next
+def _matching(key: _Key) -> list[Future[Gate]]:
+    """The prepared gates made for ``key`` (oldest first); the others are discarded."""
     with _next_lock:
-        pending, _next = _next, None
-    if pending is not None:
-        key, future = pending
-        if key == _key(spec, bwrap):
-            gate = None
-            try:
-                gate = future.result()
-            except Exception:  # preparing failed: start one now, which reports why
-                pass
-            except BaseException:
-                _discard(future)
-                raise
-            if gate is not None and gate.alive():
-                return gate
-            if gate is not None:
-                gate.abandon()
-        else:
+        mine = [f for k, f in _next if k == key]
+        stale = [f for k, f in _next if k != key]
+        _next[:] = [(key, f) for f in mine]
+    for future in stale:
+        _discard(future)
+    return mine
+
+
+def take(spec: SandboxSpec, bwrap: str) -> Gate:
+    """A gate for a command with stdout/stderr pipes: a prepared one if it fits, else new."""
+    key = _key(spec, bwrap)
+    _matching(key)
+    with _next_lock:
+        future = _next.pop(0)[1] if _next else None
+    if future is not None:
+        gate = None
+        try:
+            gate = future.result()
+        except Exception:  # preparing failed: start one now, which reports why
+            pass
+        except BaseException:
             _discard(future)
+            raise
+        if gate is not None and gate.alive():
+            return gate
+        if gate is not None:
+            gate.abandon()
     return start(spec, bwrap)
 
 
 def prepare_next(spec: SandboxSpec, bwrap: str) -> None:
-    """Make the next command's gate on the spawner thread while the agent is busy elsewhere."""
-    global _next
-    future = keyring.submit_fresh(lambda: _start(spec, bwrap, False, subprocess.PIPE))
+    """Keep :data:`POOL` gates for the next commands in preparation on the spawner thread while
+    the agent is busy elsewhere."""
+    key = _key(spec, bwrap)
+    _matching(key)
     with _next_lock:
-        old, _next = _next, (_key(spec, bwrap), future)
-    if old is not None:
-        _discard(old[1])
+        while sum(1 for k, _ in _next if k == key) < POOL:
+            _next.append((key, keyring.submit_fresh(
+                lambda: _start(spec, bwrap, False, subprocess.PIPE))))
 
 
 @atexit.register
 def discard_prepared() -> None:
-    """Kill the prepared gate (it would exit on its own when this process ends)."""
-    global _next
+    """Kill the prepared gates (they would exit on their own when this process ends)."""
     with _next_lock:
-        pending, _next = _next, None
-    if pending is not None:
+        pending = [f for _, f in _next]
+        _next.clear()
+    for future in pending:
         with contextlib.suppress(BaseException):
-            pending[1].result(timeout=5).abandon()
+            future.result(timeout=5).abandon()

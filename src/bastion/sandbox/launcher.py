@@ -268,14 +268,14 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
     use_landlock = spec.landlock and landlock.abi_version() > 0
     g = gate.take(spec, bwrap)  # prepared ahead: limits, cgroup, keyring already in place
     released = False
-    made: list[Path] = []
+    made: list[str] = []
     try:
         plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = _argv(command)
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner, plan.landlock_helper)
         watch = Watch(spec.limits, g.cg, list(spec.writable),
-                      frozenset(str(p) for p in plan.placeholders))
+                      frozenset(plan.placeholders))
         made = create_placeholders(plan.placeholders, plan.empty)  # missing when the plan was made
         watch.start()
 

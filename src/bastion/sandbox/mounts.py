@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,14 +33,14 @@ SYSTEM_SECRETS: tuple[str, ...] = (
 )
 
 
-_SYSTEM_PREFIXES = [d + "/" for d in SYSTEM_DIRS]
+_SYSTEM_PREFIXES = tuple(d + "/" for d in SYSTEM_DIRS)
 
 
 @dataclass
 class Plan:
     args: list[str]
     #: missing protected paths: :func:`create_placeholders` makes them mount points
-    placeholders: list[Path]
+    placeholders: list[str]
     landlock_roots: list[str]
     #: the native Landlock helper mounted in the sandbox (host path), None: the Python one
     landlock_helper: str | None = None
@@ -62,17 +63,17 @@ class _Stats:
         return self._seen[path]
 
 
-def _under_any(path: str, roots: list[str]) -> bool:
-    """Whole-component prefix test on strings ("/a/b" is under "/a", "/ab" is not)."""
-    p = path.rstrip("/") + "/"
-    return any(p.startswith(r) for r in roots)
+def _under_any(path: str, roots: tuple[str, ...]) -> bool:
+    """Whole-component prefix test on strings ("/a/b" is under "/a", "/ab" is not); ``roots``
+    from :func:`_prefixes`."""
+    return (path.rstrip("/") + "/").startswith(roots)
 
 
-def _prefixes(paths: list[Path] | tuple[str, ...]) -> list[str]:
-    return [str(r).rstrip("/") + "/" for r in paths]
+def _prefixes(paths: list[Path]) -> tuple[str, ...]:
+    return tuple(str(r).rstrip("/") + "/" for r in paths)
 
 
-def _first_missing(path: str, roots: list[str], st: _Stats) -> str | None:
+def _first_missing(path: str, roots: tuple[str, ...], st: _Stats) -> str | None:
     """The first component of ``path`` that does not exist, if it lies inside a root."""
     current, missing = path, None
     while st.mode(current) is None:
@@ -122,10 +123,10 @@ def _grants(spec: SandboxSpec, st: _Stats) -> list[str]:
     return args
 
 
-def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[Path], str | None]:
+def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[str], str | None]:
     args: list[str] = []
     writable = _prefixes(spec.writable)
-    placeholders: list[Path] = []
+    placeholders: list[str] = []
     made: set[str] = set()
     empty = ""
     for p in sorted(map(str, spec.protected), key=lambda q: (q.count("/"), q)):
@@ -147,7 +148,7 @@ def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[Path], st
             # (creating and unlinking one is ~100x cheaper than a directory on ext4 with
             # discard); mkdir, creating beneath it and writing all fail
             made.add(missing)
-            placeholders.append(Path(missing))
+            placeholders.append(missing)
             empty = empty or _empty_file()
             args += ["--ro-bind", empty, missing]
     return args, placeholders, empty or None
@@ -155,7 +156,7 @@ def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[Path], st
 
 def _hidden(spec: SandboxSpec, st: _Stats) -> list[str]:
     args: list[str] = []
-    visible = [*_SYSTEM_PREFIXES, *_prefixes([*spec.read_only, *spec.writable])]
+    visible = _SYSTEM_PREFIXES + _prefixes([*spec.read_only, *spec.writable])
     for h in [*(str(p) for p in spec.hidden), *SYSTEM_SECRETS]:
         mode = st.mode(h)
         if mode is None or stat.S_ISLNK(mode) or not _under_any(h, visible):
@@ -216,7 +217,8 @@ def _empty_file() -> str:
     return str(path)
 
 
-def create_placeholders(paths: list[Path], source: str | None) -> list[Path]:
+def create_placeholders(paths: Sequence[str | os.PathLike[str]], source: str | None
+                        ) -> list[str]:
     """Create the mount points for missing protected paths before bubblewrap starts: empty,
     read-only regular files. Returns the ones this call created (only those are removed later).
 
@@ -228,11 +230,11 @@ def create_placeholders(paths: list[Path], source: str | None) -> list[Path]:
     reachable there. A name that exists by now (whatever it is) is left alone; bubblewrap mounts
     over it, read-only.
     """
-    made: list[Path] = []
+    made: list[str] = []
     first: dict[str, str] = {}  # folder -> a placeholder made there, to link the others to
     try:
         for p in paths:
-            name = str(p)
+            name = os.fspath(p)
             parent = os.path.dirname(name)
             try:
                 if not _link(first.get(parent, source), name):
@@ -240,7 +242,7 @@ def create_placeholders(paths: list[Path], source: str | None) -> list[Path]:
                     first[parent] = name
             except OSError:
                 continue  # exists by now (not ours), or bubblewrap tries and reports why
-            made.append(p)
+            made.append(name)
     except BaseException:
         remove_placeholders(made)
         raise
@@ -264,9 +266,9 @@ def _link(source: str | None, name: str) -> bool:
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def remove_placeholders(paths: list[Path]) -> None:
-    """Remove the mount points bwrap created for missing protected paths (empty files only:
-    anything else there now is not ours)."""
+def remove_placeholders(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Remove the mount points :func:`create_placeholders` made (empty files only: anything
+    else there now is not ours)."""
     for p in paths:
         for _ in range(50):  # EBUSY while the sandbox's mount namespace is still being freed
             try:

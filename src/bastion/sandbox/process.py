@@ -24,7 +24,6 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO
 
 from . import cgroup, gate, landlock
@@ -47,7 +46,7 @@ class SandboxedProcess:
 
     proc: subprocess.Popen[bytes]
     _cgroup: cgroup.CommandCgroup | None = None
-    _placeholders: list[Path] = field(default_factory=list)
+    _placeholders: list[str] = field(default_factory=list)
     #: why the sandbox stopped the server ("cpu", "memory"), and a line saying so
     stopped: str | None = None
     stop_note: str | None = None
@@ -132,7 +131,7 @@ def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
     bwrap = ensure_available()
     use_landlock = spec.landlock and landlock.abi_version() > 0
     g = gate.start(spec, bwrap, stdin_pipe=True, stderr=stderr)
-    made: list[Path] = []
+    made: list[str] = []
     try:
         plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = list(argv)
