@@ -10,6 +10,7 @@ and allowlist checks.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
@@ -227,7 +228,7 @@ def _without_captures(regex: str) -> str:
 
 
 class _Compiled:
-    __slots__ = ("allow", "allow_match", "back", "find", "fwd", "group", "groups", "id_keys",
+    __slots__ = ("_find", "allow", "allow_match", "back", "fwd", "group", "groups", "id_keys",
                  "match", "pattern", "rule")
 
     def __init__(self, rule: Rule) -> None:
@@ -246,16 +247,7 @@ class _Compiled:
             if plain is not None and plain.groups == 0:
                 self.match = raw_matcher(plain)
                 self.groups = 0
-        # the same regex without captures (RE2's DFA alone: ~3x cheaper per match); the
-        # captures are then taken once per distinct match (see SecretScanner._run_near_keywords)
-        self.find: _Matcher | None = None
-        if self.groups:
-            try:
-                plain = compile_re2(_without_captures(rule.regex), rule_id=rule.id)
-            except RuleError:
-                plain = None
-            if plain is not None and plain.groups == 0:
-                self.find = raw_matcher(plain)
+        self._find: _Matcher | bool | None = bool(self.groups)  # (True: not compiled yet)
         group = rule.secret_group
         self.group = (1 if self.groups >= 1 else 0) if group is None else group
         if self.groups == 0:
@@ -278,6 +270,23 @@ class _Compiled:
         self.fwd = max(64, rule.window)
         # generic assignment rules: a UUID under a key that names an id is an identifier
         self.id_keys = rule.id.startswith("generic-")
+
+    @property
+    def find(self) -> _Matcher | None:
+        """The regex without captures (RE2's DFA alone: ~3x cheaper per match), None when it
+        has none to drop; the captures are then taken once per distinct match (see
+        ``dense.run_near_keywords``). Compiled on first use: only keyword-dense text needs it,
+        and a rule compiled while a message is redacted adds to that message's latency."""
+        if self._find is True:
+            plain = None
+            with contextlib.suppress(RuleError):
+                plain = compile_re2(_without_captures(self.rule.regex), rule_id=self.rule.id)
+            self._find = raw_matcher(plain) if plain is not None and plain.groups == 0 else None
+        return self._find if self._find is not False else None
+
+    @find.setter
+    def find(self, value: _Matcher | None) -> None:
+        self._find = value
 
     def secret_span(self, m: Any) -> tuple[int, int] | None:
         group = self.rule.secret_group
@@ -345,12 +354,15 @@ def ascii_lower(text: str) -> str:
 # a window costs about as much per call as scanning this many bytes of text in RE2's DFA
 _WINDOW_COST = 512
 
+_VERDICTS_MAX = 4096  # cached rule verdicts per scanner (candidates of <= LONG_MATCH bytes)
+
 _Cand = tuple[int, int, int]  # (rule index, byte start, byte end) of a secret
 
 
 
 class SecretScanner:
-    """Scans text with a fixed set of rules. Thread-safe once built (it holds no scan state).
+    """Scans text with a fixed set of rules. Thread-safe once built (it holds no scan state
+    but a cache of verdicts, whose entries never change).
 
     ``prefilter`` selects the keyword automaton: ``"re2"`` (default) runs RE2's DFA over the
     literal keyword set — on this machine several times faster than ``"ahocorasick"``
@@ -363,6 +375,10 @@ class SecretScanner:
         self.prefilter = prefilter
         self.rules: tuple[Rule, ...] = tuple(default_rules() if rules is None else rules)
         self._compiled = _CompiledRules(self.rules)
+        # (rule index, candidate) -> the rule's verdict, across scans: a text and its views
+        # (and the history, filtered again before each request) hold the same candidates; the
+        # verdict depends on the two alone (bounded: cleared when it grows past the limit)
+        self._verdicts: dict[tuple[int, str], bool] = {}
         self._always: list[int] = []
         table: dict[str, set[int]] = {}
         for idx, rule in enumerate(self.rules):
@@ -524,7 +540,9 @@ class SecretScanner:
         cands.sort(key=lambda c: c[1])
         out: list[Finding] = []
         last_b = last_c = 0
-        verdicts: dict[tuple[int, str], bool] = {}  # (hostile text repeats one candidate)
+        verdicts = self._verdicts
+        if len(verdicts) > _VERDICTS_MAX:
+            verdicts.clear()
         for idx, bs, be in cands:
             comp = self._compiled[idx]
             if ascii_only:
