@@ -139,3 +139,19 @@ def test_one_pass_keeps_exactly_the_matches_that_touch_a_keyword_window() -> Non
 def _accepted(comp: Any, data: bytes, cands: list[tuple[int, int, int]]) -> set[tuple[int, ...]]:
     return {c for c in cands
             if c[2] - c[1] > LONG_MATCH or comp.accepts(data[c[1]:c[2]].decode())}
+
+
+def test_known_values_across_the_lookup_block_boundary() -> None:
+    # the text's chunks are looked up one 1 MB block at a time: a value, a fragment or a
+    # reversed piece lying across a block edge is still found whole
+    from bastion.privacy.known import _BLOCK
+
+    value = "Zq8vN3mX5pL2wK9rT4yB"
+    kv = KnownValues()
+    kv.add(value, "v")
+    for piece in (value, value[3:17], value[::-1][2:16]):
+        for shift in range(-len(piece), 9):
+            at = _BLOCK + shift
+            text = "." * at + piece + "." * 64
+            found = [(m.start, m.end) for m in kv.find(text)]
+            assert found == [(at, at + len(piece))], (piece, shift)

@@ -116,3 +116,12 @@ def test_ascii_placeholder_search_matches_the_python_regex() -> None:
                 "secret", "SeCrEt", "PII", "pii", "PATH", "USER", ":", "%3A", "%3a", "x", "]"]
     for text in _random_texts(alphabet, 30_000, 7):
         assert _has_secret_placeholder(text) == reference(text), repr(text)
+
+
+def test_destination_of_a_huge_url_argument_is_its_host() -> None:
+    from bastion.privacy.outbound import destination
+
+    assert destination({"url": "https://api.example.org/" + "a/" * 500_000}) == "api.example.org"
+    assert destination({"url": "  https://User@Host.Example:8080/x?" + "q=1&" * 100_000}) == \
+        "host.example"
+    assert destination({"command": "ls"}) == destination({"url": "not a url"})

@@ -207,6 +207,7 @@ _LONG_MIN = 2 * _LONG - 1
 _SHORT_MIN = 2 * _SHORT - 1
 _Q = struct.Struct("<Q")
 _I = struct.Struct("<I")
+_BLOCK = 1 << 20  # bytes of text whose chunks are looked up at once (a multiple of 8)
 
 
 def _chunks(data: bytes, size: int) -> tuple[int, ...]:
@@ -324,15 +325,22 @@ class KnownValues:
             for value in values:
                 self.add(value, label)
 
-    def _probe(
-        self,
-        data: bytes,
-        chunks: tuple[int, ...],
-        size: int,
-        index: GramIndex,
-        best: Best,
-    ) -> None:
-        if not chunks or not index:
+    def _probe(self, data: bytes, size: int, index: GramIndex, best: Best) -> None:
+        """Look up ``data``'s aligned ``size``-byte chunks in ``index``, a block at a time (a
+        tuple of integers per MB, not one for the whole text: a 50 MB text would hold 19
+        million of them at once); matches are verified against the whole text."""
+        cover = [-1, -1]  # the match found last: words inside it are not verified
+        n = len(data)
+        for base in range(0, n, _BLOCK):
+            # one chunk beyond the block: the fragment check looks at the next chunk
+            block = data if n <= _BLOCK else data[base : base + _BLOCK + size]
+            chunks = _chunks(block, size)
+            self._probe_block(data, base, chunks, min(len(chunks), _BLOCK // size), size,
+                              index, best, cover)
+
+    def _probe_block(self, data: bytes, base: int, chunks: tuple[int, ...], limit: int,
+                     size: int, index: GramIndex, best: Best, cover: list[int]) -> None:
+        if not chunks:
             return
         hits = index.keys() & chunks  # iterates the chunks, membership tested in C
         if not hits:
@@ -342,12 +350,14 @@ class KnownValues:
         where = hit_positions(chunks, hits)
         words = self._words
         origin = self._origin
-        cover_s = cover_e = -1
+        cover_s, cover_e = cover
         fragments = self._fragments
         next_gram = fragments.next_gram
         last = len(chunks) - 1
         for i in where:
-            pos = i * size
+            if i >= limit:
+                break  # (the chunk past the block belongs to the next one)
+            pos = base + i * size
             for word, k in index[chunks[i]]:
                 if isinstance(word, int):  # a fragment form: its windows holding offset k
                     if cover_s <= pos - size + 1 and pos + 16 <= cover_e:
@@ -380,6 +390,7 @@ class KnownValues:
                         best[start] = (end, *words[word])
                     if end > cover_e:
                         cover_s, cover_e = start, end
+        cover[:] = cover_s, cover_e
 
     def find(self, text: str) -> list[KnownMatch]:
         """Every occurrence of every value / variant in ``text``.
@@ -393,7 +404,7 @@ class KnownValues:
         best: Best = {}  # start -> (end, label, encoding) of the longest match
         for size, index in ((_LONG, self._long), (_SHORT, self._short)):
             if index:
-                self._probe(data, _chunks(data, size), size, index, best)
+                self._probe(data, size, index, best)
         for word in self._tiny:
             i = data.find(word)
             while i != -1:
