@@ -15,7 +15,7 @@ import pytest
 
 from bastion.privacy import PrivacyFilter, SecretScanner
 from bastion.privacy import detector as detector_mod
-from bastion.privacy.detector import LONG_MATCH, _Hits
+from bastion.privacy.dense import LONG_MATCH, KeywordHits
 from bastion.privacy.known import KnownValues
 from bastion.privacy.rules import Rule, default_rules
 
@@ -110,7 +110,7 @@ def test_one_pass_keeps_exactly_the_matches_that_touch_a_keyword_window() -> Non
         for idx, found in scanner._keyword_hits(data).items():
             comp = scanner._compiled[idx]
             got: list[tuple[int, int, int]] = []
-            hits = _Hits.known(found) if isinstance(found, list) else found
+            hits = KeywordHits.known(found) if isinstance(found, list) else found
             scanner._run_near_keywords(idx, data, hits, got)
             positions = hits.positions()
             want = []

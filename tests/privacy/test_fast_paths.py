@@ -99,3 +99,20 @@ def test_fragment_index_finds_what_one_word_per_window_finds() -> None:
         text = "".join(pieces)
         got = [(m.start, m.end, m.encoding) for m in new.find(text)]
         assert got == [(m.start, m.end, m.encoding) for m in old.find(text)], text
+
+
+def test_ascii_placeholder_search_matches_the_python_regex() -> None:
+    from bastion.privacy.placeholders import PLACEHOLDER_LOOSE_RE
+    from bastion.privacy.textio import unquote
+
+    def reference(value: str) -> bool:
+        candidates = [value]
+        if "%" in value and "5b" in value.lower():
+            candidates += [unquote(value), unquote(unquote(value))]
+        return any(m.group(1).upper() in ("SECRET", "PII")
+                   for c in candidates for m in PLACEHOLDER_LOOSE_RE.finditer(c))
+
+    alphabet = ["[[", "[", "%5B", "%255B", "\\[", " ", "\t", "\x0b", "\x1c", "\n", "SECRET",
+                "secret", "SeCrEt", "PII", "pii", "PATH", "USER", ":", "%3A", "%3a", "x", "]"]
+    for text in _random_texts(alphabet, 30_000, 7):
+        assert _has_secret_placeholder(text) == reference(text), repr(text)

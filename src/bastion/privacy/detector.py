@@ -10,9 +10,8 @@ and allowlist checks.
 
 from __future__ import annotations
 
-import bisect
+import contextlib
 import functools
-import itertools
 import math
 import re
 from collections import Counter
@@ -23,6 +22,7 @@ from typing import Any, cast
 import ahocorasick
 import re2
 
+from bastion.privacy.dense import LONG_MATCH, KeywordHits, run_near_keywords, split_offsets
 from bastion.privacy.rules import CONFIDENCES, Rule, RuleError, compile_re2, default_rules
 
 _CONF_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
@@ -228,7 +228,7 @@ def _without_captures(regex: str) -> str:
 
 
 class _Compiled:
-    __slots__ = ("allow", "allow_match", "back", "find", "fwd", "group", "groups", "id_keys",
+    __slots__ = ("_find", "allow", "allow_match", "back", "fwd", "group", "groups", "id_keys",
                  "match", "pattern", "rule")
 
     def __init__(self, rule: Rule) -> None:
@@ -247,16 +247,7 @@ class _Compiled:
             if plain is not None and plain.groups == 0:
                 self.match = raw_matcher(plain)
                 self.groups = 0
-        # the same regex without captures (RE2's DFA alone: ~3x cheaper per match); the
-        # captures are then taken once per distinct match (see SecretScanner._run_near_keywords)
-        self.find: _Matcher | None = None
-        if self.groups:
-            try:
-                plain = compile_re2(_without_captures(rule.regex), rule_id=rule.id)
-            except RuleError:
-                plain = None
-            if plain is not None and plain.groups == 0:
-                self.find = raw_matcher(plain)
+        self._find: _Matcher | bool | None = bool(self.groups)  # (True: not compiled yet)
         group = rule.secret_group
         self.group = (1 if self.groups >= 1 else 0) if group is None else group
         if self.groups == 0:
@@ -279,6 +270,23 @@ class _Compiled:
         self.fwd = max(64, rule.window)
         # generic assignment rules: a UUID under a key that names an id is an identifier
         self.id_keys = rule.id.startswith("generic-")
+
+    @property
+    def find(self) -> _Matcher | None:
+        """The regex without captures (RE2's DFA alone: ~3x cheaper per match), None when it
+        has none to drop; the captures are then taken once per distinct match (see
+        ``dense.run_near_keywords``). Compiled on first use: only keyword-dense text needs it,
+        and a rule compiled while a message is redacted adds to that message's latency."""
+        if self._find is True:
+            plain = None
+            with contextlib.suppress(RuleError):
+                plain = compile_re2(_without_captures(self.rule.regex), rule_id=self.rule.id)
+            self._find = raw_matcher(plain) if plain is not None and plain.groups == 0 else None
+        return self._find if self._find is not False else None
+
+    @find.setter
+    def find(self, value: _Matcher | None) -> None:
+        self._find = value
 
     def secret_span(self, m: Any) -> tuple[int, int] | None:
         group = self.rule.secret_group
@@ -346,83 +354,15 @@ def ascii_lower(text: str) -> str:
 # a window costs about as much per call as scanning this many bytes of text in RE2's DFA
 _WINDOW_COST = 512
 
-#: A rule match longer than this many bytes is a secret as a whole: redacted without the
-#: false-positive checks (placeholder, entropy, classes, stopwords, allowlist) and, in a
-#: keyword-dense scan, without taking its captures (RE2's NFA, ~60 ns per byte). No credential
-#: a rule targets is this long (an RSA-4096 PEM key is ~3.2 KB), and a hostile text cannot hide
-#: a secret inside such a match: all of it is redacted. Fail-closed on purpose.
-LONG_MATCH = 4096
+_VERDICTS_MAX = 4096  # cached rule verdicts per scanner (candidates of <= LONG_MATCH bytes)
 
 _Cand = tuple[int, int, int]  # (rule index, byte start, byte end) of a secret
-_UNSEEN = (-1, -1)  # (a sentinel: no verdict cached yet)
 
-
-
-class _Hits:
-    """One rule's keyword hits in keyword-dense text: how many (at least), the first and the
-    last byte offset, and the offsets themselves on demand. Splitting keyword-dense text into
-    its hits costs more than the scan that uses them, and a one-pass scan only asks for the
-    nearest hit before a match (``bytes.rfind``, C speed) until that finds none."""
-
-    __slots__ = ("_extra", "_kws", "_low", "_positions", "count", "first", "last")
-
-    def __init__(self, low: bytes, kws: list[bytes], count: int, first: int, last: int,
-                 positions: list[int] | None = None) -> None:
-        self._low, self._kws, self._positions = low, kws, positions
-        self._extra: list[int] = []  # hits of the rule's other keywords, split out already
-        self.count, self.first, self.last = count, first, last
-
-    @classmethod
-    def known(cls, positions: list[int]) -> _Hits:
-        return cls(b"", [], len(positions), positions[0], positions[-1], positions)
-
-    def add(self, kw: bytes, count: int, first: int, last: int) -> None:
-        """Another keyword of the rule, with at least ``count`` hits (not split)."""
-        self._kws.append(kw)
-        self.count += count
-        self.first, self.last = min(self.first, first), max(self.last, last)
-
-    def add_known(self, positions: list[int]) -> None:
-        """The (sorted) hits of the rule's other keywords, split out already."""
-        self._extra = sorted(self._extra + positions)
-        self.count += len(positions)
-        self.first, self.last = min(self.first, positions[0]), max(self.last, positions[-1])
-
-    def positions(self) -> list[int]:
-        """Every hit's offset, sorted (non-overlapping hits of each keyword, as ``split``)."""
-        if self._positions is None:
-            out = self._extra
-            for kw in self._kws:
-                out = sorted(out + _split_offsets(self._low.split(kw), len(kw)))
-            self._positions = out
-        return self._positions
-
-    def last_between(self, lo: int, hi: int) -> int:
-        """The largest hit offset ``p`` with ``lo < p < hi``, or -1. Without the offsets this
-        reads at most ``hi - lo`` bytes per keyword: the caller asks for them (``positions``)
-        once it got a -1, so a text whose matches lie far from the keywords costs a bisect
-        per match, not a scan back to the previous hit."""
-        known = self._positions if self._positions is not None else self._extra
-        i = bisect.bisect_left(known, hi) - 1
-        best = known[i] if i >= 0 and known[i] > lo else -1
-        if self._positions is None:
-            low, start = self._low, max(0, lo + 1)
-            for kw in self._kws:
-                best = max(best, low.rfind(kw, start, hi + len(kw) - 1))
-        return best
-
-
-def _split_offsets(parts: list[bytes], k: int) -> list[int]:
-    """Offsets of the keyword of length ``k`` that ``parts`` (``bytes.split``) was cut at
-    (``itertools.accumulate``: no Python step per hit)."""
-    # offset of hit i: the lengths of parts 0..i plus i keywords, i.e. the running sum of
-    # (len(part) + k) started at -k
-    sums = list(itertools.accumulate(map(k.__add__, map(len, parts)), initial=-k))
-    return sums[1:-1]
 
 
 class SecretScanner:
-    """Scans text with a fixed set of rules. Thread-safe once built (it holds no scan state).
+    """Scans text with a fixed set of rules. Thread-safe once built (it holds no scan state
+    but a cache of verdicts, whose entries never change).
 
     ``prefilter`` selects the keyword automaton: ``"re2"`` (default) runs RE2's DFA over the
     literal keyword set — on this machine several times faster than ``"ahocorasick"``
@@ -435,6 +375,10 @@ class SecretScanner:
         self.prefilter = prefilter
         self.rules: tuple[Rule, ...] = tuple(default_rules() if rules is None else rules)
         self._compiled = _CompiledRules(self.rules)
+        # (rule index, candidate) -> the rule's verdict, across scans: a text and its views
+        # (and the history, filtered again before each request) hold the same candidates; the
+        # verdict depends on the two alone (bounded: cleared when it grows past the limit)
+        self._verdicts: dict[tuple[int, str], bool] = {}
         self._always: list[int] = []
         table: dict[str, set[int]] = {}
         for idx, rule in enumerate(self.rules):
@@ -476,9 +420,9 @@ class SecretScanner:
 
     # ------------------------------------------------------------------------------ scan
 
-    def _keyword_hits(self, data: bytes) -> dict[int, _Hits | list[int]]:
+    def _keyword_hits(self, data: bytes) -> dict[int, KeywordHits | list[int]]:
         """``{rule index: its keyword hits}`` for the rules with any: the sorted offsets, or
-        a :class:`_Hits` when a keyword has so many that they were not all split out."""
+        a :class:`KeywordHits` when a keyword has so many that they were not all split out."""
         low = data.lower()  # ASCII-only: byte offsets are unchanged
         if self.prefilter == "ahocorasick":
             found: dict[int, list[int]] = {}
@@ -498,7 +442,7 @@ class SecretScanner:
         kw_set = self._kw_set
         assert kw_set is not None
         enough = max(64, len(low) // (96 + 64 + _WINDOW_COST) + 1)
-        hits: dict[int, _Hits | list[int]] = {}
+        hits: dict[int, KeywordHits | list[int]] = {}
         dense: list[tuple[bytes, int, int, int]] = []
         for i in kw_set.Match(low) or ():
             kw = self._kw_list[i]
@@ -508,7 +452,7 @@ class SecretScanner:
                 continue
             if len(parts) < 2:
                 continue
-            offsets = _split_offsets(parts, len(kw))
+            offsets = split_offsets(parts, len(kw))
             for idx in self._kw_direct[kw]:
                 lst = hits.get(idx)
                 if lst is None:
@@ -519,9 +463,9 @@ class SecretScanner:
             for idx in self._kw_direct[kw]:
                 lst = hits.get(idx)
                 if lst is None:
-                    hits[idx] = _Hits(low, [kw], count, first, last)
+                    hits[idx] = KeywordHits(low, [kw], count, first, last)
                 elif isinstance(lst, list):
-                    h = hits[idx] = _Hits(low, [kw], count, first, last)
+                    h = hits[idx] = KeywordHits(low, [kw], count, first, last)
                     h.add_known(lst)
                 else:
                     lst.add(kw, count, first, last)
@@ -544,7 +488,7 @@ class SecretScanner:
                 if count > 2 and count * (back + fwd + _WINDOW_COST) >= n:
                     # keyword-dense text: one pass over everything is cheaper than many calls
                     self._run_near_keywords(
-                        idx, data, _Hits.known(hits) if isinstance(hits, list) else hits, cands)
+                        idx, data, KeywordHits.known(hits) if isinstance(hits, list) else hits, cands)
                     continue
                 positions = hits if isinstance(hits, list) else hits.positions()
                 lo = max(0, positions[0] - back)
@@ -587,93 +531,18 @@ class SecretScanner:
                 out.append((idx, span[0], span[1]))
             pos = me if me > ms else me + 1
 
-    def _run_near_keywords(self, idx: int, data: bytes, hits: _Hits, out: list[_Cand]) -> None:
-        """Run one rule over the whole text, keeping the matches that touch a keyword window.
-
-        Same findings as running it window by window (a match must still overlap the window
-        ``[p - back, p + fwd)`` of one of its keyword offsets ``p``), with one C call per match
-        instead of one per window. On keyword-dense text the test per match is one comparison:
-        a window found to overlap one match also overlaps every later match that starts in it.
-        """
-        comp = self._compiled[idx]
-        # hundreds of keyword hits: the text likely repeats itself, so find matches without
-        # captures (DFA) and take the captures and the verdict once per distinct match (below)
-        find = comp.find if hits.count >= 64 else None
-        match = find or comp.match
-        back, fwd = comp.back, comp.fwd
-        end_of_last = hits.last + fwd
-        n = len(data)
-        # only the stretch of text the keywords are in (keyword-dense text is often one part
-        # of a larger text): from a match start that can still reach the first window (as in
-        # ``_run``, at most 4 KB before it) to the last window's end, grown if a match reaches it
-        pos = max(0, hits.first - back - 4096)
-        hi = min(n, hits.last + fwd)
-        # end of the window [p - back, p + fwd) of the last keyword p a match overlapped: a
-        # later match starts at or after that match's end, so it overlaps the window too if it
-        # starts before this
-        covered = -1
-        # per distinct match and the byte on each side (all that RE2's assertions can look
-        # at): the secret span relative to the match if the rule accepts it, else None
-        relative: dict[Any, tuple[int, int] | None] = {}
-        seen = relative.get
-        while pos <= hi:
-            spans = match(data, pos, hi)
-            ms, me = spans[0]
-            if ms < 0:
-                return
-            if me == hi and hi < n:  # may continue past the stretch: search on to the end
-                hi, pos = n, ms
-                continue
-            if ms >= covered:
-                if ms >= end_of_last:
-                    return  # no keyword window left ahead
-                # the last keyword offset p with ms - fwd < p < max(me, ms + 1) + back: the
-                # window that reaches furthest of those the match overlaps
-                p = hits.last_between(ms - fwd, max(me, ms + 1) + back)
-                if p >= 0:
-                    covered = p + fwd
-                else:
-                    hits.positions()  # (further look-ups by bisect)
-                    pos = me if me > ms else me + 1
-                    continue
-            if find is None:  # (few hits: every candidate goes to ``_findings``)
-                span = comp.secret_span_raw(spans)
-                if span is not None:
-                    out.append((idx, span[0], span[1]))
-                pos = me if me > ms else me + 1
-                continue
-            key = (data[ms - 1 : me + 1] if ms and me < n
-                   else (ms == 0, me == n, data[max(0, ms - 1) : me + 1]))
-            rel = seen(key, _UNSEEN)
-            if rel is _UNSEEN:
-                rel = relative[key] = self._relative(comp, data, ms, me)
-            if rel is not None:
-                out.append((idx, ms + rel[0], ms + rel[1]))
-            pos = me if me > ms else me + 1
-
-    @staticmethod
-    def _relative(comp: _Compiled, data: bytes, ms: int, me: int) -> tuple[int, int] | None:
-        """The secret span of the match ``data[ms:me]`` relative to ``ms``, if the rule
-        accepts the secret (the verdict depends on the secret alone), else None."""
-        if me - ms > LONG_MATCH:
-            return 0, me - ms
-        full = comp.match(data, ms, me)
-        if full[0] != (ms, me):
-            return None
-        span = comp.secret_span_raw(full)
-        if span is None:
-            return None
-        s, e = span
-        if e - s <= LONG_MATCH and not comp.accepts(data[s:e].decode("utf-8", "surrogatepass")):
-            return None
-        return s - ms, e - ms
+    def _run_near_keywords(self, idx: int, data: bytes, hits: KeywordHits,
+                           out: list[_Cand]) -> None:
+        run_near_keywords(self._compiled[idx], idx, data, hits, out)
 
     def _findings(self, cands: list[_Cand], data: bytes, text: str) -> list[Finding]:
         ascii_only = len(data) == len(text)
         cands.sort(key=lambda c: c[1])
         out: list[Finding] = []
         last_b = last_c = 0
-        verdicts: dict[tuple[int, str], bool] = {}  # (hostile text repeats one candidate)
+        verdicts = self._verdicts
+        if len(verdicts) > _VERDICTS_MAX:
+            verdicts.clear()
         for idx, bs, be in cands:
             comp = self._compiled[idx]
             if ascii_only:

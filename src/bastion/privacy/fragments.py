@@ -175,6 +175,10 @@ class FragmentIndex:
     def __init__(self) -> None:
         # (form, label, encoding, window width, offsets of its qualifying windows)
         self._forms: list[tuple[bytes, str, str, int, frozenset[int]]] = []
+        # per form of 12-character windows: the 4-byte gram at each offset j + 4 (-1 past the
+        # end). Every window holding offset j at its offset 0..3 also holds j + 4 .. j + 8,
+        # so the text's next aligned chunk must be that gram (checked before the windows)
+        self.next_gram: list[dict[int, int]] = []
 
     def add(self, form: str, label: str, encoding: str, starts: Iterable[int], width: int,
             short: GramIndex, long: GramIndex) -> None:
@@ -192,7 +196,10 @@ class FragmentIndex:
             size, unpack, index = 8, _Q.unpack_from, long
         else:
             size, unpack, index = 4, _I.unpack_from, short
-        for j in sorted({i + k for i in starts for k in range(size)}):
+        offsets = sorted({i + k for i in starts for k in range(size)})
+        self.next_gram.append({} if size == 8 else {
+            j: unpack(data, j + 4)[0] if j + 8 <= len(data) else -1 for j in offsets})
+        for j in offsets:
             gram = unpack(data, j)[0]
             entries = index.get(gram)
             if entries is None:

@@ -344,10 +344,17 @@ class KnownValues:
         origin = self._origin
         cover_s = cover_e = -1
         fragments = self._fragments
+        next_gram = fragments.next_gram
+        last = len(chunks) - 1
         for i in where:
             pos = i * size
             for word, k in index[chunks[i]]:
                 if isinstance(word, int):  # a fragment form: its windows holding offset k
+                    if cover_s <= pos - size + 1 and pos + 16 <= cover_e:
+                        continue  # (all of them, 16 bytes at most, inside a match found)
+                    nxt = next_gram[word].get(k)
+                    if nxt is not None and (i == last or chunks[i + 1] != nxt):
+                        continue  # (the text leaves the form within 8 bytes)
                     for start, end, label, enc in fragments.matches(
                             data, pos, word, k, size, (cover_s, cover_e)):
                         if best.get(start, _NONE)[0] < end:

@@ -66,7 +66,9 @@ def regex_safe(text: str) -> str:
     return text
 
 
-_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+# (written to start with the literal "%": ``re`` then skips to each "%" in C; the same pattern
+# as ``(?:%[0-9A-Fa-f]{2})+``, which it tries at every position: ~20 ns per byte of any text)
+_PERCENT_RUN = re.compile(r"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*")
 
 
 def _percent_run(m: re.Match[str]) -> str:
