@@ -11,7 +11,8 @@ Run: .venv/bin/python bench/bench_sandbox.py  (prints ms and ratios; not a timed
 
 The spawn variants are sampled *interleaved* (one of each per round), so a change in machine
 load during the run affects them alike; ratios are against bare bubblewrap, the floor any
-bwrap-based sandbox pays, and against plain ``sh -c true``.
+bwrap-based sandbox pays: the ratio of the medians, and the median of each round's ratio to
+that round's bare sample ("paired", which load drifting during a run affects less).
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ THINK_S = 0.05
 
 
 def _interleaved(fns: dict[str, Callable[[], object]], rounds: int,
-                 no_pause: frozenset[str] = frozenset()) -> dict[str, tuple[float, float, float]]:
-    """name -> (median, min, max) ms; each sample after an untimed :data:`THINK_S` pause,
-    except for names in ``no_pause`` (run right after the previous sample)."""
+                 no_pause: frozenset[str] = frozenset()
+                 ) -> dict[str, tuple[float, float, float, list[float]]]:
+    """name -> (median, min, max, samples in round order) ms; each sample after an untimed
+    :data:`THINK_S` pause, except for names in ``no_pause`` (run right after the previous
+    sample)."""
     for fn in fns.values():
         fn()  # warm up
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -67,7 +70,7 @@ def _interleaved(fns: dict[str, Callable[[], object]], rounds: int,
             t = time.perf_counter()
             fn()
             times[name].append((time.perf_counter() - t) * 1000)
-    return {name: (statistics.median(v), min(v), max(v)) for name, v in times.items()}
+    return {name: (statistics.median(v), min(v), max(v), v) for name, v in times.items()}
 
 
 def _ms(fn: Callable[[], object]) -> float:
@@ -119,12 +122,16 @@ def main() -> None:
         }, rounds, no_pause=frozenset({"llb2b"}))
         bare = res["bare"][0]
         print(f"load average before/after: {load[0]:.2f}/{os.getloadavg()[0]:.2f}, {rounds} "
-              "interleaved rounds, median [min-max] ms")
+              "interleaved rounds, median [min-max] ms; ratio of the medians, and (paired) "
+              "the median of each round's ratio to that round's bare bwrap sample, which "
+              "load drifting during the run affects less")
 
         def line(label: str, key: str, extra: str = "") -> None:
-            med, lo, hi = res[key]
-            print(f"{label:58}{med:7.1f} [{lo:.1f}-{hi:.1f}]  x{med / bare:.2f} bare bwrap"
-                  f"{extra}")
+            med, lo, hi, samples = res[key]
+            paired = statistics.median(t / b for t, b in zip(samples, res["bare"][3],
+                                                                strict=True))
+            print(f"{label:58}{med:7.1f} [{lo:.1f}-{hi:.1f}]  x{med / bare:.2f} bare bwrap "
+                  f"(paired x{paired:.2f}){extra}")
 
         line("spawn 'true' unsandboxed (sh -c):", "sh")
         line("spawn 'true' bare bwrap (reference):", "bare")

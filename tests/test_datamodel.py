@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import pickle
 import types
 import typing
 from typing import Any
@@ -223,6 +224,17 @@ def test_copies_are_independent_and_defaults_are_fresh() -> None:
     deep = copy.deepcopy(first)
     deep.names.append("y")
     assert first.names == ["x"] and deep != first and copy.copy(first) == first
+
+
+def test_models_pickle_with_their_set_fields_and_private_values() -> None:
+    settings = Settings.model_validate({"sandbox": {"memoryMb": 4096}})
+    settings._layers = {"origin": "user"}
+    clone = pickle.loads(pickle.dumps(settings))
+    assert clone == settings and clone._layers == {"origin": "user"}
+    assert clone.model_dump(exclude_unset=True) == {"sandbox": {"memory_mb": 4096}}
+    clone.sandbox.memory_mb = 512  # still validated after the round trip
+    with pytest.raises(ValidationError):
+        clone.sandbox.memory_mb = 1
 
 
 def test_a_validator_error_names_the_field_and_the_input() -> None:

@@ -95,3 +95,16 @@ def test_gate_that_cannot_enter_its_cgroup_runs_nothing(box: Box,
         run_sandboxed(["touch", str(box.ws / "ran")], spec, 20, 1000)
     assert not (box.ws / "ran").exists()
     gate.discard_prepared()  # the one prepared with the broken join files
+
+
+def test_second_gate_is_prepared_only_once_prepared_gates_are_used(
+        box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a one-shot process (bastion exec) would make and kill a second gate at exit for nothing
+    gate.discard_prepared()
+    monkeypatch.setattr(gate, "_used", False)
+    spec = compile_spec(box.policy, box.settings)
+    assert run_sandboxed("true", spec, 20, 1000).exit_code == 0  # started on demand
+    assert len(gate._next) == 1
+    assert run_sandboxed("true", spec, 20, 1000).exit_code == 0  # took the prepared one
+    assert len(gate._next) == gate.POOL
+    gate.discard_prepared()

@@ -350,6 +350,15 @@ class Model:
         object.__setattr__(clone, "_private", dict(self._private))
         return clone
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"values": self.__dict__, "fields_set": self._fields_set,
+                "private": self._private}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "__dict__", state["values"])
+        object.__setattr__(self, "_fields_set", state["fields_set"])
+        object.__setattr__(self, "_private", state["private"])
+
     def __deepcopy__(self: M, memo: dict[int, Any]) -> M:
         clone = type(self).__new__(type(self))
         object.__setattr__(clone, "__dict__", copy.deepcopy(self.__dict__, memo))
