@@ -104,8 +104,14 @@ def main() -> None:
             subprocess.run(["bwrap", *plan.args, "--", "true"], check=True, env=spec_nl.env)
             remove_placeholders(made)
 
-        env = {**os.environ, "BASTION_PASSPHRASE": "bench passphrase 1234",
-               "BASTION_TELEMETRY_DISABLED": "1"}
+        # an installed Bastion has byte-code (install.sh compiles it); PYTHONDONTWRITEBYTECODE
+        # would make every exec recompile ~250 modules and measure that instead
+        env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+               "BASTION_PASSPHRASE": "bench passphrase 1234",
+               "BASTION_TELEMETRY_DISABLED": "1",
+               # as bench_cli: a headless machine without a keychain, said the way keyring
+               # reads it (otherwise keyring's backend discovery costs ~110 ms per process)
+               "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
         exec_cmd = [sys.executable, "-m", "bastion", "exec", "-w", str(ws), "--", "true"]
         subprocess.run(exec_cmd, check=True, env=env, capture_output=True)  # first run: init
         load = os.getloadavg()
