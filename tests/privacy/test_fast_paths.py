@@ -125,3 +125,15 @@ def test_destination_of_a_huge_url_argument_is_its_host() -> None:
     assert destination({"url": "  https://User@Host.Example:8080/x?" + "q=1&" * 100_000}) == \
         "host.example"
     assert destination({"command": "ls"}) == destination({"url": "not a url"})
+
+
+def test_rot13_equals_the_character_table_on_any_text() -> None:
+    from bastion.privacy.textio import rot13
+
+    table = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                          "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
+    alphabet = ["a", "Z", "m", "N", "0", " ", "\n", "é", "’", "—", "中", "😀", "\ud800",
+                "\udfff", "\x00", "\x7f", "\x80", "ÿ"]
+    for text in _random_texts(alphabet, 400, 21) + ["", "plain ascii", "—"]:
+        out = rot13(text)
+        assert out == text.translate(table) and len(out) == len(text), repr(text)

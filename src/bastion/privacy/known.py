@@ -31,6 +31,7 @@ from bastion.privacy.fragments import (
     fragment_grid,
     hit_positions,
 )
+from bastion.privacy.textio import rot13
 
 # Environment variable names that carry credentials.
 _CRED_NAME = re.compile(
@@ -52,9 +53,6 @@ MIN_VARIANT_LENGTH = 8
 #: fragments are indexed for this many values per session (memory bound); later values match
 #: whole (raw, encoded, reversed, rot13) only
 MAX_FRAGMENTED_VALUES = 2_000
-_ROT13 = str.maketrans(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
 
 
 def credential_env_values(
@@ -146,7 +144,7 @@ def encoded_variants(value: str) -> list[tuple[str, str]]:
 
 #: how each shape's whole form is made from the value (its fragments are cut from it)
 _SHAPES = {"fragment": lambda v: v, "reversed": lambda v: v[::-1],
-           "rot13": lambda v: v.translate(_ROT13)}
+           "rot13": rot13}
 
 
 def shape_variants(value: str) -> list[tuple[str, str]]:
@@ -163,7 +161,7 @@ def shape_windows(value: str) -> list[tuple[str, str, int]]:
     in its whole form (-1 for a whole form). Reversing or rot13-ing a window keeps its
     character classes, blanks and entropy, so which windows qualify is decided once."""
     out: dict[str, tuple[str, int]] = {}
-    rev, rot = value[::-1], value.translate(_ROT13)
+    rev, rot = value[::-1], rot13(value)
     n = len(value)
     fragments = n >= FRAGMENT_MIN_VALUE
     width, step = fragment_grid(n)
@@ -286,7 +284,7 @@ class KnownValues:
     def _add_forms(self, value: str, label: str) -> list[tuple[str, str, int]]:
         """Index an ASCII value's fragment windows (forwards, reversed, rot13) in the
         fragment index; returns its whole reversed and rot13 forms (indexed as words)."""
-        rev, rot = value[::-1], value.translate(_ROT13)
+        rev, rot = value[::-1], rot13(value)
         n = len(value)
         whole = [(rev, "reversed", -1)] + ([(rot, "rot13", -1)] if rot != value else [])
         if n < FRAGMENT_MIN_VALUE:

@@ -81,3 +81,20 @@ def unquote(text: str) -> str:
     if "%" not in text:
         return text
     return _PERCENT_RUN.sub(_percent_run, text)
+
+
+_ROT13_LETTERS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                  "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
+_ROT13_STR = str.maketrans(*_ROT13_LETTERS)
+_ROT13_BYTES = bytes.maketrans(*(x.encode() for x in _ROT13_LETTERS))
+
+
+def rot13(text: str) -> str:
+    """``tr 'A-Za-z' 'N-ZA-Mn-za-m'`` (same length and offsets). ``str.translate`` is fast only
+    on ASCII text (~40 ns per character otherwise: a 4 KB message with one curly quote paid
+    0.16 ms); any other text goes through its UTF-8 bytes, where every non-ASCII character is
+    bytes >= 0x80 that the table leaves alone (lone surrogates pass through too)."""
+    if text.isascii():
+        return text.translate(_ROT13_STR)
+    return text.encode("utf-8", "surrogatepass").translate(_ROT13_BYTES).decode(
+        "utf-8", "surrogatepass")

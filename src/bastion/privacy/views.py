@@ -30,6 +30,7 @@ from typing import Any
 from bastion.privacy.blobs import HEXISH, MIN_BLOB, decode_blob, runs
 from bastion.privacy.detector import Finding, SecretScanner, dedupe, raw_matcher
 from bastion.privacy.rules import compile_re2
+from bastion.privacy.textio import rot13
 
 MAX_EDITS = 1_000_000
 MAX_BLOBS = 2_000
@@ -386,15 +387,11 @@ def blob_views(text: str, parent: View | None = None) -> Iterator[View]:
 
 # ------------------------------------------------------------------------------ rot13, rev
 
-_ROT13 = str.maketrans(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
-
 
 def rot13_view(text: str, parent: View | None = None) -> View | None:
     """``tr 'A-Za-z' 'N-ZA-Mn-za-m'``: same offsets."""
     n = len(text)
-    return View("rot13", text.translate(_ROT13), array("q", (0, n)), array("q", (0, n)), parent)
+    return View("rot13", rot13(text), array("q", (0, n)), array("q", (0, n)), parent)
 
 
 @dataclass
@@ -484,7 +481,7 @@ def _views(text: str, depth: int, parent: View | None, join: View | None) -> Ite
                 continue
             if kind == "rot13" and step is continuation_view and join is not None:
                 # rot13 keeps every join where it was: the original's join view, rot13'd
-                v: View | None = View("join", join.text.translate(_ROT13), join._vb, join._ob,
+                v: View | None = View("join", rot13(join.text), join._vb, join._ob,
                                       sub, _regions=join._regions, _parts=join._parts)
             else:
                 v = step(sub_text, sub)
