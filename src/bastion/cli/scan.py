@@ -119,32 +119,56 @@ def _text_line(label: str, f: Finding, text: str) -> str:
             f"{_mask(f.secret)}")
 
 
-def _scan_directory(root: Path, scanner: SecretScanner, fmt: str) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+class _Progress:
+    """A transient progress bar on a terminal (rich, imported only then: ~30 ms); elsewhere
+    nothing but the warnings and the summary, written plainly."""
 
+    def __init__(self, total: int) -> None:
+        self._bar: Any = None
+        self._console: Any = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._console = Console(stderr=True)
+            self._bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[name]}"), console=self._console,
+                                 transient=True, disable=not self._console.is_terminal)
+            self._bar.start()
+            self._task = self._bar.add_task("scan", total=total, name="")
+
+    def advance(self, name: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, name=name)
+            self._bar.advance(self._task)
+
+    def note(self, text: str, style: str) -> None:
+        """A line on stderr (through the bar's console while it is shown)."""
+        if self._console is not None:
+            self._console.print(text, markup=False, style=style)
+        else:
+            from .output import err
+
+            err.print(text, markup=False, style=style)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _scan_directory(root: Path, scanner: SecretScanner, fmt: str) -> int:
     files = list(_walk(root))
     results: list[dict[str, Any]] = []
     count = with_secrets = skipped = unreadable = 0
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[name]}"),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as progress:
-        task = progress.add_task("scan", total=len(files), name="")
+    progress = _Progress(len(files))
+    try:
         for path in files:
             shown = str(path)
-            progress.update(task, name=path.name)
-            progress.advance(task)
+            progress.advance(path.name)
             try:
                 text = _read_file(path)
             except ScanInputError as exc:
-                console.print(f"warning: {exc.message}", markup=False, style="yellow")
+                progress.note(f"warning: {exc.message}", "yellow")
                 unreadable += 1
                 continue
             if text is None:
@@ -158,14 +182,14 @@ def _scan_directory(root: Path, scanner: SecretScanner, fmt: str) -> int:
                     results.append({**f.to_dict(), "path": shown})
                 else:
                     sys.stdout.write(_text_line(shown, f, text) + "\n")
+    finally:
+        progress.stop()
     if fmt == "json":
         sys.stdout.write(json.dumps(results) + "\n")
     else:
         scanned = len(files) - skipped - unreadable
-        console.print(
-            f"{count} secret(s) in {with_secrets} file(s); {scanned} file(s) scanned, "
-            f"{skipped} binary and {unreadable} unreadable skipped", markup=False, style="dim",
-        )
+        progress.note(f"{count} secret(s) in {with_secrets} file(s); {scanned} file(s) scanned, "
+                      f"{skipped} binary and {unreadable} unreadable skipped", "dim")
     sys.stdout.flush()
     return 1 if count else 0
 
