@@ -137,3 +137,18 @@ def test_rot13_equals_the_character_table_on_any_text() -> None:
     for text in _random_texts(alphabet, 400, 21) + ["", "plain ascii", "—"]:
         out = rot13(text)
         assert out == text.translate(table) and len(out) == len(text), repr(text)
+
+
+def test_rot13_text_has_a_join_exactly_where_the_original_has_one() -> None:
+    """``views`` takes the rot13'd text's join view from the original's (and none when the
+    original has none) instead of searching the rot13'd text again."""
+    from bastion.privacy.textio import rot13
+    from bastion.privacy.views import continuation_view
+
+    alphabet = ["abcd", "WXYZ", "1234", "'", '"', " + ", " . ", " || ", "\\\n", "\n", "  ",
+                "\t", "=", "/", "abcdefghijklmn", "NOPQRSTUVWXYZ0", "&", "é", "_-"]
+    for text in _random_texts(alphabet, 600, 31):
+        plain, turned = continuation_view(text), continuation_view(rot13(text))
+        assert (plain is None) == (turned is None), repr(text)
+        if plain is not None and turned is not None:
+            assert turned.text == rot13(plain.text), repr(text)

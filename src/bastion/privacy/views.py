@@ -479,8 +479,12 @@ def _views(text: str, depth: int, parent: View | None, join: View | None) -> Ite
         for step in _CHILDREN[kind]:
             if kind == "escape" and not _worth(step, sub):
                 continue
-            if kind == "rot13" and step is continuation_view and join is not None:
-                # rot13 keeps every join where it was: the original's join view, rot13'd
+            if kind == "rot13" and step is continuation_view:
+                # rot13 keeps every join where it was (joins are made of quotes, blanks,
+                # operators and token characters; rot13 maps letters to letters): the
+                # original's join view, rot13'd — and no join view when the original has none
+                if join is None:
+                    continue
                 v: View | None = View("join", rot13(join.text), join._vb, join._ob,
                                       sub, _regions=join._regions, _parts=join._parts)
             else:
