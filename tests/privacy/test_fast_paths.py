@@ -134,7 +134,7 @@ def test_rot13_equals_the_character_table_on_any_text() -> None:
                           "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
     alphabet = ["a", "Z", "m", "N", "0", " ", "\n", "é", "’", "—", "中", "😀", "\ud800",
                 "\udfff", "\x00", "\x7f", "\x80", "ÿ"]
-    for text in _random_texts(alphabet, 400, 21) + ["", "plain ascii", "—"]:
+    for text in [*_random_texts(alphabet, 400, 21), "", "plain ascii", "—"]:
         out = rot13(text)
         assert out == text.translate(table) and len(out) == len(text), repr(text)
 
