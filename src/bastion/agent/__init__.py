@@ -10,7 +10,7 @@ from bastion.lazyattrs import lazy_getattr
 
 from .loop import Agent, AgentResult, tool_call_summary
 from .prompts import GENERAL
-from .runner import AgentSession, RunOptions, run_task
+from .runner import AgentSession, RunOptions, default_title, run_task
 
 if TYPE_CHECKING:
     from .definitions import (
@@ -42,6 +42,7 @@ __all__ = [
     "DefinitionError",
     "RunOptions",
     "check_narrowing",
+    "default_title",
     "load_agent_file",
     "load_agents",
     "load_taskforce_file",

@@ -46,6 +46,11 @@ Mode = Literal["standard", "strict", "audit", "restricted"]
 Approve = Literal["ask", "auto", "never"]
 
 
+def default_title(task: str) -> str:
+    """A session's title when none is given: the task's first line."""
+    return task.strip().splitlines()[0] if task.strip() else "(interactive)"
+
+
 @dataclass
 class RunOptions:
     task: str
@@ -130,8 +135,7 @@ class AgentSession:
         # session's title, whoever supplied it (the CLI, the web UI, a resumed session)
         self.privacy = self._privacy_filter(rt, opts, workspace)
         rt.audit.redact = self.privacy.redact
-        title = self.privacy.redact(opts.title or (
-            opts.task.strip().splitlines()[0] if opts.task.strip() else "(interactive)"))[:200]
+        title = self.privacy.redact(opts.title or default_title(opts.task))[:200]
         agent_name = opts.agent or (f"taskforce:{opts.taskforce}" if opts.taskforce else "general")
         self.resumed = resumed
         self.session_id = resumed.id if resumed is not None else rt.sessions.create(

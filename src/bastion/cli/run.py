@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from bastion.agent import AgentSession, RunOptions, tool_call_summary
+from bastion.agent import AgentSession, RunOptions, default_title, tool_call_summary
 from bastion.errors import BastionError
 from bastion.providers import PROVIDER_NAMES
 from bastion.runtime import Runtime
@@ -51,11 +51,6 @@ def _event_printer(enabled: bool) -> Any:
             first = data["content"].splitlines()[0] if data["content"] else ""
             err.print(f"  {data['status']}: {first[:200]}", markup=False, style="yellow")
     return show
-
-
-def _title(task: str) -> str:
-    """The session title: the task's first line (the session redacts it like the history)."""
-    return task.strip().splitlines()[0] if task.strip() else "(interactive)"
 
 
 def _options(task: str, workspace: Path, provider: str | None, mode: str | None,
@@ -105,7 +100,9 @@ def run(
                     offline=offline, record=record, max_steps=max_steps, agent=agent,
                     taskforce=taskforce, resume=resume, continue_last=continue_last)
     text, from_stdin = task_from_input(task)  # flags are checked before stdin is read
-    opts.task, opts.title = text, _title(task if task not in (None, "-") else text)
+    # the title comes from TASK itself, not from standard input appended to it (the session
+    # redacts it like the history)
+    opts.task, opts.title = text, default_title(task if task not in (None, "-") else text)
     events = EventStream() if json_output else None
     with Runtime.open(settings) as rt:
         _audit_overrides(rt, config, from_stdin)

@@ -1,4 +1,4 @@
-"""Tools: a name, an argument model (:mod:`bastion.datamodel`) (which is also the JSON schema), and the gate.
+"""Tools: a name, an argument model (:mod:`bastion.datamodel`; also the JSON schema), and the gate.
 
 A tool declares, from its parsed arguments, what it needs — :meth:`Tool.requests` returns
 :class:`~bastion.policy.Request` items (a path to read or write, a command line, a URL, an
