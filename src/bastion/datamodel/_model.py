@@ -110,9 +110,8 @@ def _class_fields(cls: type[Model]) -> dict[str, FieldInfo]:
     for base in reversed(cls.__mro__[1:]):
         fields.update(getattr(base, "__datamodel_fields__", {}))
     alias_of = cls.model_config.get("alias_generator")
-    for name in inspect.get_annotations(cls):
-        if name.startswith("_") or name == "model_config" or "ClassVar" in str(
-                inspect.get_annotations(cls)[name]):
+    for name, annotation in inspect.get_annotations(cls).items():
+        if name.startswith("_") or name == "model_config" or "ClassVar" in str(annotation):
             continue
         declared = cls.__dict__.get(name, _NO_DEFAULT)
         info = declared if isinstance(declared, FieldInfo) else FieldInfo(declared)
