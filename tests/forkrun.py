@@ -38,7 +38,7 @@ def _start(argv: list[str], home: Path, out_file: Path) -> int:
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         sys.argv = ["bastion", *argv]
-        from bastion.cli.app import main
+        from bastion.cli._app import main
 
         try:
             main()

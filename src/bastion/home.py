@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 from bastion.errors import BastionError
 
 
 def bastion_home() -> Path:
     """The application data directory, created owner-only; a clear error when it is unusable."""
     env = os.environ.get("BASTION_HOME")
-    home = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("bastion"))
+    if env:
+        home = Path(env).expanduser()
+    else:
+        import platformdirs  # ~5 ms: only when BASTION_HOME does not say
+
+        home = Path(platformdirs.user_data_dir("bastion"))
     source = "BASTION_HOME" if env else "the data directory"
     try:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)

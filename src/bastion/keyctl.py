@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import platform
+import os
 from collections.abc import Callable
 
 #: machine -> (add_key, keyctl) syscall numbers
@@ -29,7 +29,7 @@ POSSESSOR_ONLY = 0x2F000000
 
 @functools.cache
 def _syscall() -> Callable[..., int] | None:
-    if platform.machine() not in _NR:
+    if os.uname().machine not in _NR:
         return None
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -49,7 +49,7 @@ def _keyctl(*args: object) -> tuple[int, int]:
     fn = _syscall()
     if fn is None:
         return -1, 38
-    res = int(fn(_NR[platform.machine()][1], *args))
+    res = int(fn(_NR[os.uname().machine][1], *args))
     return res, (ctypes.get_errno() if res < 0 else 0)
 
 
@@ -79,7 +79,7 @@ def add(description: str, payload: bytes, timeout_s: int) -> int | None:
     fn = _syscall()
     if fn is None:
         return None
-    key = int(fn(_NR[platform.machine()][0], b"user", description.encode(), payload,
+    key = int(fn(_NR[os.uname().machine][0], b"user", description.encode(), payload,
                  ctypes.c_size_t(len(payload)), session_keyring()))
     if key < 0:
         return None

@@ -78,7 +78,7 @@ def cli(*args: object, input: str | None = None) -> CliResult:
     mapping errors to exit codes and one stderr line the way ``bastion.cli.main`` does."""
     from typer.testing import CliRunner
 
-    from bastion.cli.app import app
+    from bastion.cli._app import app
     from bastion.errors import BastionError
 
     result = CliRunner().invoke(app, [str(a) for a in args], input=input)

@@ -43,7 +43,7 @@ def _walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str,
 
 
 def _commands() -> list[tuple[tuple[str, ...], Any]]:
-    from bastion.cli.app import app
+    from bastion.cli._app import app
 
     return list(_walk(_click_group(app)))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bastion.cli.app import main
+from bastion.cli._app import main
 from helpers import run_bastion, write_script
 
 

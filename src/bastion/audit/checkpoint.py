@@ -21,7 +21,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bastion import jsonsafe
 from bastion.fsutil import atomic_write_json
@@ -55,7 +54,7 @@ class CheckpointSigner:
         self.path = path
 
     def public_key_b64(self) -> str:
-        raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        raw = self.public_key.public_bytes_raw()
         return base64.b64encode(raw).decode()
 
     def write(self, checkpoint: Checkpoint) -> None:

@@ -2,7 +2,8 @@
 
 The user typed the command, so no approval is asked; everything else is what ``run_command``
 does — same sandbox spec compiled from the same policy, journaled (``bastion undo`` reverts
-it), audited. The exit status is the command's.
+it), audited. The exit status is the command's. The common forms of ``exec`` skip Typer
+altogether (cli/exec_run.py holds the body both paths run).
 """
 
 from __future__ import annotations
@@ -12,12 +13,7 @@ from pathlib import Path
 
 import typer
 
-from bastion.errors import BastionError
-from bastion.home import check_workspace
-from bastion.journal import open_journal
-from bastion.policy import build_policy
-from bastion.runtime import Runtime
-from bastion.tools import CommandRunner
+from .exec_run import ExecArgs, run_exec
 
 
 def exec_command(
@@ -35,30 +31,7 @@ def exec_command(
     Example: bastion exec -w ~/project -- pytest -q
     """
     del offline  # the sandbox has no network namespace route at all
-    ws = check_workspace(workspace)
-    with Runtime.open() as rt:
-        policy = build_policy(rt.settings, ws, bastion_home=rt.home, approve="never")
-        runner = CommandRunner(policy, rt.settings.sandbox, journal=open_journal(rt))
-        out = runner.run(command, timeout, authorized=True, tool="exec")
-    if out.result is None:
-        raise BastionError(out.error or "command not run")
-    r = out.result
-    sys.stdout.write(r.stdout)
-    sys.stdout.flush()
-    sys.stderr.write(r.stderr)
-    if r.truncated:
-        sys.stderr.write("bastion: output was cut at the output limit\n")
-    if r.timed_out and not r.limit_notes:
-        sys.stderr.write(f"bastion: timed out after {r.duration:.1f}s; killed\n")
-    for note in r.limit_notes:
-        sys.stderr.write(f"bastion: {note}\n")
-    for v in out.violations:
-        sys.stderr.write(f"bastion: {v}\n")
-    if out.op_id:
-        sys.stderr.write(f"bastion: {len(out.changes)} change(s) journaled as {out.op_id} "
-                         "(bastion undo to revert)\n")
-    code = r.exit_code
-    raise typer.Exit(code if 0 <= code < 256 else 128 + (-code if code < 0 else 1))
+    raise typer.Exit(run_exec(ExecArgs(command, workspace, timeout)))
 
 
 def lock() -> None:

@@ -18,6 +18,7 @@ Public surface (other packages import only these names)::
     decode_bytes(data) -> str | None              # UTF-8/16/32 text, None for binary
     Finding(rule_id, start, end, line, confidence, secret)
     Rule, load_rules(path), load_gitleaks_toml(path), default_rules(), RuleError
+    builtin_rules_digest() -> str                 # SHA-256 of the built-in rule files
     credential_env_values(environ=None) -> {name: value}
     configured_secrets(mcp_servers) -> {name: value}  # MCP env / headers / URL credentials
 
@@ -27,14 +28,42 @@ also match as fragments, reversed and rot13; outbound arguments are checked per 
 across the session (``bastion.privacy.outbound``).
 """
 
-from bastion.privacy.detector import Finding, SecretScanner, default_scanner, scan_text
-from bastion.privacy.filter import PrivacyFilter
-from bastion.privacy.known import configured_secrets, credential_env_values
-from bastion.privacy.pii import iban_valid, luhn_valid
-from bastion.privacy.response import LeakFinding, ResponseScan
-from bastion.privacy.rules import Rule, RuleError, default_rules, load_gitleaks_toml, load_rules
-from bastion.privacy.textio import decode_bytes
-from bastion.privacy.views import scan_views
+from typing import TYPE_CHECKING
+
+from bastion.lazyattrs import lazy_getattr
+
+if TYPE_CHECKING:
+    from bastion.privacy.detector import Finding, SecretScanner, default_scanner, scan_text
+    from bastion.privacy.filter import PrivacyFilter
+    from bastion.privacy.known import configured_secrets, credential_env_values
+    from bastion.privacy.pii import iban_valid, luhn_valid
+    from bastion.privacy.response import LeakFinding, ResponseScan
+    from bastion.privacy.rules import (
+        Rule,
+        RuleError,
+        builtin_rules_digest,
+        default_rules,
+        load_gitleaks_toml,
+        load_rules,
+    )
+    from bastion.privacy.textio import decode_bytes
+    from bastion.privacy.views import scan_views
+
+#: each name loads its module on first use: a command that finds every verdict in its cache
+#: (``bastion exec``) needs the rules' digest, not the scanner, the views and the filter
+_LAZY = {
+    **dict.fromkeys(("Finding", "SecretScanner", "default_scanner", "scan_text"), ".detector"),
+    "PrivacyFilter": ".filter",
+    **dict.fromkeys(("configured_secrets", "credential_env_values"), ".known"),
+    **dict.fromkeys(("iban_valid", "luhn_valid"), ".pii"),
+    **dict.fromkeys(("LeakFinding", "ResponseScan"), ".response"),
+    **dict.fromkeys(("Rule", "RuleError", "builtin_rules_digest", "default_rules",
+                     "load_gitleaks_toml", "load_rules"), ".rules"),
+    "decode_bytes": ".textio",
+    "scan_views": ".views",
+}
+
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY)
 
 __all__ = [
     "Finding",
@@ -44,6 +73,7 @@ __all__ = [
     "Rule",
     "RuleError",
     "SecretScanner",
+    "builtin_rules_digest",
     "configured_secrets",
     "credential_env_values",
     "decode_bytes",

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +167,8 @@ def rule_from_mapping(data: Mapping[str, Any], *, source: str = "user",
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here, not at the top: the built-in rules load from their JSON cache
+
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -179,6 +179,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def rules_from_toml_text(text: str, *, source: str) -> list[Rule]:
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -206,8 +208,9 @@ BUILTIN_CACHE = "_builtin.json"
 
 
 def _builtin_sources() -> list[tuple[str, bytes]]:
-    base = resources.files("bastion.privacy").joinpath("rules")
-    return sorted((e.name, e.read_bytes()) for e in base.iterdir() if e.name.endswith(".toml"))
+    base = Path(__file__).with_name("rules")  # a folder beside this file, as
+    return sorted((e.name, e.read_bytes())   # write_builtin_cache writes it
+                  for e in base.iterdir() if e.name.endswith(".toml"))
 
 
 def _sources_digest(sources: list[tuple[str, bytes]]) -> str:
@@ -217,8 +220,17 @@ def _sources_digest(sources: list[tuple[str, bytes]]) -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=1)
+def builtin_rules_digest() -> str:
+    """SHA-256 of the built-in rule files (names and bytes): what verdicts cached across
+    processes are keyed by, known without parsing or compiling a rule."""
+    return _sources_digest(_builtin_sources())
+
+
 def builtin_cache_text() -> str:
     """The content :data:`BUILTIN_CACHE` must have for the TOML files as they are now."""
+    import tomllib
+
     sources = _builtin_sources()
     files = {name: tomllib.loads(data.decode("utf-8")) for name, data in sources}
     for name, doc in files.items():  # a cache is written only for rules that validate
@@ -236,7 +248,7 @@ def write_builtin_cache() -> Path:
 
 def _cached_docs(sources: list[tuple[str, bytes]]) -> dict[str, Any] | None:
     try:
-        raw = resources.files("bastion.privacy").joinpath("rules", BUILTIN_CACHE).read_bytes()
+        raw = (Path(__file__).with_name("rules") / BUILTIN_CACHE).read_bytes()
         cache = json.loads(raw)
     except (OSError, ValueError):
         return None
@@ -258,6 +270,8 @@ def default_rules() -> tuple[Rule, ...]:
     docs = _cached_docs(sources)
     trusted = docs is not None
     if docs is None:
+        import tomllib
+
         docs = {name: tomllib.loads(data.decode("utf-8")) for name, data in sources}
     rules: list[Rule] = []
     for name, doc in docs.items():

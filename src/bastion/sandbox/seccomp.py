@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import errno
 import functools
-import platform
+import os
 import struct
 from dataclasses import dataclass
 
@@ -60,7 +60,7 @@ _ARCHES: dict[str, _Arch] = {
 
 
 def supported() -> bool:
-    return platform.machine() in _ARCHES
+    return os.uname().machine in _ARCHES
 
 
 # an instruction with symbolic jump targets (label names), resolved by _assemble
@@ -89,7 +89,7 @@ def _assemble(prog: list[_Insn | str]) -> bytes:
 @functools.cache
 def unix_socket_filter() -> bytes:
     """The filter program as raw ``struct sock_filter`` array (what bwrap reads from the fd)."""
-    arch = _ARCHES[platform.machine()]
+    arch = _ARCHES[os.uname().machine]
     deny = _RET_ERRNO | errno.EPERM
     prog: list[_Insn | str] = [
         (_LD_W_ABS, None, None, _OFF_ARCH),

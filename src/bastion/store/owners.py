@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import uuid
 from pathlib import Path
 
 OWNERS_DIR = "owners"
@@ -22,7 +21,7 @@ class OwnerLock:
     def __init__(self, home: Path) -> None:
         folder = home / OWNERS_DIR
         folder.mkdir(mode=0o700, exist_ok=True)
-        self.id = uuid.uuid4().hex[:16]
+        self.id = os.urandom(8).hex()  # no uuid import (it loads `platform`)
         self.path = folder / f"{self.id}.lock"
         self._fd: int | None = os.open(
             self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)

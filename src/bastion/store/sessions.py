@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +47,7 @@ class SessionStore:
     # sessions -----------------------------------------------------------------------------
     def create(self, *, title: str, workspace: str, agent: str | None, provider: str | None,
                model: str | None) -> str:
-        session_id = uuid.uuid4().hex[:12]
+        session_id = os.urandom(6).hex()
         t = now()
         with self.db.transaction():  # a session is never seen without its owner
             self.db.execute(

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bastion.privacy import decode_bytes, default_scanner, scan_views
+from bastion import __version__, privacy
 
 #: files larger than this are read only up to it (a secret in a config file is near the top;
 #: bounded so one huge file never stalls a command)
@@ -78,12 +78,12 @@ class SecretFiles:
         return found
 
     def _rules(self) -> str:
-        """A fingerprint of the rule set the verdicts were made with."""
+        """A fingerprint of what the verdicts were made with: the built-in rule files, byte
+        for byte, and Bastion's version (the views and checks around the rules). Known without
+        building the scanner, so a command whose files all have a verdict never builds it."""
         if not self._fingerprint:
-            h = hashlib.sha256()
-            for rule in default_scanner().rules:
-                h.update(f"{rule.id}\0{rule.regex}\0{rule.confidence}\0{rule.entropy}\n".encode())
-            self._fingerprint = h.hexdigest()[:32]
+            basis = f"{privacy.builtin_rules_digest()}\0{__version__}"
+            self._fingerprint = hashlib.sha256(basis.encode()).hexdigest()[:32]
         return self._fingerprint
 
     def _load(self, digests: list[str | None]) -> None:
@@ -118,10 +118,11 @@ class SecretFiles:
         finally:
             os.close(fd)
         self.scanned_bytes += len(data)
-        text = decode_bytes(data)
+        text = privacy.decode_bytes(data)
         if text is None:  # binary: the filter cannot read it either
             return False
-        return any(f.confidence in _COUNTS for f in scan_views(default_scanner(), text))
+        found = privacy.scan_views(privacy.default_scanner(), text)
+        return any(f.confidence in _COUNTS for f in found)
 
 
 def unrestorable_paths(skipped: Iterable[Any], keep: frozenset[str]) -> list[str]:
