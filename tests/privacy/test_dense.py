@@ -107,7 +107,7 @@ def test_one_pass_keeps_exactly_the_matches_that_touch_a_keyword_window() -> Non
     scanner = SecretScanner([*default_rules(), near])
     for _ in range(80):
         data = "".join(rng.choice(pieces) for _ in range(rng.randint(20, 300))).encode()
-        for idx, found in scanner._keyword_hits(data).items():
+        for idx, found in scanner._keyword_hits(data)[0].items():
             comp = scanner._compiled[idx]
             got: list[tuple[int, int, int]] = []
             hits = KeywordHits.known(found) if isinstance(found, list) else found

@@ -15,7 +15,7 @@ from bastion.privacy.filter import _has_secret_placeholder
 from bastion.privacy.known import KnownValues, shape_windows
 from bastion.privacy.outbound import data_tokens
 from bastion.privacy.paths import _ABS_PATH
-from bastion.privacy.views import _JOIN_QUOTED, _TOK
+from bastion.privacy.viewkinds import _JOIN_QUOTED, _TOK
 
 _SPLIT_REFERENCE = re.compile(r"[/?&=#;,:\s+]+")
 _JOIN_REFERENCE = re.compile(

@@ -23,6 +23,7 @@ import ahocorasick
 import re2
 
 from bastion.privacy.dense import LONG_MATCH, KeywordHits, run_near_keywords, split_offsets
+from bastion.privacy.keywords import SHAPES, KeywordSet
 from bastion.privacy.rules import CONFIDENCES, Rule, RuleError, compile_re2, default_rules
 
 _CONF_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
@@ -386,43 +387,33 @@ class SecretScanner:
                 self._always.append(idx)
             for kw in rule.keywords:
                 table.setdefault(kw.lower(), set()).add(idx)
-        self._kw_set: Any = None
-        self._kw_list: list[bytes] = []
-        self._kw_direct: dict[bytes, tuple[int, ...]] = {}
+        # the keyword Set, with the keywords' rot13'd and reversed forms: which reshaped
+        # views can hold a finding (none can be ruled out when a rule runs everywhere)
+        self._keywords = KeywordSet(table, shapes=not self._always) if table else None
         self._automaton: Any = None
-        if table:
-            opts = re2.Options()
-            opts.log_errors = False
-            opts.longest_match = True
-            opts.max_mem = 64 << 20
-            self._kw_list = [k.encode("utf-8") for k in sorted(table)]
-            self._kw_direct = {k.encode("utf-8"): tuple(sorted(v)) for k, v in table.items()}
-            kw_set = re2.Set.SearchSet(opts)
-            for k in self._kw_list:
-                kw_set.Add(re2.escape(k))
-            kw_set.Compile()
-            self._kw_set = kw_set
-            if prefilter == "ahocorasick":
-                # a hit on keyword K also stands for every keyword contained in K (the
-                # automaton reports each keyword once per end position)
-                automaton = ahocorasick.Automaton()
-                for kw in table:
-                    owners: set[int] = set()
-                    for other, idxs in table.items():
-                        if other in kw:
-                            owners |= idxs
-                    automaton.add_word(kw, (len(kw), tuple(sorted(owners))))
-                automaton.make_automaton()
-                self._automaton = automaton
+        if table and prefilter == "ahocorasick":
+            # a hit on keyword K also stands for every keyword contained in K (the
+            # automaton reports each keyword once per end position)
+            automaton = ahocorasick.Automaton()
+            for kw in table:
+                owners: set[int] = set()
+                for other, idxs in table.items():
+                    if other in kw:
+                        owners |= idxs
+                automaton.add_word(kw, (len(kw), tuple(sorted(owners))))
+            automaton.make_automaton()
+            self._automaton = automaton
 
     def rule_ids(self) -> list[str]:
         return [r.id for r in self.rules]
 
     # ------------------------------------------------------------------------------ scan
 
-    def _keyword_hits(self, data: bytes) -> dict[int, KeywordHits | list[int]]:
+    def _keyword_hits(self, data: bytes, shapes: bool = False
+                      ) -> tuple[dict[int, KeywordHits | list[int]], frozenset[str]]:
         """``{rule index: its keyword hits}`` for the rules with any: the sorted offsets, or
-        a :class:`KeywordHits` when a keyword has so many that they were not all split out."""
+        a :class:`KeywordHits` when a keyword has so many that they were not all split out;
+        and the reshaped views of the text in which some keyword occurs."""
         low = data.lower()  # ASCII-only: byte offsets are unchanged
         if self.prefilter == "ahocorasick":
             found: dict[int, list[int]] = {}
@@ -434,18 +425,19 @@ class SecretScanner:
                     start = len(text[:start].encode("utf-8", "surrogatepass"))
                 for idx in idxs:
                     found.setdefault(idx, []).append(start)
-            return found  # type: ignore[return-value]
+            return found, SHAPES  # type: ignore[return-value]
         # which keywords occur: one linear DFA pass (RE2::Set); then each present keyword's
         # offsets from ``bytes.split`` (C speed, no Python step per hit). Split at most
         # ``enough`` times: that many hits make every rule owning the keyword scan the text in
         # one pass (see ``scan``), which needs only the first and last hit.
-        kw_set = self._kw_set
-        assert kw_set is not None
+        keywords = self._keywords
+        assert keywords is not None
         enough = max(64, len(low) // (96 + 64 + _WINDOW_COST) + 1)
         hits: dict[int, KeywordHits | list[int]] = {}
         dense: list[tuple[bytes, int, int, int]] = []
-        for i in kw_set.Match(low) or ():
-            kw = self._kw_list[i]
+        present, found_shapes = keywords.match(low, shapes=shapes)
+        for i in present:
+            kw = keywords.keywords[i]
             parts = low.split(kw, enough)
             if len(parts) > enough:  # at least ``enough`` hits: not split further
                 dense.append((kw, enough, len(parts[0]), low.rfind(kw)))
@@ -453,14 +445,14 @@ class SecretScanner:
             if len(parts) < 2:
                 continue
             offsets = split_offsets(parts, len(kw))
-            for idx in self._kw_direct[kw]:
+            for idx in keywords.owners[kw]:
                 lst = hits.get(idx)
                 if lst is None:
                     hits[idx] = offsets
                 else:  # (only lists so far: the dense keywords come below)
                     hits[idx] = sorted(cast(list[int], lst) + offsets)
         for kw, count, first, last in dense:  # (rare: keyword-dense text)
-            for idx in self._kw_direct[kw]:
+            for idx in keywords.owners[kw]:
                 lst = hits.get(idx)
                 if lst is None:
                     hits[idx] = KeywordHits(low, [kw], count, first, last)
@@ -469,19 +461,30 @@ class SecretScanner:
                     h.add_known(lst)
                 else:
                     lst.add(kw, count, first, last)
-        return hits
+        return hits, found_shapes
 
     def scan(self, text: str) -> list[Finding]:
         """Every secret in ``text``, sorted by position, overlapping findings de-duplicated."""
+        return self._scan(text, False)[0]
+
+    def scan_shapes(self, text: str) -> tuple[list[Finding], frozenset[str]]:
+        """``scan(text)``, and which of its reshaped views (``"rot13"``, ``"reversed"``) can
+        hold a finding: those in which some rule keyword occurs (the same pass over the text;
+        see ``keywords.py``). The others have none: ``views`` need not build them."""
+        return self._scan(text, True)
+
+    def _scan(self, text: str, shapes: bool) -> tuple[list[Finding], frozenset[str]]:
         if not text:
-            return []
+            return [], frozenset()
         data = text.encode("utf-8", "surrogatepass")
         n = len(data)
         cands: list[_Cand] = []
         for idx in self._always:
             self._run(idx, data, 0, n, cands)
-        if self._kw_set is not None:
-            for idx, hits in self._keyword_hits(data).items():
+        found_shapes = SHAPES
+        if self._keywords is not None:
+            found, found_shapes = self._keyword_hits(data, shapes)
+            for idx, hits in found.items():
                 comp = self._compiled[idx]
                 back, fwd = comp.back, comp.fwd
                 count = len(hits) if isinstance(hits, list) else hits.count
@@ -501,8 +504,8 @@ class SecretScanner:
                         lo, hi = max(0, pos - back), min(n, pos + fwd)
                 self._run(idx, data, lo, hi, cands)
         if not cands:
-            return []
-        return self._findings(cands, data, text)
+            return [], found_shapes
+        return self._findings(cands, data, text), found_shapes
 
     def _run(self, idx: int, data: bytes, lo: int, hi: int, out: list[_Cand]) -> None:
         """Run one rule over ``data[lo:hi]``; grow the window when a match touches its edge."""

@@ -42,7 +42,8 @@ class RuleError(BastionError):
     """A rule file or a single rule cannot be used (bad TOML, missing field, regex not RE2)."""
 
 
-def _re2_options() -> Any:
+def re2_options() -> Any:
+    """The options every Bastion RE2 pattern is compiled with."""
     opts = re2.Options()
     opts.log_errors = False
     return opts
@@ -51,7 +52,7 @@ def _re2_options() -> Any:
 @lru_cache(maxsize=8192)
 def _compiled(pattern: str) -> Any:
     # compiled RE2 objects are immutable: validation and the scanner share one per pattern
-    return re2.compile(pattern, _re2_options())
+    return re2.compile(pattern, re2_options())
 
 
 def compile_re2(pattern: str, *, rule_id: str, what: str = "regex") -> Any:

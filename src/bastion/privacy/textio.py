@@ -96,5 +96,9 @@ def rot13(text: str) -> str:
     bytes >= 0x80 that the table leaves alone (lone surrogates pass through too)."""
     if text.isascii():
         return text.translate(_ROT13_STR)
-    return text.encode("utf-8", "surrogatepass").translate(_ROT13_BYTES).decode(
-        "utf-8", "surrogatepass")
+    return rot13_bytes(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
+
+
+def rot13_bytes(data: bytes) -> bytes:
+    """``tr 'A-Za-z' 'N-ZA-Mn-za-m'`` over bytes (every byte >= 0x80 left alone)."""
+    return data.translate(_ROT13_BYTES)

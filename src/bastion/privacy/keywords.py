@@ -1,0 +1,83 @@
+"""The scanner's keyword prefilter: every rule's keywords in one RE2 Set (one DFA pass).
+
+The Set also holds each keyword rot13'd and reversed, so the same pass tells which of the
+text's *reshaped* views (``rot13``, each line ``reversed``: see ``views.py``) can hold a
+finding at all: a rule only runs near one of its keywords, so a view in which no keyword
+occurs has no finding, and building and scanning it (two more passes over the text) can be
+skipped. Exact, byte for byte:
+
+* the scanner lowercases ASCII bytes only, which commutes with rot13 and with reversing a
+  line (ASCII letters stay ASCII letters, other characters are left alone);
+* ``K`` occurs in the rot13'd bytes iff ``rot13(K)`` occurs in the original's (rot13 is a
+  byte-wise bijection, letters only);
+* ``K`` (no newline) occurs in a reversed line iff ``K`` reversed character-wise occurs in
+  the line (UTF-8 is self-synchronising: a valid sequence found inside a text starts and ends
+  at character boundaries, also with lone surrogates encoded as three bytes).
+
+When a rule has no keyword (it runs over every text) or a keyword holds a newline, nothing is
+known and every reshaped view is built, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import re2
+
+from bastion.privacy.textio import rot13_bytes
+
+#: the reshaped views whose keywords are in the Set
+SHAPES: frozenset[str] = frozenset({"rot13", "reversed"})
+
+
+class KeywordSet:
+    """``keywords`` (lowercase) in an RE2 Set, with their rot13'd and reversed forms.
+
+    ``match(low)`` gives the forward keywords present in ``low`` (the text's bytes, ASCII
+    lowercased) and the shapes in which some keyword occurs.
+    """
+
+    def __init__(self, table: Mapping[str, Iterable[int]], *, shapes: bool) -> None:
+        self.keywords: list[bytes] = [k.encode("utf-8") for k in sorted(table)]
+        self.owners: dict[bytes, tuple[int, ...]] = {
+            k.encode("utf-8"): tuple(sorted(v)) for k, v in table.items()}
+        self.count = len(self.keywords)
+        self._set = _compile(self.keywords)
+        # the same Set with the shaped keywords after the forward ones, for the texts whose
+        # reshaped views are asked about (an original: views are scanned with the plain Set,
+        # whose DFA has a third of the states to build)
+        self._shaped: Any = None
+        self._shape_of: list[str] = []  # the shape of each extra pattern (index - count)
+        self.shapes_known = shapes and not any(b"\n" in k for k in self.keywords)
+        if self.shapes_known:
+            extra: list[bytes] = []
+            for k in self.keywords:
+                extra += (rot13_bytes(k), k.decode("utf-8")[::-1].encode("utf-8"))
+                self._shape_of += ("rot13", "reversed")
+            self._shaped = _compile([*self.keywords, *extra])
+
+    def match(self, low: bytes, *, shapes: bool = False) -> tuple[list[int], frozenset[str]]:
+        """(indices of the keywords in ``low``, the shapes that can hold a finding: all of
+        them unless ``shapes`` is asked for and known)."""
+        if not shapes or not self.shapes_known:
+            return self._set.Match(low) or [], SHAPES
+        found = self._shaped.Match(low) or []
+        count = self.count
+        forward = [i for i in found if i < count]
+        if len(forward) == len(found):
+            return forward, frozenset()
+        shape_of = self._shape_of
+        return forward, frozenset(shape_of[i - count] for i in found if i >= count)
+
+
+def _compile(patterns: list[bytes]) -> Any:
+    opts = re2.Options()
+    opts.log_errors = False
+    opts.longest_match = True
+    opts.max_mem = 64 << 20
+    kw_set = re2.Set.SearchSet(opts)
+    for k in patterns:
+        kw_set.Add(re2.escape(k))
+    kw_set.Compile()
+    return kw_set

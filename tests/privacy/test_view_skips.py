@@ -1,0 +1,125 @@
+"""Views that are not built must be views that could not have held a finding (issue #13,
+``bastion scan`` throughput): the skips are exact, checked against building everything.
+
+* the rot13 / reversed views are built only when a rule keyword occurs in them — known from
+  the original's own keyword pass (its keywords rot13'd and reversed in the same RE2 Set);
+* the line-prefix, escape and join views' "is there any at all?" checks are made in one RE2
+  Set pass (``probe``) instead of one pass each.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+
+import pytest
+
+from bastion.privacy import PrivacyFilter, default_scanner, scan_views
+from bastion.privacy import views as views_mod
+from bastion.privacy.keywords import SHAPES
+from bastion.privacy.textio import rot13
+from bastion.privacy.viewkinds import (
+    _ESCAPE_HINT,
+    _JOIN_ANY,
+    _PREFIX_RAW,
+    probe,
+    reversed_lines_view,
+)
+
+_GH = "ghp_Q7w2E9r4T1y8U3i6O5p0A2s7D4f9G1h6J3k8"
+# rot13'd, with the token's keyword cut by a string join: no keyword in the rot13'd text,
+# one in its rot13'd join view (which hangs under the rot13 view)
+_ACROSS_A_JOIN = rot13('x = "ab/g" + "' + _GH[1:] + '"')
+_PIECES = [
+    "a", "Z", "0", " ", "\n", "\t", "'", '"', "\\", "=", ":", "-", "_", "/", "é", "中", "\ud800",
+    "\x00", "password", "PassWord", "token", "sider", "consider", "_unp", "://", "@",
+    "ghp_", "sk-", "AKIA", "xoxb-", "-----BEGIN", "eyJ", "api_key", "secret",
+    _GH, rot13(_GH), _GH[::-1], rot13("password"), "drowssap", "nekot", "terces",
+    "postgres://u:S3cr3tPw9x@db/app", rot13("postgres://u:S3cr3tPw9x@db/app"),
+    "postgres://u:S3cr3tPw9x@db/app"[::-1], "password = Vq8wLz2Kp5nR",
+    rot13("password = Vq8wLz2Kp5nR"), "password = Vq8wLz2Kp5nR"[::-1],
+    '"abcd" + "efgh"', "\\\n", "     12\t", "a.py:3:", "\\n", '\\"', "%41", "&amp;", "\\u0041",
+    base64.b64encode(b"token=" + _GH.encode()).decode(), "abcdefghijklmnop\n",
+    _ACROSS_A_JOIN,
+]
+
+
+def _texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 24)))
+            for _ in range(count)]
+
+
+def _has_keyword(scanner_keywords: list[bytes], text: str) -> bool:
+    low = text.encode("utf-8", "surrogatepass").lower()
+    return any(k in low for k in scanner_keywords)
+
+
+def test_shapes_are_exactly_the_reshaped_views_that_hold_a_keyword() -> None:
+    scanner = default_scanner()
+    keywords = scanner._keywords
+    assert keywords is not None and keywords.shapes_known
+    for text in _texts(1500, 5):
+        _, shapes = scanner.scan_shapes(text)
+        turned = _has_keyword(keywords.keywords, rot13(text))
+        flipped = reversed_lines_view(text)
+        assert flipped is not None
+        backwards = _has_keyword(keywords.keywords, flipped.text)
+        assert ("rot13" in shapes) == turned, repr(text)
+        assert ("reversed" in shapes) == backwards, repr(text)
+
+
+def test_a_rule_that_runs_everywhere_keeps_every_reshaped_view() -> None:
+    from bastion.privacy import SecretScanner
+    from bastion.privacy.rules import Rule
+
+    everywhere = Rule(id="no-keyword", regex=r"zz[0-9]{6}")
+    scanner = SecretScanner([everywhere])
+    assert scanner.scan_shapes("plain text")[1] == SHAPES
+    assert scanner.scan_shapes(rot13("xx zz123456"))[1] == SHAPES
+    found = scan_views(scanner, rot13("code: zz123456"))  # "mm123456" rot13'd back
+    assert [f.rule_id for f in found] == ["no-keyword"]
+
+
+def test_a_keyword_made_by_a_join_in_the_rot13_text_is_found() -> None:
+    scanner = default_scanner()
+    assert scanner.scan_shapes(_ACROSS_A_JOIN)[1] == frozenset()
+    assert [f.rule_id for f in scan_views(scanner, _ACROSS_A_JOIN)] == ["github-pat"]
+
+
+def test_probe_says_what_each_builders_own_check_says() -> None:
+    for text in _texts(3000, 6):
+        data = text.encode("utf-8", "surrogatepass")
+        prefix = _PREFIX_RAW(data, 0, len(data))[0][0] >= 0
+        escape = _ESCAPE_HINT.search(text) is not None
+        join = ("\n" in text or "'" in text or '"' in text) and (
+            _JOIN_ANY(data, 0, len(data))[0][0] >= 0)
+        assert probe(text) == (prefix, escape, join), repr(text)
+
+
+def _everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``views`` build every view, as before the skips."""
+    monkeypatch.setattr(views_mod, "_probe", lambda text, steps: None)
+    monkeypatch.setattr(views_mod, "_wanted", lambda step, shapes, join: True)
+
+
+def test_scan_views_finds_what_scanning_every_view_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    scanner = default_scanner()
+    texts = _texts(1500, 7)
+    fast = [scan_views(scanner, t) for t in texts]
+    with monkeypatch.context() as m:
+        _everything(m)
+        slow = [views_mod.scan_views(scanner, t) for t in texts]
+    assert fast == slow
+    assert sum(map(len, fast)) > 500  # (the texts do hold secrets, also reshaped ones)
+
+
+def test_redaction_is_the_same_as_with_every_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = _texts(600, 8)
+    fast_filter = PrivacyFilter()
+    fast = [fast_filter.redact(t) for t in texts]
+    with monkeypatch.context() as m:
+        _everything(m)
+        slow_filter = PrivacyFilter()
+        slow = [slow_filter.redact(t) for t in texts]
+    assert fast == slow
