@@ -8,10 +8,13 @@ of ``main()`` (always Typer), plus which modules the process imported.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from hypothesis import strategies as st
 from bastion.cli import exec_cmd
 from bastion.cli._app import app
 from bastion.cli.exec_run import ExecArgs, parse
-from helpers import require
+from helpers import require, run_bastion
 
 
 def _typer_reading(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> ExecArgs | str:
@@ -149,3 +152,33 @@ def test_exec_starts_without_typer(workspace: Path, tmp_path: Path) -> None:
                 if line.startswith("import time:")}
     assert "bastion.sandbox.launcher" in imported  # the command did run here
     assert not {"typer", "click", "rich", "pydantic"} & imported
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_the_typer_free_exec_cleanly(workspace: Path, signum: int) -> None:
+    require(shutil.which("bwrap") is not None, "bubblewrap")
+    before = sorted(os.listdir(workspace))
+    marker = f"sleep 7{signum}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bastion", "exec", "-w", str(workspace), "--", "sh", "-c",
+         f"echo started > started.txt; {marker}"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not (workspace / "started.txt").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    assert f"interrupted ({signal.Signals(signum).name})" in err
+    assert "internal error" not in err.lower() and "Traceback" not in err
+    ps = subprocess.run(["pgrep", "-f", f"started.txt; {marker}"], capture_output=True,
+                        text=True)
+    assert ps.stdout.strip() == "", f"left running: {ps.stdout}"
+    # no placeholder left; what the command wrote is journaled, so undo takes it back
+    assert sorted(os.listdir(workspace)) == sorted([*before, "started.txt"])
+    assert run_bastion("audit", "verify").returncode == 0
+    changes = run_bastion("changes", "--json")
+    paths = [c["path"] for op in json.loads(changes.stdout) for c in op["changes"]]
+    assert str(workspace / "started.txt") in paths, paths

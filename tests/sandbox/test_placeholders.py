@@ -141,3 +141,20 @@ def test_plan_lists_the_missing_names_and_creates_nothing(box: Box) -> None:
     assert {str(p) for p in plan.placeholders} >= {str(box.ws / ".bashrc"),
                                                    str(box.ws / ".git")}
     assert _listing(box.ws) == before  # building the arguments touches nothing
+
+
+@pytest.mark.parametrize("blocker", [".config", ".git"])
+def test_a_file_where_a_protected_folder_would_be_stays_that_file(box: Box,
+                                                                  blocker: str) -> None:
+    """``.config`` (or ``.git``) as a *file* — the user's, or a killed run's placeholder: commands
+    still run, and cannot replace it to create the protected names beneath it."""
+    (box.ws / blocker).write_text("")
+    before = _listing(box.ws)
+    script = (f"rm -f {blocker}; rm -rf {blocker}; mv {blocker} moved; "
+              f"mkdir -p {blocker}/fish {blocker}/hooks; echo x > {blocker}/fish/config.fish; "
+              f"echo x > {blocker}/hooks/pre-commit; echo x > {blocker}; echo ran")
+    out = box.run(script + " 2>/dev/null; true", timeout=30)
+    assert out.result is not None and out.result.exit_code == 0, out.result
+    assert "ran" in out.result.stdout  # the sandbox was built: the command ran
+    assert (box.ws / blocker).is_file() and (box.ws / blocker).read_bytes() == b""
+    assert _listing(box.ws) == before

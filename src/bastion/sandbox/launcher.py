@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import cgroup, gate, keyring, landlock, seccomp
 from .errors import INSTALL_HINT, SandboxUnavailable
-from .mounts import build_args, create_placeholders, remove_placeholders
+from .mounts import build_args, claim_placeholders, create_placeholders, remove_placeholders
 from .spec import Limits, SandboxSpec
 from .watch import POLL_S, Watch, stop_message
 
@@ -269,14 +269,16 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
     g = gate.take(spec, bwrap)  # prepared ahead: limits, cgroup, keyring already in place
     released = False
     made: list[str] = []
+    claim = None
     try:
+        claim = claim_placeholders()  # before the plan: a killed run's leftovers are gone
         plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = _argv(command)
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner, plan.landlock_helper)
         watch = Watch(spec.limits, g.cg, list(spec.writable),
                       frozenset(plan.placeholders))
-        made = create_placeholders(plan.placeholders, plan.empty)  # missing when the plan was made
+        made = create_placeholders(plan.placeholders, plan.empty, claim)  # missing in the plan
         watch.start()
 
         def release() -> subprocess.Popen[bytes]:
@@ -294,7 +296,7 @@ def run_sandboxed(command: str | list[str], spec: SandboxSpec, timeout_s: float,
             result.notes.append(f"landlock ABI {landlock.abi_version()}")
         return result
     finally:
-        remove_placeholders(made)  # the command has ended (_run) or never started
+        remove_placeholders(made, claim)  # the command has ended (_run) or never started
         if not released:
             g.abandon()
         else:

@@ -13,11 +13,11 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import landlock
+from . import landlock, leftovers
 from .errors import SandboxUnavailable
 from .spec import SANDBOX_HOME, SandboxSpec
 
@@ -73,8 +73,12 @@ def _prefixes(paths: list[Path]) -> tuple[str, ...]:
     return tuple(str(r).rstrip("/") + "/" for r in paths)
 
 
-def _first_missing(path: str, roots: tuple[str, ...], st: _Stats) -> str | None:
-    """The first component of ``path`` that does not exist, if it lies inside a root."""
+def _first_missing(path: str, roots: tuple[str, ...], st: _Stats) -> tuple[str, bool] | None:
+    """What keeps a missing ``path`` from being created, if it lies inside a root: its first
+    missing component (``False``: a placeholder is needed), or an existing ancestor that is
+    not a folder (``True``: nothing can be created beneath it while it stays what it is — e.g.
+    a file a killed Bastion left as a placeholder, or the user's own file of that name; a
+    symbolic link is followed, as before)."""
     current, missing = path, None
     while st.mode(current) is None:
         missing = current
@@ -82,7 +86,13 @@ def _first_missing(path: str, roots: tuple[str, ...], st: _Stats) -> str | None:
         if parent == current:
             break
         current = parent
-    return missing if missing is not None and _under_any(missing, roots) else None
+    if missing is None or not _under_any(missing, roots):
+        return None
+    mode = st.mode(current)
+    if mode is not None and not (stat.S_ISDIR(mode) or stat.S_ISLNK(mode)) \
+            and _under_any(current, roots):
+        return current, True
+    return missing, False
 
 
 def _system(use_landlock: bool, helper: str | None, st: _Stats) -> list[str]:
@@ -142,8 +152,14 @@ def _protected(spec: SandboxSpec, st: _Stats) -> tuple[list[str], list[str], str
                 continue  # pinned above
             args += ["--ro-bind", p, p]
             continue
-        missing = _first_missing(p, writable, st)
-        if missing is not None and missing not in made:
+        found = _first_missing(p, writable, st)
+        if found is None or found[0] in made:
+            continue
+        missing, exists = found
+        if exists:  # a file where a protected folder would be: it stays that file
+            made.add(missing)
+            args += ["--ro-bind", missing, missing]
+        else:
             # an empty read-only *file* mount over a placeholder file (create_placeholders;
             # removing one is ~100x cheaper than a directory on ext4 with discard): mkdir,
             # creating beneath it and writing all fail
@@ -217,8 +233,18 @@ def _empty_file() -> str:
     return str(path)
 
 
-def create_placeholders(paths: Sequence[str | os.PathLike[str]], source: str | None
-                        ) -> list[str]:
+def claim_placeholders() -> leftovers.Claim | None:
+    """Before a sandbox plans its mounts: remove what killed sandboxes left behind (when none
+    is running) and hold the claim until :func:`remove_placeholders` (sandbox/leftovers.py)."""
+    try:
+        lib = os.path.dirname(_empty_file())
+    except OSError:
+        return None
+    return leftovers.claim(lib)
+
+
+def create_placeholders(paths: Sequence[str | os.PathLike[str]], source: str | None,
+                        claim: leftovers.Claim | None = None) -> list[str]:
     """Create the mount points for missing protected paths before bubblewrap starts: empty,
     read-only regular files. Returns the ones this call created (only those are removed later).
 
@@ -228,13 +254,17 @@ def create_placeholders(paths: Sequence[str | os.PathLike[str]], source: str | N
     0.1-0.9 ms each when commands keep creating and removing them), a link only adds a name.
     Inside the sandbox every name is covered by a read-only mount, so the shared inode is never
     reachable there. A name that exists by now (whatever it is) is left alone; bubblewrap mounts
-    over it, read-only.
+    over it, read-only. With a ``claim``, the names are written down before they exist, so a
+    killed Bastion's are removed by a later sandbox (sandbox/leftovers.py).
     """
     made: list[str] = []
     first: dict[str, str] = {}  # folder -> a placeholder made there, to link the others to
+    names = [os.fspath(p) for p in paths]
     try:
-        for p in paths:
-            name = os.fspath(p)
+        if claim is not None and source is not None and names:
+            src = os.stat(source)
+            claim.note((name, src.st_dev, src.st_ino) for name in names)
+        for name in names:
             parent = os.path.dirname(name)
             try:
                 if not _link(first.get(parent, source), name):
@@ -243,10 +273,21 @@ def create_placeholders(paths: Sequence[str | os.PathLike[str]], source: str | N
             except OSError:
                 continue  # exists by now (not ours), or bubblewrap tries and reports why
             made.append(name)
+        if claim is not None and first:  # not links to ``source``: their own inodes
+            claim.note(_identities(n for n in made if os.path.dirname(n) in first))
     except BaseException:
         remove_placeholders(made)
         raise
     return made
+
+
+def _identities(names: Iterable[str]) -> list[tuple[str, int, int]]:
+    found = []
+    for name in names:
+        with contextlib.suppress(OSError):
+            st = os.lstat(name)
+            found.append((name, st.st_dev, st.st_ino))
+    return found
 
 
 def _link(source: str | None, name: str) -> bool:
@@ -266,9 +307,10 @@ def _link(source: str | None, name: str) -> bool:
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def remove_placeholders(paths: Sequence[str | os.PathLike[str]]) -> None:
+def remove_placeholders(paths: Sequence[str | os.PathLike[str]],
+                        claim: leftovers.Claim | None = None) -> None:
     """Remove the mount points :func:`create_placeholders` made (empty files only: anything
-    else there now is not ours)."""
+    else there now is not ours), then give up the ``claim``."""
     for p in paths:
         for _ in range(50):  # EBUSY while the sandbox's mount namespace is still being freed
             try:
@@ -280,3 +322,5 @@ def remove_placeholders(paths: Sequence[str | os.PathLike[str]]) -> None:
                 if exc.errno != errno.EBUSY:
                     break
                 time.sleep(0.002)
+    if claim is not None:
+        claim.release()

@@ -26,9 +26,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import IO
 
-from . import cgroup, gate, landlock
+from . import cgroup, gate, landlock, leftovers
 from .launcher import ensure_available
-from .mounts import build_args, create_placeholders, remove_placeholders
+from .mounts import build_args, claim_placeholders, create_placeholders, remove_placeholders
 from .spec import SandboxSpec
 from .watch import Watch
 
@@ -47,6 +47,7 @@ class SandboxedProcess:
     proc: subprocess.Popen[bytes]
     _cgroup: cgroup.CommandCgroup | None = None
     _placeholders: list[str] = field(default_factory=list)
+    _claim: leftovers.Claim | None = None
     #: why the sandbox stopped the server ("cpu", "memory"), and a line saying so
     stopped: str | None = None
     stop_note: str | None = None
@@ -107,8 +108,9 @@ class SandboxedProcess:
             with contextlib.suppress(OSError, ValueError):
                 if stream is not None:
                     stream.close()
-        remove_placeholders(self._placeholders)  # mount points made on the host
+        remove_placeholders(self._placeholders, self._claim)  # mount points made on the host
         self._placeholders.clear()
+        self._claim = None
         if self._cgroup is not None:
             with contextlib.suppress(OSError):
                 self._cgroup.remove()
@@ -132,19 +134,21 @@ def start_sandboxed(argv: list[str], spec: SandboxSpec, *,
     use_landlock = spec.landlock and landlock.abi_version() > 0
     g = gate.start(spec, bwrap, stdin_pipe=True, stderr=stderr)
     made: list[str] = []
+    claim = None
     try:
+        claim = claim_placeholders()  # held while the server lives (sandbox/leftovers.py)
         plan = build_args(spec, seccomp_fd=g.seccomp_fd, use_landlock=use_landlock)
         inner = list(argv)
         if use_landlock:
             inner = landlock.wrap(plan.landlock_roots, inner, plan.landlock_helper)
-        made = create_placeholders(plan.placeholders, plan.empty)  # removed when the server stops
+        made = create_placeholders(plan.placeholders, plan.empty, claim)  # gone at stop
         proc = g.release(plan.args, inner)  # (abandons the gate itself if it fails)
     except BaseException:
         g.abandon()
-        remove_placeholders(made)
+        remove_placeholders(made, claim)
         raise
     g.close_fds()  # our copies: the gate (then bwrap) holds its own
-    server = SandboxedProcess(proc, g.cg, made)
+    server = SandboxedProcess(proc, g.cg, made, claim)
     if g.cg is not None:  # no file budget for a server (see the module's docstring)
         server.watch(Watch(dataclasses.replace(spec.limits, max_files=None), g.cg, []))
     return server
