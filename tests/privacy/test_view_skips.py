@@ -166,3 +166,32 @@ def test_a_scan_told_more_keywords_than_occur_finds_the_same() -> None:
         plain = scanner.scan(text)
         assert scanner.scan(text, keywords=every) == plain, repr(text)
         assert scanner.scan(text, keywords=backwards) == plain, repr(text)
+
+
+def _regrouped_wrapped_split(text: str) -> list[str] | None:
+    from bastion.privacy.viewkinds import _JOIN_WRAPPED
+
+    split = _JOIN_WRAPPED.split(text)
+    if len(split) < 2:
+        return None
+    parts = [""] * (2 * (len(split) // 3) + 1)
+    parts[0:-1:2] = [a + b for a, b in zip(split[0:-1:3], split[1::3], strict=True)]
+    parts[1::2], parts[-1] = split[2::3], split[-1]
+    return parts
+
+
+def test_escape_and_wrapped_line_cuts_by_re2_equal_the_python_splits() -> None:
+    """Escape runs and wrapped-line joins are cut by RE2 (one call each, also in non-ASCII
+    text) where ``re.split`` read every character: the same pieces."""
+    from bastion.privacy.viewkinds import _ESCAPE, _escape_parts, _wrapped_parts
+
+    alphabet = ["a", "Z9", "abcdefghijklmn", "ABCDEFGHIJKLMNOP==", "\n", "\r\n", "  ", "\t",
+                "\\n", '\\"', "\\u00e9", "\\x41", "&amp;", "&#35;", "%41", "%e2%82%ac", "é",
+                "中", "\ud800", "=", "+", "/", "-", "_", "\\"]
+    rng = random.Random(11)
+    for _ in range(4000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        parts = _escape_parts(text)
+        if parts is not None and len(parts) > 1:
+            assert parts == _ESCAPE.split(text), repr(text)
+        assert _wrapped_parts(text) == _regrouped_wrapped_split(text), repr(text)

@@ -17,7 +17,7 @@ import json
 import operator
 import re
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import re2
 
@@ -93,27 +93,46 @@ _ESCAPE_RAW = raw_matcher(compile_re2(_ESCAPE.pattern[_ESCAPE.pattern.index(")")
 
 def _escape_parts(text: str, probed: bool = False) -> list[str] | None:
     """``text`` cut at its escape runs by RE2 (source code has a run every few hundred
-    characters); None when the text is not ASCII or the runs are dense (``re.split`` does
-    those in C without a Python step per run)."""
-    if not text.isascii():
-        return None
-    data = text.encode("ascii")
+    characters); None when the runs are dense (``re.split`` does those in C without a Python
+    step per run)."""
+    data = text.encode("utf-8", "surrogatepass")
     n = len(data)
     if not probed and _ESCAPE_HINT_RAW(data, 0, n)[0][0] < 0:
         return [text]
-    limit = 2 * (64 + n // 128)  # (break-even with re.split: about one run per 100 bytes)
+    # (break-even with re.split: about one run per 100 bytes)
+    limit = min(2 * MAX_EDITS, 2 * (64 + n // 128))
+    return _cut(text, data, _sparse_cuts(_ESCAPE_RAW, data, 0, limit))
+
+
+def _sparse_cuts(match: Callable[[bytes, int, int], list[tuple[int, int]]], data: bytes,
+                 group: int, limit: int) -> list[int] | None:
+    """``[0, s1, e1, s2, e2, …, len(data)]``: the spans of ``group`` in the successive matches
+    of ``match`` (each search starting where the group ended); None past ``limit`` cuts."""
+    n = len(data)
     cuts = [0]
     pos = 0
     while pos < n:
-        s, e = _ESCAPE_RAW(data, pos, n)[0]
-        if s < 0:
+        spans = match(data, pos, n)
+        if spans[0][0] < 0:
             break
+        s, e = spans[group]
         cuts += (s, e)
         if len(cuts) > limit:
             return None
         pos = e
     cuts.append(n)
-    return list(map(text.__getitem__, map(slice, cuts[:-1], cuts[1:])))
+    return cuts
+
+
+def _cut(text: str, data: bytes, cuts: list[int] | None) -> list[str] | None:
+    """``text`` cut at byte offsets ``cuts`` of its UTF-8 ``data`` (at ASCII characters, so
+    every piece is whole characters)."""
+    if cuts is None:
+        return None
+    if len(data) == len(text):
+        return list(map(text.__getitem__, map(slice, cuts[:-1], cuts[1:])))
+    pieces = map(data.__getitem__, map(slice, cuts[:-1], cuts[1:]))
+    return [piece.decode("utf-8", "surrogatepass") for piece in pieces]
 
 
 def escape_view(text: str, parent: View | None = None, *, probed: bool = False) -> View | None:
@@ -147,6 +166,10 @@ _JOIN_QUOTED = re.compile(
 # wrapped lines: group 1 is the token line (kept), group 2 the line break (removed)
 _JOIN_WRAPPED = re.compile(
     rf"(?m)(^[ \t]*+[A-Za-z0-9+/_-]{{12,}}+=*+)(\r?\n[ \t]*+)(?={_TOK})")
+# the same line breaks found by RE2 (group 1; the token character after it is consumed, and
+# the next search starts at it): fast when wrapped lines are sparse, as they are in code
+_JOIN_WRAPPED_RAW = raw_matcher(compile_re2(
+    rf"(?m)^[ \t]*[A-Za-z0-9+/_-]{{12,}}=*(\r?\n[ \t]*){_TOK}", rule_id="view-join-wrapped"))
 # RE2 over bytes (DFA): is there any join at all? (most texts have none)
 _JOIN_ANY_PATTERN = (
     rf"{_TOK}{{4}}[\"'][ \t]*(?:(?:[+.&]|\|\|)[ \t]*)?(?:\\?\r?\n[ \t]*(?:[+.&][ \t]*)?)?[\"']"
@@ -163,11 +186,7 @@ def _join_parts(text: str) -> list[str] | None:
         if len(quoted) < 2:
             quoted = None
     if "\n" in text:
-        split = _JOIN_WRAPPED.split(text, MAX_EDITS)
-        if len(split) > 1:  # [kept, token line, removed, kept, …]: the line is kept too
-            wrapped = [""] * (2 * (len(split) // 3) + 1)
-            wrapped[0:-1:2] = map(operator.add, split[0:-1:3], split[1::3])
-            wrapped[1::2], wrapped[-1] = split[2::3], split[-1]
+        wrapped = _wrapped_parts(text)
     if quoted is None or wrapped is None:
         return quoted or wrapped
     # both kinds (rare): the removed parts never overlap; merge them by offset
@@ -178,6 +197,19 @@ def _join_parts(text: str) -> list[str] | None:
             cuts += (s, e)
     cuts.append(len(text))
     return list(map(text.__getitem__, map(slice, cuts[:-1], cuts[1:])))
+
+
+def _wrapped_parts(text: str) -> list[str] | None:
+    """``[kept, removed, kept, …]`` for the wrapped-line joins (None when there is none)."""
+    data = text.encode("utf-8", "surrogatepass")
+    limit = min(2 * MAX_EDITS, 2 * (64 + len(data) // 256))
+    parts = _cut(text, data, _sparse_cuts(_JOIN_WRAPPED_RAW, data, 1, limit))
+    if parts is None:  # dense: re.split, then [kept, token line, removed, …] regrouped
+        split = _JOIN_WRAPPED.split(text, MAX_EDITS)
+        parts = [""] * (2 * (len(split) // 3) + 1)
+        parts[0:-1:2] = map(operator.add, split[0:-1:3], split[1::3])
+        parts[1::2], parts[-1] = split[2::3], split[-1]
+    return parts if len(parts) > 1 else None
 
 
 def _removed(parts: list[str]) -> Iterator[tuple[int, int]]:
