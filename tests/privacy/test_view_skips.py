@@ -3,8 +3,11 @@
 
 * the rot13 / reversed views are built only when a rule keyword occurs in them — known from
   the original's own keyword pass (its keywords rot13'd and reversed in the same RE2 Set);
+* those views are scanned with the keywords known from that pass (no second keyword pass);
 * the line-prefix, escape and join views' "is there any at all?" checks are made in one RE2
-  Set pass (``probe``) instead of one pass each.
+  Set pass (``probe``) instead of one pass each;
+* base64 runs without a capital letter that are not hex are not decoded (as before), and hex
+  runs are found without a second regular expression pass.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import random
 import pytest
 
 from bastion.privacy import PrivacyFilter, default_scanner, scan_views
+from bastion.privacy import filter as filter_mod
 from bastion.privacy import views as views_mod
 from bastion.privacy.keywords import SHAPES
 from bastion.privacy.textio import rot13
@@ -41,6 +45,7 @@ _PIECES = [
     '"abcd" + "efgh"', "\\\n", "     12\t", "a.py:3:", "\\n", '\\"', "%41", "&amp;", "\\u0041",
     base64.b64encode(b"token=" + _GH.encode()).decode(), "abcdefghijklmnop\n",
     _ACROSS_A_JOIN,
+    "export API_TOKEN=Qm7Zt2Lw9Xc4Vb8Np3Rk6Hs1Jd5Gf0Ty",  # two rules, one span, one confidence
 ]
 
 
@@ -83,7 +88,7 @@ def test_a_rule_that_runs_everywhere_keeps_every_reshaped_view() -> None:
 
 def test_a_keyword_made_by_a_join_in_the_rot13_text_is_found() -> None:
     scanner = default_scanner()
-    assert scanner.scan_shapes(_ACROSS_A_JOIN)[1] == frozenset()
+    assert not scanner.scan_shapes(_ACROSS_A_JOIN)[1]
     assert [f.rule_id for f in scan_views(scanner, _ACROSS_A_JOIN)] == ["github-pat"]
 
 
@@ -98,9 +103,12 @@ def test_probe_says_what_each_builders_own_check_says() -> None:
 
 
 def _everything(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make ``views`` build every view, as before the skips."""
+    """Make ``views`` build every view and scan each with its own keyword pass, as before."""
     monkeypatch.setattr(views_mod, "_probe", lambda text, steps: None)
     monkeypatch.setattr(views_mod, "_wanted", lambda step, shapes, join: True)
+    unhinted = lambda scanner, v: scanner.scan  # noqa: E731 (each view finds its own keywords)
+    monkeypatch.setattr(views_mod, "view_scan", unhinted)
+    monkeypatch.setattr(filter_mod, "view_scan", unhinted)
 
 
 def test_scan_views_finds_what_scanning_every_view_finds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,3 +131,38 @@ def test_redaction_is_the_same_as_with_every_view(monkeypatch: pytest.MonkeyPatc
         slow_filter = PrivacyFilter()
         slow = [slow_filter.redact(t) for t in texts]
     assert fast == slow
+
+
+def test_blob_candidates_are_the_runs_the_old_filter_kept() -> None:
+    """``candidate_runs``: base64 runs with a capital or only hex digits, then the hex runs not
+    already seen — the same spans in the same order as the two RE2 passes and the filter."""
+    import re
+
+    from bastion.privacy.blobs import candidate_runs, runs
+
+    hexish = re.compile(rb"[0-9a-fA-F]+")
+    alphabet = ["a", "f", "F", "0", "9", "g", "Z", "_", "-", "+", "/", "=", "==", "\n", "\\n",
+                "\\r\\n", " ", "\t", ".", "é", "deadbeef" * 2, "0123456789abcdefABCDEF",
+                "assert_raises_regex", "AssertRaisesRegex", "QUJDREVGR0hJSktMTU5P"]
+    rng = random.Random(9)
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        data = text.encode("utf-8")
+        kept = [(s, e) for s, e in runs(data)
+                if not (data[s:e].lower() == data[s:e] and not hexish.fullmatch(data[s:e]))]
+        assert candidate_runs(data) == kept, repr(text)
+
+
+def test_a_scan_told_more_keywords_than_occur_finds_the_same() -> None:
+    """A reshaped view is scanned with the keywords its original's pass found in it; any
+    superset of the keywords that occur gives the same findings (a keyword that does not
+    occur has no hit), and so does any order (ties go to the rule id, not the keyword order)."""
+    scanner = default_scanner()
+    keywords = scanner._keywords
+    assert keywords is not None
+    every = list(range(keywords.count))
+    backwards = every[::-1]
+    for text in _texts(400, 10):
+        plain = scanner.scan(text)
+        assert scanner.scan(text, keywords=every) == plain, repr(text)
+        assert scanner.scan(text, keywords=backwards) == plain, repr(text)

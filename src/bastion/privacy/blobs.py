@@ -138,3 +138,49 @@ def runs(data: bytes) -> Iterator[tuple[int, int]]:
                 seen.add((s, e))
                 yield s, e
             pos = e
+
+
+# hex digits as "h", every other byte as "." (then a run of 16 "h" is a hex run's start)
+_HEX_MARKS = bytes(0x68 if chr(b) in "0123456789abcdefABCDEF" else 0x2E for b in range(256))
+_HEX16 = b"h" * 16
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+def hex_runs(data: bytes) -> Iterator[tuple[int, int]]:
+    """The spans ``[0-9a-fA-F]{16,}`` finds, left to right (``bytes.translate`` and
+    ``bytes.find``: C speed, no regular expression pass over text without a hex run)."""
+    marks = data.translate(_HEX_MARKS)
+    pos = marks.find(_HEX16)
+    while pos >= 0:
+        end = marks.find(b".", pos + 16)
+        if end < 0:
+            end = len(data)
+        yield pos, end
+        pos = marks.find(_HEX16, end)
+
+
+def candidate_runs(data: bytes) -> list[tuple[int, int]]:
+    """The runs of ``runs(data)`` that can be a blob, in the same order: those with a capital
+    letter or only hex digits (a base64 run without either is an identifier such as
+    ``assert_raises_regex``; base64 of text has capitals).
+
+    The base64 runs come from RE2 (one call each); the hex runs from ``hex_runs``, which
+    finds the same spans as the hex pattern without a second regular expression pass.
+    """
+    n = len(data)
+    b64: list[tuple[int, int]] = []
+    pos = 0
+    while pos < n:
+        s, e = _B64_RAW(data, pos, n)[0]
+        if s < 0:
+            break
+        b64.append((s, e))
+        pos = e
+    out = [(s, e) for s, e in b64 if _maybe_blob(data[s:e])]
+    seen = set(b64)  # (a hex run is usually a base64 run too: decoded once, in that order)
+    out += [span for span in hex_runs(data) if span not in seen]
+    return out
+
+
+def _maybe_blob(raw: bytes) -> bool:
+    return raw.lower() != raw or not raw.translate(None, _HEX_DIGITS)

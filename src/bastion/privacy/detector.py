@@ -23,7 +23,7 @@ import ahocorasick
 import re2
 
 from bastion.privacy.dense import LONG_MATCH, KeywordHits, run_near_keywords, split_offsets
-from bastion.privacy.keywords import SHAPES, KeywordSet
+from bastion.privacy.keywords import NO_SHAPES, SHAPES, KeywordSet, Shapes
 from bastion.privacy.rules import CONFIDENCES, Rule, RuleError, compile_re2, default_rules
 
 _CONF_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
@@ -409,8 +409,9 @@ class SecretScanner:
 
     # ------------------------------------------------------------------------------ scan
 
-    def _keyword_hits(self, data: bytes, shapes: bool = False
-                      ) -> tuple[dict[int, KeywordHits | list[int]], frozenset[str]]:
+    def _keyword_hits(self, data: bytes, shapes: bool = False,
+                      known: Sequence[int] | None = None,
+                      ) -> tuple[dict[int, KeywordHits | list[int]], Shapes]:
         """``{rule index: its keyword hits}`` for the rules with any: the sorted offsets, or
         a :class:`KeywordHits` when a keyword has so many that they were not all split out;
         and the reshaped views of the text in which some keyword occurs."""
@@ -435,7 +436,11 @@ class SecretScanner:
         enough = max(64, len(low) // (96 + 64 + _WINDOW_COST) + 1)
         hits: dict[int, KeywordHits | list[int]] = {}
         dense: list[tuple[bytes, int, int, int]] = []
-        present, found_shapes = keywords.match(low, shapes=shapes)
+        present: Sequence[int]
+        if known is None:
+            present, found_shapes = keywords.match(low, shapes=shapes)
+        else:  # the keywords in this text are known (see ``scan``): no pass to find them
+            present, found_shapes = known, SHAPES
         for i in present:
             kw = keywords.keywords[i]
             parts = low.split(kw, enough)
@@ -463,19 +468,25 @@ class SecretScanner:
                     lst.add(kw, count, first, last)
         return hits, found_shapes
 
-    def scan(self, text: str) -> list[Finding]:
-        """Every secret in ``text``, sorted by position, overlapping findings de-duplicated."""
-        return self._scan(text, False)[0]
+    def scan(self, text: str, keywords: Sequence[int] | None = None) -> list[Finding]:
+        """Every secret in ``text``, sorted by position, overlapping findings de-duplicated.
 
-    def scan_shapes(self, text: str) -> tuple[list[Finding], frozenset[str]]:
+        ``keywords``: the (sorted) indices of the rule keywords that occur in ``text``, when
+        they are known — a rot13'd or reversed view's, from ``scan_shapes`` of its original —
+        so that the pass that finds them is not made again."""
+        return self._scan(text, False, keywords)[0]
+
+    def scan_shapes(self, text: str) -> tuple[list[Finding], Shapes]:
         """``scan(text)``, and which of its reshaped views (``"rot13"``, ``"reversed"``) can
-        hold a finding: those in which some rule keyword occurs (the same pass over the text;
-        see ``keywords.py``). The others have none: ``views`` need not build them."""
+        hold a finding — those in which some rule keyword occurs, with those keywords (the
+        same pass over the text; see ``keywords.py``). The others have none: ``views`` need
+        not build them."""
         return self._scan(text, True)
 
-    def _scan(self, text: str, shapes: bool) -> tuple[list[Finding], frozenset[str]]:
+    def _scan(self, text: str, shapes: bool, keywords: Sequence[int] | None = None,
+              ) -> tuple[list[Finding], Shapes]:
         if not text:
-            return [], frozenset()
+            return [], NO_SHAPES
         data = text.encode("utf-8", "surrogatepass")
         n = len(data)
         cands: list[_Cand] = []
@@ -483,7 +494,7 @@ class SecretScanner:
             self._run(idx, data, 0, n, cands)
         found_shapes = SHAPES
         if self._keywords is not None:
-            found, found_shapes = self._keyword_hits(data, shapes)
+            found, found_shapes = self._keyword_hits(data, shapes, keywords)
             for idx, hits in found.items():
                 comp = self._compiled[idx]
                 back, fwd = comp.back, comp.fwd
@@ -586,8 +597,11 @@ def _names_an_id(text: str, start: int) -> bool:
 
 
 def dedupe(candidates: list[Finding], text: str) -> list[Finding]:
-    """Keep one finding per overlapping group: the widest, then most confident, then first rule."""
-    candidates.sort(key=lambda f: (f.start, -(f.end - f.start), -_CONF_RANK[f.confidence]))
+    """Keep one finding per overlapping group: the widest, then most confident, then the first
+    rule id in alphabetical order (two rules that find the same span with the same confidence
+    give one answer, whatever the order they ran in), then the first found."""
+    candidates.sort(key=lambda f: (f.start, -(f.end - f.start), -_CONF_RANK[f.confidence],
+                                   f.rule_id))
     kept: list[Finding] = []
     for f in candidates:
         if kept and f.start < kept[-1].end:

@@ -47,7 +47,7 @@ from bastion.privacy.response import (
 )
 from bastion.privacy.rules import Rule, compile_re2
 from bastion.privacy.textio import regex_safe, unquote
-from bastion.privacy.views import reshaped, view_findings, views
+from bastion.privacy.views import reshaped, view_findings, view_scan, views
 
 _PRIORITY = {"SECRET": 2, "PII": 1}
 _RECENT = 256  # redaction results remembered (the history is re-filtered before each request)
@@ -125,7 +125,7 @@ class PrivacyFilter:
         # (rot13 / reversed views without a rule keyword are not built: known values are not
         # matched in those shapes anyway, see ``reshaped``)
         for v in views(text, shapes=shapes):
-            for f, off in view_findings(self._scanner.scan, v):
+            for f, off in view_findings(view_scan(self._scanner, v), v):
                 if v.kind == "join" and not v.crosses_join(f.start + off, f.end + off):
                     continue
                 self._learn(f)

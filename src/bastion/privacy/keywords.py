@@ -21,14 +21,18 @@ known and every reshaped view is built, as before.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import re2
 
 from bastion.privacy.textio import rot13_bytes
 
-#: the reshaped views whose keywords are in the Set
-SHAPES: frozenset[str] = frozenset({"rot13", "reversed"})
+#: which reshaped views of a text can hold a finding, each with the (sorted) indices of the
+#: keywords that occur in it; None when that is not known (the view is scanned as any text)
+Shapes = Mapping[str, "tuple[int, ...] | None"]
+#: nothing known: every reshaped view can hold a finding
+SHAPES: Shapes = MappingProxyType({"rot13": None, "reversed": None})
 
 
 class KeywordSet:
@@ -57,18 +61,28 @@ class KeywordSet:
                 self._shape_of += ("rot13", "reversed")
             self._shaped = _compile([*self.keywords, *extra])
 
-    def match(self, low: bytes, *, shapes: bool = False) -> tuple[list[int], frozenset[str]]:
-        """(indices of the keywords in ``low``, the shapes that can hold a finding: all of
-        them unless ``shapes`` is asked for and known)."""
+    def match(self, low: bytes, *, shapes: bool = False) -> tuple[list[int], Shapes]:
+        """(sorted indices of the keywords in ``low``, the reshaped views that can hold a
+        finding: all of them, unknown, unless ``shapes`` is asked for and known).
+
+        Sorted, not in RE2's order of discovery (which depends on where each keyword first
+        occurs): a reshaped view scanned with the keywords known from here must see them in
+        the order its own pass would give."""
         if not shapes or not self.shapes_known:
-            return self._set.Match(low) or [], SHAPES
-        found = self._shaped.Match(low) or []
+            return sorted(self._set.Match(low) or ()), SHAPES
+        found = sorted(self._shaped.Match(low) or ())
         count = self.count
         forward = [i for i in found if i < count]
         if len(forward) == len(found):
-            return forward, frozenset()
-        shape_of = self._shape_of
-        return forward, frozenset(shape_of[i - count] for i in found if i >= count)
+            return forward, NO_SHAPES
+        shaped: dict[str, list[int]] = {}
+        for i in found[len(forward):]:  # pattern count + 2k is keyword k rot13'd, + 1 reversed
+            shaped.setdefault(self._shape_of[i - count], []).append((i - count) // 2)
+        return forward, {shape: tuple(sorted(set(ks))) for shape, ks in shaped.items()}
+
+
+#: known: no reshaped view holds a keyword
+NO_SHAPES: Shapes = MappingProxyType({})
 
 
 def _compile(patterns: list[bytes]) -> Any:

@@ -41,6 +41,9 @@ class View:
     _regions: dict[int, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
     #: the characters the decoded pieces hold (escape views: which further views can matter)
     decoded: frozenset[str] | None = field(default=None, repr=False)
+    #: the indices of the rule keywords that occur in ``text``, when known (a rot13'd or
+    #: reversed view's, from its original's keyword pass: see ``SecretScanner.scan``)
+    keywords: tuple[int, ...] | None = field(default=None, repr=False)
     #: a join view's pieces of the original (copied, removed, copied, …): ``vb`` / ``ob`` are
     #: made from them when first asked for (a join-dense text needs neither unless a finding
     #: in the view is mapped back: ~20 ns per piece saved twice)

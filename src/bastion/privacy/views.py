@@ -16,13 +16,14 @@ substitutions per view, ``MAX_BLOBS`` decoded blobs, ``MAX_DEPTH`` levels of nes
 
 from __future__ import annotations
 
+import functools
 from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from bastion.privacy.blobs import HEXISH, MIN_BLOB, decode_blob, runs
+from bastion.privacy.blobs import MIN_BLOB, candidate_runs, decode_blob
 from bastion.privacy.detector import Finding, SecretScanner, dedupe
-from bastion.privacy.keywords import SHAPES
+from bastion.privacy.keywords import SHAPES, Shapes
 from bastion.privacy.textio import rot13
 from bastion.privacy.viewbase import View
 from bastion.privacy.viewkinds import (
@@ -48,11 +49,10 @@ def blob_views(text: str, parent: View | None = None) -> Iterator[View]:
     data = text.encode("utf-8", "surrogatepass")
     ascii_only = len(data) == len(text)
     count = 0
-    for bs, be in runs(data):
-        raw = data[bs:be]
-        if be - bs < MIN_BLOB or (raw.lower() == raw and not HEXISH.fullmatch(raw)):
-            continue  # short, or no capital letter and not hex: an identifier
-        decoded = decode_blob(raw.decode("ascii"))
+    for bs, be in candidate_runs(data):  # (those with a capital letter, or hex)
+        if be - bs < MIN_BLOB:
+            continue
+        decoded = decode_blob(data[bs:be].decode("ascii"))
         if decoded is None:
             continue
         if ascii_only:
@@ -82,7 +82,7 @@ _CHILDREN: dict[str, tuple[Builder, ...]] = {
 }
 
 
-def _wanted(step: Callable[..., Any], shapes: frozenset[str], join: View | None) -> bool:
+def _wanted(step: Callable[..., Any], shapes: Shapes, join: View | None) -> bool:
     """Whether ``step`` of the root text can matter, given the reshaped views that can hold a
     finding (``shapes``) and the root's join view (``join``)."""
     if step is rot13_view:
@@ -111,18 +111,19 @@ def _worth(step: Callable[..., Any], parent: View | None) -> bool:
 
 
 def views(text: str, depth: int = 0, parent: View | None = None,
-          shapes: frozenset[str] = SHAPES) -> Iterator[View]:
+          shapes: Shapes = SHAPES) -> Iterator[View]:
     """Every derived view of ``text`` (not ``text`` itself), nested up to ``MAX_DEPTH``.
 
     Of the reshaped views (``rot13``, ``reversed``) only those in ``shapes`` are built (for the
     rule scanner: the ones ``SecretScanner.scan_shapes`` says can hold a finding; known values
-    are never matched in them). The rot13 view is built anyway when the text has a join view:
-    its own join view (the original's, rot13'd) was not covered by that check."""
+    are never matched in them), each told the keywords that occur in it (``view_scan``). The
+    rot13 view is built anyway when the text has a join view: its own join view (the
+    original's, rot13'd) was not covered by that check."""
     yield from _views(text, depth, parent, None, shapes)
 
 
 def _views(text: str, depth: int, parent: View | None, join: View | None,
-           shapes: frozenset[str] = SHAPES) -> Iterator[View]:
+           shapes: Shapes = SHAPES) -> Iterator[View]:
     if depth >= MAX_DEPTH or not text:
         return
     kind = parent.kind if parent is not None else "root"
@@ -148,6 +149,8 @@ def _views(text: str, depth: int, parent: View | None, join: View | None,
                 continue
             if kind == "root" and v.kind == "join":
                 join = v
+            if kind == "root" and v.kind in SHAPES:  # (None: not known; absent: none occurs)
+                v.keywords = shapes.get(v.kind, ())
             yield v
             yield from _views(v.text, depth + 1, v, join)
         if kind in ("root", "blob", "escape", "nul") and (
@@ -207,6 +210,14 @@ def reshaped(v: View) -> bool:
     return False
 
 
+def view_scan(scanner: SecretScanner, v: View) -> Callable[[str], list[Finding]]:
+    """``scanner.scan`` for the text of view ``v``, told the keywords that occur in it when
+    they are known (a rot13'd or reversed view: no second keyword pass over it)."""
+    if v.keywords is None:
+        return scanner.scan
+    return functools.partial(scanner.scan, keywords=v.keywords)
+
+
 def view_findings(scan: Callable[[str], list[Any]], v: View) -> list[tuple[Any, int]]:
     """``(match, offset)`` for ``scan`` (rule scanner or known-value finder) over the regions
     of view ``v``: a match's view span is ``match.start + offset``. A match that reaches a
@@ -231,7 +242,7 @@ def scan_views(scanner: SecretScanner, text: str) -> list[Finding]:
     found = list(found)
     extra = False
     for v in views(text, shapes=shapes):
-        for f, off in view_findings(scanner.scan, v):
+        for f, off in view_findings(view_scan(scanner, v), v):
             if v.kind == "join" and not v.crosses_join(f.start + off, f.end + off):
                 continue
             s, e = v.span(f.start + off, f.end + off)
