@@ -37,6 +37,8 @@ from bastion.vault import ApiKeyStore, Vault, open_vault
 
 @dataclass
 class Runtime:
+    """An opened data directory: settings, vault, database, sessions and audit log."""
+
     home: Path
     settings: Settings
     vault: Vault

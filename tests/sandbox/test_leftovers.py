@@ -151,3 +151,24 @@ def test_a_live_claim_blocks_the_sweep(tmp_path: Path) -> None:
     first.release()  # the first one ends normally: its ledger goes, its file is its own job
     assert name.exists()
     assert list((lib / leftovers.LEDGERS).iterdir()) == []
+
+
+def test_bookkeeping_failures_never_fail_the_command(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    claim = leftovers.claim(str(lib))
+    assert claim is not None
+    def full_disk(*args: object, **kwargs: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "open", full_disk)
+        claim.note([(str(tmp_path / ".bashrc"), 1, 2)])  # no error: the command still runs
+    claim.release()
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(leftovers.fcntl, "flock", no_locks)
+    assert leftovers.claim(str(lib)) is None

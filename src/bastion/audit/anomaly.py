@@ -45,6 +45,8 @@ class AnomalyStop(BastionError):
 
 @dataclass
 class Anomaly:
+    """One detector firing: what it saw, how often, against which threshold."""
+
     kind: str
     message: str
     count: int
@@ -122,6 +124,8 @@ class _Window:
 
 @dataclass
 class _SessionState:
+    """The sliding windows one session's records feed."""
+
     changes: _Window
     denied: _Window
     sensitive: _Window

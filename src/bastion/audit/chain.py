@@ -38,6 +38,8 @@ RECORD_FIELDS = (*HEADER_FIELDS, "mac", "payload")
 
 @dataclass(frozen=True)
 class ChainKeys:
+    """The two keys derived from the audit key: one MACs the chain, one encrypts payloads."""
+
     mac_key: bytes
     payload_key: bytes
 

@@ -37,6 +37,8 @@ class CheckpointInvalid(Exception):
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """A signed statement of the chain's head: its last sequence number and MAC."""
+
     seq: int
     mac: str
     time: str

@@ -30,6 +30,8 @@ _REORDER_SEARCH = 8
 
 @dataclass
 class VerifyReport:
+    """What verifying the chain found: ok, how many records, and the first problem."""
+
     ok: bool
     checked: int
     first_bad_seq: int | None = None

@@ -24,6 +24,8 @@ _SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 @dataclass(frozen=True)
 class ExecArgs:
+    """What an ``exec`` invocation asks for, however it was parsed."""
+
     command: list[str]
     workspace: Path
     timeout: float | None

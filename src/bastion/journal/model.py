@@ -74,6 +74,8 @@ class FileChange:
 
 @dataclass
 class Change:
+    """One path's state before and after a journaled operation."""
+
     path: Path
     before: Side
     after: Side
@@ -81,6 +83,8 @@ class Change:
 
 @dataclass
 class Operation:
+    """One journaled operation: which tool changed which paths, and when."""
+
     id: str
     seq: int
     session_id: str | None
@@ -109,6 +113,8 @@ class Operation:
 
 @dataclass
 class UndoResult:
+    """What an undo or redo did, kept or skipped, and why."""
+
     op: Operation  # the undo/redo operation that was recorded
     reverted: list[str]
     kept: list[str]  # created directories left in place because they are not empty

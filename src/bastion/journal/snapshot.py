@@ -69,6 +69,8 @@ class MemoryBlobStore:
 
 @dataclass(frozen=True)
 class Entry:
+    """One path in a snapshot: its kind, mode, size and content digest."""
+
     kind: Kind
     mode: int
     size: int = 0
@@ -80,12 +82,16 @@ class Entry:
 
 @dataclass(frozen=True)
 class Skipped:
+    """A path a snapshot did not record, and why."""
+
     path: str
     reason: str
 
 
 @dataclass
 class Snapshot:
+    """The granted folders' state at one moment (what undo restores)."""
+
     roots: list[str]
     entries: dict[str, Entry] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
@@ -97,6 +103,8 @@ class Snapshot:
 
 @dataclass
 class ChangeRecord:
+    """One difference between two snapshots."""
+
     path: str
     action: Action
     kind: Kind

@@ -27,6 +27,8 @@ _KEYS: dict[str, Answer] = {
 
 @dataclass
 class ApprovalRequest:
+    """What a person is asked to decide: the tool, its target, the access and why."""
+
     tool: str
     target: str
     access: str

@@ -22,6 +22,8 @@ PSEUDO_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
 
 @dataclass(frozen=True)
 class Grant:
+    """A folder granted to the agent, with its access and where the grant came from."""
+
     path: Path
     access: Access
     source: str

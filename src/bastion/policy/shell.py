@@ -35,6 +35,8 @@ MAX_COMMAND_CHARS = 100_000
 
 @dataclass
 class Analysis:
+    """A command line taken apart: its simple commands and the paths it redirects."""
+
     segments: list[list[str]] = field(default_factory=list)
     #: paths the command writes through redirections (checked like writes)
     redirect_targets: list[str] = field(default_factory=list)

@@ -57,6 +57,8 @@ def project_digest(root: Path) -> str | None:
 
 @dataclass
 class TrustStore:
+    """The projects whose own ``.bastion/`` settings the user trusts."""
+
     home: Path
 
     @property

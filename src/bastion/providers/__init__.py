@@ -26,6 +26,8 @@ PROVIDER_NAMES = ("embedded", "local", "openai", "anthropic", "replay")
 
 @dataclass
 class ProviderOptions:
+    """How to build a provider: its name, model, replay script and record file."""
+
     name: str
     model: str | None = None
     script: Path | None = None

@@ -25,6 +25,8 @@ class ProviderError(BastionError):
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """A tool as the model sees it: name, description, JSON schema of its arguments."""
+
     name: str
     description: str
     parameters: dict[str, Any]
@@ -36,6 +38,8 @@ class ToolSpec:
 
 @dataclass
 class ToolCall:
+    """One tool call the model asked for."""
+
     id: str
     name: str
     arguments: dict[str, Any]
@@ -88,6 +92,8 @@ def bounded_call(call: ToolCall) -> ToolCall:
 
 @dataclass
 class ModelRequest:
+    """What is sent to the model: messages, tools and sampling options."""
+
     messages: list[Message]
     tools: list[ToolSpec] = field(default_factory=list)
     tool_choice: Literal["auto", "required", "none"] = "auto"
@@ -97,6 +103,8 @@ class ModelRequest:
 
 @dataclass
 class ModelReply:
+    """What the model answered: text and tool calls."""
+
     content: str
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str | None = None

@@ -42,6 +42,8 @@ MAX_HARDLINKS = 2000
 
 @dataclass
 class CommandResult:
+    """How a command ended: status, output, and which limit stopped it."""
+
     exit_code: int
     stdout: str
     stderr: str

@@ -54,12 +54,15 @@ class Claim:
         if self._ledger is None:
             self._ledger = os.path.join(self._lib, LEDGERS,
                                         f"{os.getpid()}.{next(_serial)}.{os.urandom(4).hex()}")
-        fd = os.open(self._ledger, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-                     | os.O_NOFOLLOW, 0o600)
         try:
-            os.write(fd, lines.encode("utf-8", "surrogatepass"))
-        finally:
-            os.close(fd)
+            fd = os.open(self._ledger, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+                         | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, lines.encode("utf-8", "surrogatepass"))
+            finally:
+                os.close(fd)
+        except OSError:  # (a full disk): the command still runs; only a crash now would
+            pass         # leave these placeholders behind, as it always did
 
     def release(self) -> None:
         """The placeholders are gone: forget the ledger and let a later sandbox sweep."""
@@ -91,6 +94,9 @@ def claim(lib: str) -> Claim | None:
         else:
             sweep(os.path.join(lib, LEDGERS))
         fcntl.flock(fd, fcntl.LOCK_SH)  # waits only for a sweep in progress
+    except OSError:  # no locks on this file system: no ledger either (nothing is swept)
+        os.close(fd)
+        return None
     except BaseException:
         os.close(fd)
         raise

@@ -38,6 +38,8 @@ _SYSTEM_PREFIXES = tuple(d + "/" for d in SYSTEM_DIRS)
 
 @dataclass
 class Plan:
+    """bubblewrap's options for one command, and the placeholders they need."""
+
     args: list[str]
     #: missing protected paths: :func:`create_placeholders` makes them mount points
     placeholders: list[str]

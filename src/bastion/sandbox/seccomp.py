@@ -43,6 +43,8 @@ _OFF_NR, _OFF_ARCH, _OFF_ARGS = 0, 4, 16
 
 @dataclass(frozen=True)
 class _Arch:
+    """One architecture's audit value and system-call numbers."""
+
     audit: int
     socket: int
     #: refused outright

@@ -20,6 +20,8 @@ class SessionNotFound(BastionError):
 
 @dataclass
 class SessionInfo:
+    """A session's metadata, as listed."""
+
     id: str
     title: str
     created_at: float

@@ -34,6 +34,8 @@ ArgsT = TypeVar("ArgsT", bound=ToolArgs)
 
 @dataclass
 class ToolResult:
+    """What a tool returns to the model, and the facts kept for history and audit."""
+
     content: str
     is_error: bool = False
     #: structured facts for the history and audit (paths touched, hashes, exit codes)

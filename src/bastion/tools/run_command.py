@@ -51,6 +51,8 @@ from .secretfiles import SecretFiles, unrestorable_paths
 
 @dataclass
 class CommandOutcome:
+    """Everything about one command: the decision, the result, the changes."""
+
     command: str
     verdict: Verdict = "deny"
     outcome: Verdict = "deny"

@@ -30,6 +30,8 @@ class WrongPassphraseError(BastionError):
 
 @dataclass(frozen=True)
 class KdfParams:
+    """Argon2id parameters of a key slot."""
+
     memory_kib: int = 65536
     iterations: int = 2
     lanes: int = 1
