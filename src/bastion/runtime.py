@@ -139,9 +139,12 @@ class Runtime:
         if not self.db.query("SELECT 1 FROM journal_intents LIMIT 1"):
             return
         from bastion.journal import open_journal, recover_intents
+        from bastion.sandbox import is_placeholder, sweep_placeholders
 
         try:
-            ops = recover_intents(open_journal(self), lambda o: owner_alive(self.home, o))
+            sweep_placeholders()  # a killed command's mount points are not its changes
+            ops = recover_intents(open_journal(self), lambda o: owner_alive(self.home, o),
+                                  foreign=is_placeholder)
         except Exception as exc:  # never block start-up; the intent stays for the next one
             self.audit.record("command", "recovery-failed", {"error": str(exc)})
             return

@@ -5,6 +5,7 @@ workspace's listing and file contents, read from the disk outside Bastion."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -172,3 +173,52 @@ def test_bookkeeping_failures_never_fail_the_command(tmp_path: Path,
 
     monkeypatch.setattr(leftovers.fcntl, "flock", no_locks)
     assert leftovers.claim(str(lib)) is None
+
+
+def test_a_killed_commands_recovered_changes_are_its_own(tmp_path: Path,
+                                                         bastion_home: Path) -> None:
+    """At the next start the killed command's changes are journaled from its write-ahead
+    intent: what it wrote, not the sandbox's placeholders (which are removed, not recorded)."""
+    require(shutil.which("bwrap") is not None, "bubblewrap")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.txt").write_text("a\n")
+    before = _listing(ws)
+    proc = _start(ws, "sh", "-c", "echo x > made.txt; sleep 60")
+    _wait_for(ws / "made.txt", proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    listed = run_bastion("changes", "--json")  # any command: start-up recovers the intent
+    assert listed.returncode == 0, listed.stderr
+    ops = json.loads(listed.stdout)
+    assert [[c["path"] for c in op["changes"]] for op in ops] == [[str(ws / "made.txt")]]
+    assert "recovered at start-up" in ops[0]["summary"]
+    after = _listing(ws)
+    del after["made.txt"]
+    assert after == before  # the placeholders are gone from the disk too
+    undone = run_bastion("undo", ops[0]["id"])
+    assert undone.returncode == 0, undone.stderr
+    assert _listing(ws) == before
+
+
+def test_placeholders_a_live_sandbox_keeps_are_not_recorded_as_changes(
+        tmp_path: Path) -> None:
+    require(shutil.which("bwrap") is not None, "bubblewrap")
+    ws, busy = tmp_path / "ws", tmp_path / "busy"
+    ws.mkdir()
+    busy.mkdir()
+    live = _start(busy, "sleep", "60")
+    try:
+        _wait_for(busy / ".mcp.json", live)
+        proc = _start(ws, "sh", "-c", "echo x > made.txt; sleep 60")
+        _wait_for(ws / "made.txt", proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        listed = run_bastion("changes", "--json")  # cannot sweep: the other sandbox runs
+        assert listed.returncode == 0, listed.stderr
+        assert (ws / ".git").is_file()  # still there (it may be the live sandbox's mount)
+        paths = [c["path"] for op in json.loads(listed.stdout) for c in op["changes"]]
+        assert paths == [str(ws / "made.txt")]
+    finally:
+        live.send_signal(signal.SIGTERM)
+        live.wait(timeout=30)

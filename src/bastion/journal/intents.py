@@ -45,28 +45,32 @@ def end_intent(journal: Journal, intent_id: str) -> None:
     journal.db.execute("DELETE FROM journal_intents WHERE id = ?", (intent_id,))
 
 
-def recover_intents(journal: Journal, alive: Callable[[str], bool]) -> list[str]:
-    """Finish the intents of dead owners; returns the ids of the operations recorded."""
+def recover_intents(journal: Journal, alive: Callable[[str], bool],
+                    foreign: Callable[[str], bool] | None = None) -> list[str]:
+    """Finish the intents of dead owners; returns the ids of the operations recorded.
+    ``foreign(path)``: a file that appeared meanwhile but is not the command's doing (the
+    sandbox's own placeholders, left by the kill) — not recorded as created by it."""
     rows = journal.db.query("SELECT * FROM journal_intents ORDER BY created_at")
     recorded: list[str] = []
     for row in rows:
         owner = row["owner"]
         if owner is not None and alive(owner):
             continue  # a live process's command: it records its own changes
-        op = _recover(journal, row)
+        op = _recover(journal, row, foreign)
         if op is not None:
             recorded.append(op)
         end_intent(journal, row["id"])
     return recorded
 
 
-def _recover(journal: Journal, row: Any) -> str | None:
+def _recover(journal: Journal, row: Any, foreign: Callable[[str], bool] | None) -> str | None:
     roots = json.loads(row["roots"])
     before = Snapshot(roots=roots)
     for path, (kind, mode, size, sha, target) in json.loads(row["entries"]).items():
         before.entries[path] = Entry(kind, mode, size, sha, target)
     after = take_snapshot(roots, journal.blobs)
-    changes = diff_snapshots(before, after)
+    changes = [c for c in diff_snapshots(before, after)
+               if not (foreign and c.action == "created" and foreign(c.path))]
     if not changes:
         return None
     return journal.record_change_set(

@@ -10,6 +10,7 @@ from .launcher import (
     run_sandboxed,
     run_unsandboxed,
 )
+from .mounts import is_placeholder, sweep_placeholders
 from .process import start_sandboxed
 from .spec import Limits, SandboxSpec, build_env, is_credential_name
 
@@ -23,9 +24,11 @@ __all__ = [
     "build_env",
     "compile_spec",
     "is_credential_name",
+    "is_placeholder",
     "limits_from",
     "probe_sandbox",
     "run_sandboxed",
     "run_unsandboxed",
     "start_sandboxed",
+    "sweep_placeholders",
 ]

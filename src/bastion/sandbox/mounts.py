@@ -245,6 +245,24 @@ def claim_placeholders() -> leftovers.Claim | None:
     return leftovers.claim(lib)
 
 
+def sweep_placeholders() -> None:
+    """Remove what killed sandboxes left behind now, if no sandbox of this data directory
+    is running (at start-up, before a killed command's changes are recovered)."""
+    claim = claim_placeholders()
+    if claim is not None:
+        claim.release()
+
+
+def is_placeholder(path: str) -> bool:
+    """``path`` is one of the placeholders (a name of the empty file they all link to): a
+    killed command's leftover, never something a command made."""
+    try:
+        st, empty = os.lstat(path), os.lstat(_empty_file())
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == (empty.st_dev, empty.st_ino)
+
+
 def create_placeholders(paths: Sequence[str | os.PathLike[str]], source: str | None,
                         claim: leftovers.Claim | None = None) -> list[str]:
     """Create the mount points for missing protected paths before bubblewrap starts: empty,
