@@ -94,6 +94,18 @@ def shannon_entropy(value: str) -> float:
     return max(0.0, math.log2(n) - repeated / n)
 
 
+#: a hex string carries 4 bits per character at most, so a uniform threshold (3.5 for most
+#: rules: meant for base62-like tokens) rejected ~18% of random 128-bit hex keys and ~55% of
+#: 96-bit ones by chance; for hex it is capped at 3.0 (>= 99.5% of random 24-hex strings pass,
+#: while repetitive hex such as ``00ff00ff…`` or ``deadbeef…`` still fails)
+HEX_ENTROPY = 3.0
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _entropy_floor(threshold: float, secret: str) -> float:
+    return min(threshold, HEX_ENTROPY) if _HEX.fullmatch(secret) else threshold
+
+
 _ASCII_DIGIT = re.compile(r"[0-9]")
 _ASCII_OTHER = re.compile(r"[^A-Za-z0-9]")
 
@@ -313,7 +325,7 @@ class _Compiled:
         rule = self.rule
         if looks_like_placeholder(secret):
             return False
-        if rule.entropy and shannon_entropy(secret) < rule.entropy:
+        if rule.entropy and shannon_entropy(secret) < _entropy_floor(rule.entropy, secret):
             return False
         if rule.min_classes and char_classes(secret) < rule.min_classes:
             return False
@@ -570,7 +582,7 @@ class SecretScanner:
             verdict = verdicts.get((idx, secret))
             if verdict is None:
                 verdict = verdicts[(idx, secret)] = be - bs > LONG_MATCH or comp.accepts(secret)
-            if verdict and comp.id_keys and _UUID.fullmatch(secret) and _names_an_id(text, cs):
+            if verdict and comp.id_keys and _not_a_credential(text, cs, secret):
                 continue
             if verdict:
                 out.append(Finding(comp.rule.id, cs, ce, 0, comp.rule.confidence, secret))
@@ -587,13 +599,35 @@ _ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD])
                      r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID)$|(?i:idempotency)")
 
 
-def _names_an_id(text: str, start: int) -> bool:
-    """True when the value at ``start`` is assigned to a key that names an identifier
-    (``token_id``, ``tokenId``, ``SECRET_UUID``, ``idempotency_key``): a UUID there is the id
-    of a credential, not the credential (a false-positive class of issue #13). A UUID under
-    ``api_key`` / ``token`` / ``password`` is still reported: some services use them as keys."""
+#: token names that are not credentials: pagination cursors, request / idempotency / change
+#: tokens (``NextContinuationToken``, ``page_token``, ``ClientRequestToken``, ``ChangeToken``)
+#: (the word must begin the key, follow ``_ . -``, or begin a camelCase word: ``dynatrace_token``
+#: is a credential, ``NextContinuationToken`` is not)
+_NOT_CREDENTIAL_KEY = re.compile(
+    r"(?:^|[_.-]|(?<=[a-z0-9])(?=[A-Z]))"
+    r"(?i:(?:next|continuation|continue|page|pagination|paging|cursor|change|request|"
+    r"idempotency|sync|resume|purchase|action|output|input|start|last|nonce|trace|"
+    r"correlation)[_.-]?token|cursor|marker|next_?page|page_?cursor)$")
+
+
+def _not_a_credential(text: str, start: int, secret: str) -> bool:
+    """True when the key the value at ``start`` is assigned to says it is no credential (a
+    false-positive class of issue #13):
+
+    * a UUID under a key naming an identifier (``token_id``, ``tokenId``, ``SECRET_UUID``,
+      ``idempotency_key``) is the id of a credential, not the credential — while a UUID under
+      ``api_key`` / ``token`` / ``password`` is still reported (some services use them as keys);
+    * any value under a pagination or request token (``NextContinuationToken``,
+      ``page_token``, ``ClientRequestToken``, ``ChangeToken``) is an opaque cursor or an
+      idempotency value, however random it looks.
+    """
     m = _KEY_BEFORE_REVERSED.match(text[max(0, start - 80) : start][::-1])
-    return m is not None and _ID_KEY.search(m.group(1)[::-1]) is not None
+    if m is None:
+        return False
+    key = m.group(1)[::-1]
+    if _NOT_CREDENTIAL_KEY.search(key):
+        return True
+    return _UUID.fullmatch(secret) is not None and _ID_KEY.search(key) is not None
 
 
 def dedupe(candidates: list[Finding], text: str) -> list[Finding]:
