@@ -570,7 +570,7 @@ class SecretScanner:
             verdict = verdicts.get((idx, secret))
             if verdict is None:
                 verdict = verdicts[(idx, secret)] = be - bs > LONG_MATCH or comp.accepts(secret)
-            if verdict and comp.id_keys and _UUID.fullmatch(secret) and _names_an_id(text, cs):
+            if verdict and comp.id_keys and _not_a_credential(text, cs, secret):
                 continue
             if verdict:
                 out.append(Finding(comp.rule.id, cs, ce, 0, comp.rule.confidence, secret))
@@ -583,17 +583,34 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # the key an assigned value stands under (``token_id = "``, ``"tokenId": "``, ``KEY_ID=``),
 # matched on the reversed text before the value (anchored: a constant cost per candidate)
 _KEY_BEFORE_REVERSED = re.compile(r"[\"'`]?[ \t]*(?:=:|>=|[:=])[ \t]*[\"'`]?([A-Za-z0-9_.-]{1,64})")
-_ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD])$"
-                     r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID)$|(?i:idempotency)")
+_ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD]|(?i:name|ref|arn))$"
+                     r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID|Name|NAME|Ref|REF)$|(?i:idempotency)")
+# keys of opaque pagination cursors (``next_page_token``, ``nextPageToken``, ``continuation_token``,
+# ``NextToken``): random-looking, and not credentials
+_PAGE_KEY = re.compile(r"(?:^|[_.-])(?i:page|next|prev|previous|continuation|pagination|cursor|sync"
+                       r"|resume)[_.-]?(?i:token|cursor|marker)$|(?<=[a-z0-9])(?:Page|Next|Prev"
+                       r"|Previous|Continuation|Pagination|Cursor|Sync|Resume)(?:Token|Cursor|Marker)$")
 
 
-def _names_an_id(text: str, start: int) -> bool:
-    """True when the value at ``start`` is assigned to a key that names an identifier
-    (``token_id``, ``tokenId``, ``SECRET_UUID``, ``idempotency_key``): a UUID there is the id
-    of a credential, not the credential (a false-positive class of issue #13). A UUID under
-    ``api_key`` / ``token`` / ``password`` is still reported: some services use them as keys."""
+def _key_before(text: str, start: int) -> str | None:
     m = _KEY_BEFORE_REVERSED.match(text[max(0, start - 80) : start][::-1])
-    return m is not None and _ID_KEY.search(m.group(1)[::-1]) is not None
+    return m.group(1)[::-1] if m is not None else None
+
+
+def _not_a_credential(text: str, start: int, secret: str) -> bool:
+    """True when a generic rule's value at ``start`` is, by the key it is assigned to, not a
+    credential (false-positive classes of issue #13): a UUID under a key that names an
+    identifier (``token_id``, ``tokenId``, ``SECRET_UUID``, ``secretName``, ``key_ref``,
+    ``idempotency_key``) is the id of a credential; any value under a key that names a
+    pagination cursor (``next_page_token``, ``nextPageToken``, ``continuation_token``) is a
+    cursor. A UUID under ``api_key`` / ``token`` / ``password`` is still reported (some
+    services use them as keys), and so is every value a vendor-specific rule finds."""
+    key = _key_before(text, start)
+    if key is None:
+        return False
+    if _PAGE_KEY.search(key) is not None:
+        return True
+    return _UUID.fullmatch(secret) is not None and _ID_KEY.search(key) is not None
 
 
 def dedupe(candidates: list[Finding], text: str) -> list[Finding]:
