@@ -105,7 +105,34 @@ def positives(rng: random.Random) -> list[tuple[str, str]]:
             ("key-name", f'{v}_api_key = "{hx}"'),
             ("key-name", f"{v.upper()}_TOKEN={hx}"),
         ]
+        out += _more_shapes(rng, pw, tok)
     return out
+
+
+def _more_shapes(rng: random.Random, pw: str, tok: str) -> list[tuple[str, str]]:
+    """Further shapes of the same categories (issue #13's second list of misses)."""
+    hexkey = _r(rng, 32, "0123456789abcdef")
+    vendor = rng.choice(["twilio auth token", "algolia admin key", "bugsnag api key",
+                         "circleci token", "DATADOG_APP_KEY=", "sentry auth token"])
+    return [
+        ("context", f"The admin password was changed to '{pw}' this morning."),
+        ("context", f"I set the password to {pw} for now"),
+        ("context", f'unlock the archive with the passphrase "{pw}"'),
+        ("context", f"log in with admin / {pw} and rotate it"),
+        ("context", f"the staging pw is {pw}"),
+        ("tool-format", f"10.1.{rng.randrange(256)}.7:6432:billing:billing_rw:{pw}"),
+        ("tool-format", f'$pw = "{pw}" | ConvertTo-SecureString -AsPlainText -Force'),
+        ("tool-format", f"$s = ConvertTo-SecureString -AsPlainText -Force -String '{pw}'"),
+        ("tool-format", f"net user /add deploy {pw}"),
+        ("tool-format", f'NET USER svc_sql "{pw}" /ADD'),
+        ("url-query", f"wss://feed.example.net/live?auth={tok}"),
+        ("url-query", f"curl 'https://git.example.org/api/v4/projects?private_token={tok}'"),
+        ("framework-key", "APP_KEY=base64:"
+         + base64.b64encode(bytes(rng.randrange(256) for _ in range(32))).decode()),
+        ("framework-key", f"app.secret_key = b'{_r(rng, 10)}\\x8f{_r(rng, 10)}'"),
+        ("framework-key", f"app.config['SECRET_KEY'] = '{_r(rng, 8)}#{_r(rng, 8)}!{_r(rng, 4)}'"),
+        ("vendor-context", f"{vendor} {hexkey}"),
+    ]
 
 
 def negatives(rng: random.Random, mb: float) -> list[str]:
@@ -134,6 +161,14 @@ def negatives(rng: random.Random, mb: float) -> list[str]:
                         "result_key": "ServerlessV2PlatformVersions",
                         "PasswordLastUsed": "2016-09-08T21:47:36Z"}),
             "openssl req -new -key /etc/ssl/private/site_key.pem -out site.csr",
+            # pagination cursors under token-sounding keys, names and references of secrets
+            json.dumps({"next_page_token": _r(rng, 32), "items": []}),
+            f"nextPageToken: {_r(rng, 40)}",
+            json.dumps({"continuation_token": _r(rng, 48)}),
+            f"secretName: {_uuid(rng)}",
+            f"kms_key_ref = '{_uuid(rng)}'",
+            "api_key: ${{ secrets.API_KEY }}",
+            "login: admin/password",
         ]))
     lib = Path(sysconfig.get_paths()["stdlib"])
     total = sum(map(len, docs))

@@ -595,37 +595,38 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # the key an assigned value stands under (``token_id = "``, ``"tokenId": "``, ``KEY_ID=``),
 # matched on the reversed text before the value (anchored: a constant cost per candidate)
 _KEY_BEFORE_REVERSED = re.compile(r"[\"'`]?[ \t]*(?:=:|>=|[:=])[ \t]*[\"'`]?([A-Za-z0-9_.-]{1,64})")
-_ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD])$"
-                     r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID)$|(?i:idempotency)")
-
-
-#: token names that are not credentials: pagination cursors, request / idempotency / change
-#: tokens (``NextContinuationToken``, ``page_token``, ``ClientRequestToken``, ``ChangeToken``)
-#: (the word must begin the key, follow ``_ . -``, or begin a camelCase word: ``dynatrace_token``
-#: is a credential, ``NextContinuationToken`` is not)
-_NOT_CREDENTIAL_KEY = re.compile(
+_ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD]|(?i:name|ref|arn))$"
+                     r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID|Name|NAME|Ref|REF)$|(?i:idempotency)")
+# keys of opaque pagination cursors and request / idempotency / change tokens
+# (``next_page_token``, ``nextPageToken``, ``NextContinuationToken``, ``ClientRequestToken``,
+# ``ChangeToken``, ``startCursor``, ``NextMarker``): random-looking, and not credentials. The
+# word must begin the key, follow ``_ . -`` or begin a camelCase word: ``dynatrace_token`` is
+# a credential.
+_PAGE_KEY = re.compile(
     r"(?:^|[_.-]|(?<=[a-z0-9])(?=[A-Z]))"
-    r"(?i:(?:next|continuation|continue|page|pagination|paging|cursor|change|request|"
-    r"idempotency|sync|resume|purchase|action|output|input|start|last|nonce|trace|"
-    r"correlation)[_.-]?token|cursor|marker|next_?page|page_?cursor)$")
+    r"(?i:(?:next|prev|previous|continuation|continue|page|pagination|paging|cursor|change|"
+    r"request|idempotency|sync|resume|purchase|action|output|input|start|last|nonce|trace|"
+    r"correlation)[_.-]?(?:token|cursor|marker)|cursor|marker|next_?page|page_?cursor)$")
+
+
+def _key_before(text: str, start: int) -> str | None:
+    m = _KEY_BEFORE_REVERSED.match(text[max(0, start - 80) : start][::-1])
+    return m.group(1)[::-1] if m is not None else None
 
 
 def _not_a_credential(text: str, start: int, secret: str) -> bool:
-    """True when the key the value at ``start`` is assigned to says it is no credential (a
-    false-positive class of issue #13):
-
-    * a UUID under a key naming an identifier (``token_id``, ``tokenId``, ``SECRET_UUID``,
-      ``idempotency_key``) is the id of a credential, not the credential — while a UUID under
-      ``api_key`` / ``token`` / ``password`` is still reported (some services use them as keys);
-    * any value under a pagination or request token (``NextContinuationToken``,
-      ``page_token``, ``ClientRequestToken``, ``ChangeToken``) is an opaque cursor or an
-      idempotency value, however random it looks.
-    """
-    m = _KEY_BEFORE_REVERSED.match(text[max(0, start - 80) : start][::-1])
-    if m is None:
+    """True when a generic rule's value at ``start`` is, by the key it is assigned to, not a
+    credential (false-positive classes of issue #13): a UUID under a key that names an
+    identifier (``token_id``, ``tokenId``, ``SECRET_UUID``, ``secretName``, ``key_ref``,
+    ``idempotency_key``) is the id of a credential; any value under a key that names a
+    pagination cursor or a request token (``next_page_token``, ``NextContinuationToken``,
+    ``ClientRequestToken``) is an opaque cursor or idempotency value. A UUID under
+    ``api_key`` / ``token`` / ``password`` is still reported (some services use them as
+    keys), and so is every value a vendor-specific rule finds."""
+    key = _key_before(text, start)
+    if key is None:
         return False
-    key = m.group(1)[::-1]
-    if _NOT_CREDENTIAL_KEY.search(key):
+    if _PAGE_KEY.search(key) is not None:
         return True
     return _UUID.fullmatch(secret) is not None and _ID_KEY.search(key) is not None
 
