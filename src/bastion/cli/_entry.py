@@ -1,14 +1,16 @@
 """The process entry point (the ``bastion`` console script and ``python -m bastion``).
 
-``bastion exec`` in its common forms runs without importing Typer (cli/exec_run.py); every
-other command, and every other form of ``exec``, goes through the Typer app (cli/_app.py).
-Both end the same way (cli/_guard.py) and exit without the interpreter's teardown
+``bastion exec`` and ``bastion scan`` in their common forms run without importing Typer
+(cli/_fastargs.py reads them; cli/exec_run.py and cli/scan_run.py do the work); every other
+command, and every other form of those two, goes through the Typer app (cli/_app.py). Both
+paths end the same way (cli/_guard.py) and exit without the interpreter's teardown
 (cli/_exit.py).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 
 def entry() -> None:
@@ -18,16 +20,39 @@ def entry() -> None:
 
 
 def _dispatch() -> None:
-    from .exec_run import parse
-
-    fast = parse(sys.argv[1:])
+    argv = sys.argv[1:]
+    fast = _fast_command(argv)
     if fast is None:
         from ._app import main
 
         main()
         return
     from ._guard import _state, guarded
-    from .exec_run import run_exec
 
-    _state["debug"] = fast.debug
-    guarded(lambda: run_exec(fast))
+    body, _state["debug"] = fast
+    guarded(body)
+
+
+def _fast_command(argv: list[str]) -> tuple[Callable[[], int], bool] | None:
+    """The body of a Typer-free command for ``argv`` and whether ``--debug`` was given, or
+    None (Typer's)."""
+    name = next((a for a in argv if a != "--debug"), None)
+    if name == "exec":
+        from .exec_run import parse, run_exec
+
+        got = parse(argv)
+        return None if got is None else ((lambda: run_exec(got)), got.debug)
+    if name == "scan":
+        from pathlib import Path
+
+        from ._fastargs import parse as parse_args
+        from .scan_run import SCAN, run_scan
+
+        args = parse_args(argv, SCAN)
+        if args is None:
+            return None
+        rules = args.options.get("rules")
+        return (lambda: run_scan(args.arguments[0] if args.arguments else "-",
+                                 args.options.get("format", "text"), "batch" in args.flags,
+                                 None if rules is None else Path(rules))), args.debug
+    return None

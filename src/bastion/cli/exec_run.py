@@ -1,23 +1,26 @@
-"""``bastion exec`` without Typer: the body of the command, and a parser for its common forms.
+"""``bastion exec`` without Typer: the command's body, and its options for the Typer-free parser.
 
 ``exec`` is the command a script or an agent runs many times in a row, so its start-up is
-Typer's import and dispatch plus what the command needs (issue #15's 150 ms). :func:`parse`
-reads the forms ``exec`` is written in — ``[--debug] exec [-w DIR|--workspace[=]DIR]
-[--offline] [--timeout[=]SECONDS] [--] CMD [ARG...]`` — and answers ``None`` for anything
-else (``--help``, an unknown or malformed option, a missing command, an unusual number), which
-then goes through Typer exactly as before, so every message and exit status stays Typer's.
-``tests/cli/test_exec_fast.py`` checks that both parsers give the same values for every form
-this one accepts, and the same output for the same command.
+Typer's import and dispatch plus what the command needs (issue #15's 150 ms). The console entry
+point reads its common forms — ``[--debug] exec [-w DIR|--workspace[=]DIR] [--offline]
+[--timeout[=]SECONDS] [--] CMD [ARG...]`` — with cli/_fastargs.py (:data:`EXEC`); anything else
+(a timeout that is not plain decimal seconds included) goes through Typer (cli/exec_cmd.py),
+which calls the same :func:`run_exec`.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._fastargs import Command
+from ._fastargs import parse as parse_args
+
+EXEC = Command("exec", values={"-w": "workspace", "--workspace": "workspace",
+                               "--timeout": "timeout"},
+               flags={"--offline": "offline"}, rest=True, arguments=(1, 1 << 30))
 #: what ``--timeout`` takes here: plain decimal seconds (anything else is Typer's to judge)
 _SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
@@ -34,52 +37,14 @@ class ExecArgs:
 
 def parse(argv: list[str]) -> ExecArgs | None:
     """``argv`` (without the program name) as an ``exec`` invocation, or ``None``."""
-    if os.environ.get("_BASTION_COMPLETE"):  # shell completion is Typer's
+    got = parse_args(argv, EXEC)
+    if got is None:
         return None
-    debug, i = False, 0
-    while i < len(argv) and argv[i] == "--debug":
-        debug, i = True, i + 1
-    if i >= len(argv) or argv[i] != "exec":
+    timeout = got.options.get("timeout")
+    if timeout is not None and not _SECONDS.fullmatch(timeout):
         return None
-    workspace, timeout, i = ".", None, i + 1
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if arg == "--offline":
-            i += 1
-            continue
-        name, value, i = _option(argv, i)
-        if name is None:
-            if arg.startswith("-"):
-                return None  # --help, an unknown option, a bundle of short flags: Typer's
-            break  # the command: options end at the first argument (no interspersed args)
-        if value is None or not value or value.startswith("-"):
-            return None
-        if name == "timeout":
-            if not _SECONDS.fullmatch(value):
-                return None
-            timeout = float(value)
-        else:
-            workspace = value
-    command = argv[i:]
-    if not command:
-        return None  # Typer says what is missing
-    return ExecArgs(command, Path(workspace), timeout, debug)
-
-
-def _option(argv: list[str], i: int) -> tuple[str | None, str | None, int]:
-    """A value option at ``argv[i]``: its name, its value (``None`` when absent) and the next
-    index; ``(None, None, i)`` when ``argv[i]`` is not one."""
-    arg = argv[i]
-    for name, spellings in (("workspace", ("-w", "--workspace")), ("timeout", ("--timeout",))):
-        if arg in spellings:
-            return name, (argv[i + 1] if i + 1 < len(argv) else None), i + 2
-        long = spellings[-1] + "="
-        if arg.startswith(long):
-            return name, arg[len(long):], i + 1
-    return None, None, i
+    return ExecArgs(got.arguments, Path(got.options.get("workspace", ".")),
+                    None if timeout is None else float(timeout), got.debug)
 
 
 def run_exec(args: ExecArgs) -> int:
