@@ -16,6 +16,13 @@ skipped. Exact, byte for byte:
 
 When a rule has no keyword (it runs over every text) or a keyword holds a newline, nothing is
 known and every reshaped view is built, as before.
+
+The Set with the shaped keywords has three times the patterns (~5 ms to compile, in every
+process that builds a scanner). Until a process has asked about :data:`SMALL_BUDGET` bytes,
+the same answer is computed with the plain Set over the text's rot13'd and reversed bytes (two
+more passes, cheap on the short texts of one command or one message); after that the shaped
+Set is compiled and used. Both give the same indices (``K`` occurs in the reversed text iff
+``K`` reversed occurs in the text, and a keyword without a newline never spans two lines).
 """
 
 from __future__ import annotations
@@ -51,15 +58,32 @@ class KeywordSet:
         # the same Set with the shaped keywords after the forward ones, for the texts whose
         # reshaped views are asked about (an original: views are scanned with the plain Set,
         # whose DFA has a third of the states to build)
-        self._shaped: Any = None
+        self._shaped: Any = None  # compiled once SMALL_BUDGET bytes were asked about
+        self._asked = 0
         self._shape_of: list[str] = []  # the shape of each extra pattern (index - count)
         self.shapes_known = shapes and not any(b"\n" in k for k in self.keywords)
         if self.shapes_known:
+            for _ in self.keywords:
+                self._shape_of += ("rot13", "reversed")
+
+    def _shaped_set(self) -> Any:
+        if self._shaped is None:  # (two threads may both compile it: harmless)
             extra: list[bytes] = []
             for k in self.keywords:
                 extra += (rot13_bytes(k), k.decode("utf-8")[::-1].encode("utf-8"))
-                self._shape_of += ("rot13", "reversed")
             self._shaped = _compile([*self.keywords, *extra])
+        return self._shaped
+
+    def _match_small(self, low: bytes) -> tuple[list[int], Shapes]:
+        """:meth:`match` with the plain Set over the reshaped bytes (see the module)."""
+        forward = sorted(self._set.Match(low) or ())
+        rot = sorted(self._set.Match(rot13_bytes(low)) or ())
+        rev = low.decode("utf-8", "surrogatepass")[::-1].encode("utf-8", "surrogatepass")
+        back = sorted(self._set.Match(rev) or ())
+        if not rot and not back:
+            return forward, NO_SHAPES
+        shaped = {"rot13": tuple(rot), "reversed": tuple(back)}
+        return forward, {shape: ks for shape, ks in shaped.items() if ks}
 
     def match(self, low: bytes, *, shapes: bool = False) -> tuple[list[int], Shapes]:
         """(sorted indices of the keywords in ``low``, the reshaped views that can hold a
@@ -70,7 +94,10 @@ class KeywordSet:
         the order its own pass would give."""
         if not shapes or not self.shapes_known:
             return sorted(self._set.Match(low) or ()), SHAPES
-        found = sorted(self._shaped.Match(low) or ())
+        if self._shaped is None and self._asked + len(low) <= SMALL_BUDGET:
+            self._asked += len(low)
+            return self._match_small(low)
+        found = sorted(self._shaped_set().Match(low) or ())
         count = self.count
         forward = [i for i in found if i < count]
         if len(forward) == len(found):
@@ -80,6 +107,9 @@ class KeywordSet:
             shaped.setdefault(self._shape_of[i - count], []).append((i - count) // 2)
         return forward, {shape: tuple(sorted(set(ks))) for shape, ks in shaped.items()}
 
+
+#: bytes a process may ask about with the plain Set before the shaped Set is compiled
+SMALL_BUDGET = 256 * 1024
 
 #: known: no reshaped view holds a keyword
 NO_SHAPES: Shapes = MappingProxyType({})
