@@ -7,12 +7,14 @@ The corpus is generated here (synthetic random secrets, never real ones, no publ
 * **positives** — one small document per planted secret, in the shapes secrets take in LLM
   context: assignments and prose, tool formats (.pgpass, ConvertTo-SecureString, net user,
   Ansible, compose), URL query strings, long JWTs, framework keys with punctuation, vendor
-  tokens named only by the word next to them, and *reshaped* forms (tool line prefixes, JSON
+  tokens named only by the word next to them, the long tail of vendor tokens known by the key,
+  flag or word next to them (``key-name``: camelCase JSON keys, ``*_PAT``, ``--vendor-key``,
+  "The Vendor key:", hex keys), and *reshaped* forms (tool line prefixes, JSON
   escapes, base64 / gzip / hex / percent, split strings, whitespace-stripped PEM, UTF-16 read
   as 8-bit);
 * **negatives** — Python standard library code (outside ``test`` directories) and generated
-  look-alikes that are not secrets (UUIDs, pagination cursors, placeholders, documentation
-  examples, hashes).
+  look-alikes that are not secrets (UUIDs, pagination cursors and request tokens, placeholders,
+  elided documentation examples, identifiers, timestamps, hashes).
 
 A positive counts as found when the engine reports anything in its document; false positives
 are findings per MB of negatives. Engines: Bastion with views (``scan_views``: what the filter
@@ -93,6 +95,16 @@ def positives(rng: random.Random) -> list[tuple[str, str]]:
             ("reshaped", f"{gh[:20]}\n{gh[20:]}"),
             ("reshaped", f"token: {gh}".encode("utf-16-le").decode("latin-1")),
         ]
+        # the long tail: a vendor's token known only by the key, flag or word next to it
+        v, hx = rng.choice(vendors), _r(rng, rng.choice((32, 40)), "0123456789abcdef")
+        out += [
+            ("key-name", json.dumps({f"{v}Key": tok})),
+            ("key-name", f"{v.upper()}_PAT = {_r(rng, 36)}"),
+            ("key-name", f"deploy-tool push --{v}-key {tok} ./dist"),
+            ("key-name", f"The {v.capitalize()} key: {_r(rng, 32)}"),
+            ("key-name", f'{v}_api_key = "{hx}"'),
+            ("key-name", f"{v.upper()}_TOKEN={hx}"),
+        ]
         out += _more_shapes(rng, pw, tok)
     return out
 
@@ -142,6 +154,13 @@ def negatives(rng: random.Random, mb: float) -> list[str]:
             f"commit {_r(rng, 40, '0123456789abcdef')}",
             "token_ttl = 3600  # seconds",
             "See https://docs.example.org/auth?token=YOUR_TOKEN for details.",
+            # pagination cursors and request tokens, elided examples, identifiers, dates
+            json.dumps({"NextContinuationToken": base64.b64encode(cursor * 3).decode(),
+                        "ClientRequestToken": _uuid(rng), "ChangeToken": _uuid(rng)}),
+            json.dumps({"PurchaseToken": "eyJ2IjoiMSIsInMiOjEsImMiOi...",
+                        "result_key": "ServerlessV2PlatformVersions",
+                        "PasswordLastUsed": "2016-09-08T21:47:36Z"}),
+            "openssl req -new -key /etc/ssl/private/site_key.pem -out site.csr",
             # pagination cursors under token-sounding keys, names and references of secrets
             json.dumps({"next_page_token": _r(rng, 32), "items": []}),
             f"nextPageToken: {_r(rng, 40)}",

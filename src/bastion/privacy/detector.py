@@ -94,6 +94,18 @@ def shannon_entropy(value: str) -> float:
     return max(0.0, math.log2(n) - repeated / n)
 
 
+#: a hex string carries 4 bits per character at most, so a uniform threshold (3.5 for most
+#: rules: meant for base62-like tokens) rejected ~18% of random 128-bit hex keys and ~55% of
+#: 96-bit ones by chance; for hex it is capped at 3.0 (>= 99.5% of random 24-hex strings pass,
+#: while repetitive hex such as ``00ff00ff…`` or ``deadbeef…`` still fails)
+HEX_ENTROPY = 3.0
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _entropy_floor(threshold: float, secret: str) -> float:
+    return min(threshold, HEX_ENTROPY) if _HEX.fullmatch(secret) else threshold
+
+
 _ASCII_DIGIT = re.compile(r"[0-9]")
 _ASCII_OTHER = re.compile(r"[^A-Za-z0-9]")
 
@@ -313,7 +325,7 @@ class _Compiled:
         rule = self.rule
         if looks_like_placeholder(secret):
             return False
-        if rule.entropy and shannon_entropy(secret) < rule.entropy:
+        if rule.entropy and shannon_entropy(secret) < _entropy_floor(rule.entropy, secret):
             return False
         if rule.min_classes and char_classes(secret) < rule.min_classes:
             return False
@@ -585,11 +597,16 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _KEY_BEFORE_REVERSED = re.compile(r"[\"'`]?[ \t]*(?:=:|>=|[:=])[ \t]*[\"'`]?([A-Za-z0-9_.-]{1,64})")
 _ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD]|(?i:name|ref|arn))$"
                      r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID|Name|NAME|Ref|REF)$|(?i:idempotency)")
-# keys of opaque pagination cursors (``next_page_token``, ``nextPageToken``, ``continuation_token``,
-# ``NextToken``): random-looking, and not credentials
-_PAGE_KEY = re.compile(r"(?:^|[_.-])(?i:page|next|prev|previous|continuation|pagination|cursor|sync"
-                       r"|resume)[_.-]?(?i:token|cursor|marker)$|(?<=[a-z0-9])(?:Page|Next|Prev"
-                       r"|Previous|Continuation|Pagination|Cursor|Sync|Resume)(?:Token|Cursor|Marker)$")
+# keys of opaque pagination cursors and request / idempotency / change tokens
+# (``next_page_token``, ``nextPageToken``, ``NextContinuationToken``, ``ClientRequestToken``,
+# ``ChangeToken``, ``startCursor``, ``NextMarker``): random-looking, and not credentials. The
+# word must begin the key, follow ``_ . -`` or begin a camelCase word: ``dynatrace_token`` is
+# a credential.
+_PAGE_KEY = re.compile(
+    r"(?:^|[_.-]|(?<=[a-z0-9])(?=[A-Z]))"
+    r"(?i:(?:next|prev|previous|continuation|continue|page|pagination|paging|cursor|change|"
+    r"request|idempotency|sync|resume|purchase|action|output|input|start|last|nonce|trace|"
+    r"correlation)[_.-]?(?:token|cursor|marker)|cursor|marker|next_?page|page_?cursor)$")
 
 
 def _key_before(text: str, start: int) -> str | None:
@@ -602,9 +619,10 @@ def _not_a_credential(text: str, start: int, secret: str) -> bool:
     credential (false-positive classes of issue #13): a UUID under a key that names an
     identifier (``token_id``, ``tokenId``, ``SECRET_UUID``, ``secretName``, ``key_ref``,
     ``idempotency_key``) is the id of a credential; any value under a key that names a
-    pagination cursor (``next_page_token``, ``nextPageToken``, ``continuation_token``) is a
-    cursor. A UUID under ``api_key`` / ``token`` / ``password`` is still reported (some
-    services use them as keys), and so is every value a vendor-specific rule finds."""
+    pagination cursor or a request token (``next_page_token``, ``NextContinuationToken``,
+    ``ClientRequestToken``) is an opaque cursor or idempotency value. A UUID under
+    ``api_key`` / ``token`` / ``password`` is still reported (some services use them as
+    keys), and so is every value a vendor-specific rule finds."""
     key = _key_before(text, start)
     if key is None:
         return False
