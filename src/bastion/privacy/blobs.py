@@ -13,9 +13,12 @@ import functools
 import re
 import zlib
 from collections.abc import Iterator
+from typing import Any
+
+import re2
 
 from bastion.privacy.detector import raw_matcher
-from bastion.privacy.rules import compile_re2
+from bastion.privacy.rules import compile_re2, re2_options
 from bastion.privacy.textio import decode_bytes
 
 MAX_INFLATE = 1 << 20
@@ -27,10 +30,7 @@ MIN_BLOB = 16
 # consumed whole once it is 16 long, shorter runs cost at most their length squared)
 _B64 = re.compile(
     r"[A-Za-z0-9+/_-]{16,}={0,2}(?:(?:\\r\\n|\\n|\r?\n)[ \t]*[A-Za-z0-9+/_-]{4,}={0,2})*")
-_HEX = re.compile(r"[0-9a-fA-F]{16,}")
 _B64_RAW = raw_matcher(compile_re2(_B64.pattern, rule_id="view-base64"))
-_HEX_RAW = raw_matcher(compile_re2(_HEX.pattern, rule_id="view-hex"))
-HEXISH = re.compile(rb"[0-9a-fA-F]+")
 _B32 = re.compile(r"[A-Z2-7]{16,}=*")
 
 
@@ -124,26 +124,9 @@ def _decode(blob: str) -> str | None:
     return None
 
 
-def runs(data: bytes) -> Iterator[tuple[int, int]]:
-    """Byte spans of base64 / hex runs (RE2's DFA over bytes: linear, no per-position cost)."""
-    n = len(data)
-    seen: set[tuple[int, int]] = set()
-    for match in (_B64_RAW, _HEX_RAW):
-        pos = 0
-        while pos < n:
-            s, e = match(data, pos, n)[0]
-            if s < 0:
-                break
-            if (s, e) not in seen:  # a hex run is usually a base64 run too: decode it once
-                seen.add((s, e))
-                yield s, e
-            pos = e
-
-
 # hex digits as "h", every other byte as "." (then a run of 16 "h" is a hex run's start)
 _HEX_MARKS = bytes(0x68 if chr(b) in "0123456789abcdefABCDEF" else 0x2E for b in range(256))
 _HEX16 = b"h" * 16
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 def hex_runs(data: bytes) -> Iterator[tuple[int, int]]:
@@ -159,28 +142,92 @@ def hex_runs(data: bytes) -> Iterator[tuple[int, int]]:
         pos = marks.find(_HEX16, end)
 
 
-def candidate_runs(data: bytes) -> list[tuple[int, int]]:
-    """The runs of ``runs(data)`` that can be a blob, in the same order: those with a capital
-    letter or only hex digits (a base64 run without either is an identifier such as
-    ``assert_raises_regex``; base64 of text has capitals).
+def _latin1() -> Any:
+    opts = re2_options()
+    opts.encoding = re2.Options.Encoding.LATIN1
+    return opts
 
-    The base64 runs come from RE2 (one call each); the hex runs from ``hex_runs``, which
-    finds the same spans as the hex pattern without a second regular expression pass.
-    """
+
+def _with_capital(n: int) -> str:
+    """``[A-Za-z0-9+/_-]{n,}`` that holds a capital letter (one alternative per position of
+    the first capital: RE2 has no lookaround)."""
+    alts = [f"{_LOW}{{{k}}}[A-Z]{_CH}{{{n - 1 - k},}}" for k in range(n - 1)]
+    return "(?:" + "|".join([*alts, f"{_LOW}{{{n - 1},}}[A-Z]{_CH}*"]) + ")"
+
+
+_CH, _LOW = "[A-Za-z0-9+/_-]", "[a-z0-9+/_-]"
+_WRAP = r"(?:\\r\\n|\\n|\r?\n)[ \t]*"
+# exactly the base64 runs of ``_B64`` that hold a capital letter, with the same spans: a head
+# with a capital and any continuations, or a head without one, continuations without one, a
+# continuation with one and any further continuations (greedy throughout, as in ``_B64``)
+# (led by the byte before the run — a run always starts after a byte no run holds, or at the
+# start — so that the DFA follows one candidate per run, not one per position: far fewer states
+# to build on first use; the leading byte is dropped from the span)
+# (bytes as Latin-1 characters: the leading byte is one byte, whatever it is)
+_B64_CAPITAL_RAW = raw_matcher(re2.compile(
+    f"(?:^|[^A-Za-z0-9+/_-])(?:{_with_capital(16)}={{0,2}}(?:{_WRAP}{_CH}{{4,}}={{0,2}})*"
+    f"|{_LOW}{{16,}}={{0,2}}(?:{_WRAP}{_LOW}{{4,}}={{0,2}})*{_WRAP}{_with_capital(4)}={{0,2}}"
+    f"(?:{_WRAP}{_CH}{{4,}}={{0,2}})*)".encode("ascii"), _latin1()))
+_IN_RUN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
+
+
+# every byte that no base64 run can hold as "." (a run never spans one: after it, a fresh
+# search gives the runs the left-to-right search gives)
+_BREAKS = bytes(0x6D if chr(b) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                "0123456789+/_-=\\\r\n \t" else 0x2E for b in range(256))
+
+
+def _capital_runs(data: bytes) -> list[tuple[int, int]]:
     n = len(data)
-    b64: list[tuple[int, int]] = []
+    out = []
     pos = 0
     while pos < n:
-        s, e = _B64_RAW(data, pos, n)[0]
+        s, e = _B64_CAPITAL_RAW(data, max(0, pos - 1), n)[0]
         if s < 0:
             break
-        b64.append((s, e))
+        if s > 0 or data[0] not in _IN_RUN:  # (a leading byte, not the run's first)
+            s += 1
+        out.append((s, e))
         pos = e
-    out = [(s, e) for s, e in b64 if _maybe_blob(data[s:e])]
-    seen = set(b64)  # (a hex run is usually a base64 run too: decoded once, in that order)
-    out += [span for span in hex_runs(data) if span not in seen]
     return out
 
 
-def _maybe_blob(raw: bytes) -> bool:
-    return raw.lower() != raw or not raw.translate(None, _HEX_DIGITS)
+def candidate_runs(data: bytes) -> list[tuple[int, int]]:
+    """The base64 / hex runs that can be a blob, in the order ``views`` decodes them: the
+    base64 runs (``_B64``, left to right) that hold a capital letter or only hex digits, then
+    the hex runs that are not base64 runs too. A base64 run without either is an identifier
+    such as ``assert_raises_regex`` (base64 of text has capitals).
+
+    Without a call per identifier: the runs with a capital come from their own pattern
+    (``_B64_CAPITAL_RAW``), the hex runs from ``hex_runs``; whether a hex run is a whole base64
+    run is decided by the base64 search from the nearest byte before it that no run can hold.
+    ``tests/privacy/test_view_skips.py`` compares this with the search and filter it replaces.
+    """
+    capital = _capital_runs(data)
+    hexes = list(hex_runs(data))
+    if not hexes:
+        return capital
+    whole = _whole_base64_runs(data, hexes)
+    first = sorted({*capital, *whole})  # (base64 runs never overlap: sorted by start)
+    return first + [span for span in hexes if span not in whole]
+
+
+def _whole_base64_runs(data: bytes, hexes: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The hex runs (in order) that are base64 runs of ``_B64`` too; the base64 search only
+    reads from a break before each (never the same stretch twice: linear)."""
+    breaks = data.translate(_BREAKS)
+    n = len(data)
+    whole: set[tuple[int, int]] = set()
+    pos = 0
+    for hs, he in hexes:
+        pos = max(pos, breaks.rfind(b".", pos, hs) + 1)
+        while pos < n:
+            s, e = _B64_RAW(data, pos, n)[0]
+            if s < 0 or s > hs:
+                break
+            pos = e
+            if s == hs and e == he:
+                whole.add((hs, he))
+            if e > hs:
+                break
+    return whole
