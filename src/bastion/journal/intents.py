@@ -16,8 +16,8 @@ attributed to the interrupted command (they are undoable, not lost).
 from __future__ import annotations
 
 import json
+import os
 import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ def begin_intent(journal: Journal, before: Snapshot, *, session_id: str | None,
                  tool_call_id: str | None, tool: str, summary: str) -> str:
     """Record that a command is about to run over ``before.roots``; returns the intent id."""
     entries = {p: [e.kind, e.mode, e.size, e.sha256, e.target] for p, e in before.entries.items()}
-    intent_id = uuid.uuid4().hex
+    intent_id = os.urandom(16).hex()
     journal.db.execute(
         "INSERT INTO journal_intents (id, owner, session_id, tool_call_id, tool, summary, roots, "
         "entries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

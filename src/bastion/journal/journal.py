@@ -17,8 +17,8 @@ undo can be undone (that is ``redo``). Undo never moves anything it cannot accou
 from __future__ import annotations
 
 import json
+import os
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,7 @@ class Journal:
 
     def _insert(self, session_id: str | None, tool_call_id: str | None, tool: str, kind: str,
                 rows: list[Change], summary: str, reverts: list[str]) -> str:
-        op_id = uuid.uuid4().hex[:12]
+        op_id = os.urandom(6).hex()
         with self.db.transaction():
             self.db.execute(
                 "INSERT INTO journal_ops (id, session_id, tool_call_id, tool, kind, status, "
