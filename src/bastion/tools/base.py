@@ -18,11 +18,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, final
 
 from bastion.datamodel import ConfigDict, Model, ValidationError
 from bastion.policy import Authorization, Policy, Request, is_within
-from bastion.providers import ToolSpec
+
+if TYPE_CHECKING:
+    from bastion.providers import ToolSpec
 
 
 class ToolArgs(Model):
@@ -136,6 +138,8 @@ class Tool(ABC, Generic[ArgsT]):
     read_only: ClassVar[bool] = True
 
     def spec(self) -> ToolSpec:
+        from bastion.providers import ToolSpec  # (``bastion exec`` runs a tool, offers none)
+
         schema = self.Args.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
