@@ -139,7 +139,7 @@ def test_blob_candidates_are_the_runs_the_old_filter_kept() -> None:
     import re
 
     from bastion.privacy.blobs import _B64, candidate_runs
-    from bastion.privacy.detector import raw_matcher
+    from bastion.privacy.checks import raw_matcher
     from bastion.privacy.rules import compile_re2
 
     b64 = raw_matcher(compile_re2(_B64.pattern, rule_id="test-b64"))

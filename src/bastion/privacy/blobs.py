@@ -17,7 +17,7 @@ from typing import Any
 
 import re2
 
-from bastion.privacy.detector import raw_matcher
+from bastion.privacy.checks import raw_matcher
 from bastion.privacy.rules import compile_re2, re2_options
 from bastion.privacy.textio import decode_bytes
 

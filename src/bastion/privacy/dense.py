@@ -20,7 +20,8 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bastion.privacy.detector import _Cand, _Compiled
+    from bastion.privacy.compiled import _Compiled
+    from bastion.privacy.detector import _Cand
 
 #: A rule match longer than this many bytes is a secret as a whole: redacted without the
 #: false-positive checks (placeholder, entropy, classes, stopwords, allowlist) and, in a

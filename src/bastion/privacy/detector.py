@@ -1,159 +1,28 @@
-"""Two-stage secret scanner: an Aho-Corasick keyword prefilter, then RE2 confirmation.
+"""Two-stage secret scanner: a keyword prefilter, then RE2 confirmation.
 
-Stage 1 lowercases the text (ASCII only, so offsets never shift) and runs one Aho-Corasick
-automaton holding every rule's keywords. Each keyword hit marks a window around it for the
-rules that own the keyword. Stage 2 runs only those rules' RE2 regexes, only over their merged
-windows. Rules without keywords run over the whole text (keep them rare: they cost a full pass).
-A candidate becomes a :class:`Finding` after the placeholder, entropy, character-class, stopword
-and allowlist checks.
+Stage 1 lowercases the text (ASCII only, so offsets never shift) and runs one RE2 Set holding
+every rule's keywords (keywords.py; pyahocorasick remains for comparison). Each keyword hit
+marks a window around it for the rules that own the keyword. Stage 2 runs only those rules'
+RE2 regexes, only over their merged windows. Rules without keywords run over the whole text
+(keep them rare: they cost a full pass). A candidate becomes a :class:`Finding` after the
+placeholder, entropy, character-class, stopword and allowlist checks (checks.py, compiled.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import math
-import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import ahocorasick
-import re2
 
+from bastion.privacy.checks import not_a_credential
+from bastion.privacy.compiled import _CompiledRules
 from bastion.privacy.dense import LONG_MATCH, KeywordHits, run_near_keywords, split_offsets
 from bastion.privacy.keywords import NO_SHAPES, SHAPES, KeywordSet, Shapes
-from bastion.privacy.rules import CONFIDENCES, Rule, RuleError, compile_re2, default_rules
+from bastion.privacy.rules import CONFIDENCES, Rule, default_rules
 
 _CONF_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
-
-_Spans = list[tuple[int, int]]  # (start, end) of group 0..n; (-1, -1) for a group not matched
-_Matcher = Callable[[bytes, int, int], _Spans]
-
-
-def raw_matcher(pattern: Any) -> _Matcher:
-    """``match(data, pos, endpos) -> spans`` for a compiled ``re2`` pattern over bytes.
-
-    The hot loops call this once per keyword hit and once per window: going straight to the
-    compiled RE2 object skips the wrapper's generator and match object (about half the cost of a
-    call). Falls back to the public ``search`` if the binding's layout ever changes.
-    """
-    regexp = getattr(pattern, "_regexp", None)
-    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
-    if regexp is not None and anchor is not None and hasattr(regexp, "Match"):
-        # a partial of the C method: no Python frame per call (~0.2 µs of ~0.7)
-        return functools.partial(regexp.Match, anchor)
-    groups = pattern.groups
-
-    def slow(data: bytes, pos: int, endpos: int) -> _Spans:
-        m = pattern.search(data, pos, endpos)
-        if m is None:
-            return [(-1, -1)] * (groups + 1)
-        return [m.span(g) for g in range(groups + 1)]
-
-    return slow
-
-# Substrings (lowercase) that mark an example / placeholder value rather than a real secret.
-_PLACEHOLDER_MARKERS = (
-    "example", "xxxx", "****", "....", "your_", "your-", "yourkey", "yourtoken", "yourpass",
-    "your.", "<your", "placeholder", "changeme", "change_me", "change-me", "changeit",
-    "dummy", "redacted", "${", "{{", "}}", "%(", "$(", "[[", "]]", "<%", "insert_", "insert-",
-    "replace_me", "replaceme", "replace-me", "_here", "-here", "notasecret", "not_a_secret",
-    "not-a-secret", "fake_", "fake-", "sample_", "sample-", "placeholder", "0000000000",
-    "1234567890", "abcdefghij", "12345678", "abcdefgh", "password123", "secret123",
-    "passw0rd", "p@ssw0rd", "hunter2", "foobar", "lorem", "ipsum",
-)
-_PLACEHOLDER_EXACT = frozenset(
-    {
-        "password", "passwd", "secret", "token", "apikey", "api_key", "changeme", "none", "null",
-        "undefined", "true", "false", "test", "testing", "admin", "root", "user", "username",
-        "guest", "default", "empty", "string", "required", "optional", "value", "mysecret",
-        "mypassword", "secretkey", "secret_key", "letmein", "qwerty", "welcome", "pass",
-        "pwd", "xxx", "todo", "tbd", "n/a", "na",
-    }
-)
-
-
-_VAR_REF = re.compile(r"^(?:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%)$")
-
-
-# all markers in one RE2 pattern: one linear pass however long the value (PEM keys are ~1 KB)
-_MARKERS_RE = re2.compile(
-    "|".join(re2.escape(m) for m in dict.fromkeys(_PLACEHOLDER_MARKERS)).encode("utf-8")
-)
-
-
-def shannon_entropy(value: str) -> float:
-    """Shannon entropy of ``value`` in bits per character (0.0 for the empty string)."""
-    if not value:
-        return 0.0
-    n = len(value)
-    # H = log2(n) - sum(c * log2(c)) / n; characters seen once contribute nothing to the sum
-    repeated = sum(c * math.log2(c) for c in Counter(value).values() if c > 1)
-    return max(0.0, math.log2(n) - repeated / n)
-
-
-#: a hex string carries 4 bits per character at most, so a uniform threshold (3.5 for most
-#: rules: meant for base62-like tokens) rejected ~18% of random 128-bit hex keys and ~55% of
-#: 96-bit ones by chance; for hex it is capped at 3.0 (>= 99.5% of random 24-hex strings pass,
-#: while repetitive hex such as ``00ff00ff…`` or ``deadbeef…`` still fails); also for hex in
-#: dash-separated groups (a UUID key under ``api_key``: ~4% of random UUIDs scored below 3.5)
-HEX_ENTROPY = 3.0
-_HEX = re.compile(r"[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*")
-
-
-def _entropy_floor(threshold: float, secret: str) -> float:
-    return min(threshold, HEX_ENTROPY) if _HEX.fullmatch(secret) else threshold
-
-
-_ASCII_DIGIT = re.compile(r"[0-9]")
-_ASCII_OTHER = re.compile(r"[^A-Za-z0-9]")
-
-
-def char_classes(value: str) -> int:
-    """How many of lowercase / uppercase / digit / other characters ``value`` contains."""
-    if value.isascii():
-        return (
-            (value != value.upper())
-            + (value != value.lower())
-            + (_ASCII_DIGIT.search(value) is not None)
-            + (_ASCII_OTHER.search(value) is not None)
-        )
-    lower = upper = digit = other = 0
-    for ch in value:
-        if ch.islower():
-            lower = 1
-        elif ch.isupper():
-            upper = 1
-        elif ch.isdigit():
-            digit = 1
-        else:
-            other = 1
-    return lower + upper + digit + other
-
-
-_MARKERS_MATCH = raw_matcher(_MARKERS_RE)
-
-
-def looks_like_placeholder(value: str) -> bool:
-    """True for example/template values: ``EXAMPLE``, ``xxxx``, ``<token>``, ``${VAR}``, …"""
-    v = value.strip().strip("\"'`")
-    low = v.lower()
-    if low in _PLACEHOLDER_EXACT:
-        return True
-    if low.startswith(("<", "{", "process.env", "os.environ", "env.", "env[")):
-        return True
-    if _VAR_REF.match(v):
-        return True
-    if low.endswith((">", "}")):
-        return True
-    low_bytes = low.encode("utf-8", "surrogatepass")
-    if _MARKERS_MATCH(low_bytes, 0, len(low_bytes))[0][0] >= 0:
-        return True
-    # very low variety: "aaaaaaaa", "abababab", "0000-0000"
-    return len(v) >= 4 and len(set(low)) < 4
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -175,187 +44,6 @@ class Finding:
             "line": self.line,
             "confidence": self.confidence,
         }
-
-
-def _outer_group_body(regex: str) -> str | None:
-    """The body of ``regex`` if it is exactly one capturing group ``(...)``, else None."""
-    if len(regex) < 2 or regex[0] != "(" or regex[-1] != ")" or regex.startswith("(?"):
-        return None
-    depth = 0
-    in_class = False
-    i = 0
-    while i < len(regex):
-        ch = regex[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-        elif ch == "[":
-            in_class = True
-            if regex.startswith("[]", i) or regex.startswith("[^]", i):
-                i += 2 if regex[i + 1] == "]" else 3
-                continue
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0 and i != len(regex) - 1:
-                return None  # the first group closes before the end
-        i += 1
-    return regex[1:-1] if depth == 0 else None
-
-
-def _without_captures(regex: str) -> str:
-    """``regex`` with every capturing group made non-capturing (same overall matches)."""
-    out: list[str] = []
-    i, n, in_class = 0, len(regex), False
-    while i < n:
-        ch = regex[i]
-        if ch == "\\":
-            out.append(regex[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            j = i + 1 + regex.startswith("^", i + 1)
-            j += regex.startswith("]", j)  # a leading "]" is literal
-            out.append(regex[i:j])
-            i = j
-            continue
-        elif ch == "(" and regex.startswith(("(?P<", "(?<"), i) and not regex.startswith(
-            ("(?<=", "(?<!"), i
-        ):
-            out.append("(?:")
-            i = regex.index(">", i) + 1
-            continue
-        elif ch == "(" and not regex.startswith("(?", i):
-            out.append("(?:")
-            i += 1
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-class _Compiled:
-    __slots__ = ("_find", "allow", "allow_match", "back", "fwd", "group", "groups", "id_keys",
-                 "match", "pattern", "rule")
-
-    def __init__(self, rule: Rule) -> None:
-        self.rule = rule
-        self.pattern = compile_re2(rule.regex, rule_id=rule.id)
-        self.groups = self.pattern.groups
-        self.match = raw_matcher(self.pattern)
-        outer = _outer_group_body(rule.regex) if rule.secret_group in (None, 1) else None
-        if outer is not None:
-            # the regex is one capturing group around everything: the secret is the whole match,
-            # and without captures RE2 finds it with its DFA alone (no NFA pass over the match)
-            try:
-                plain = compile_re2(outer, rule_id=rule.id)
-            except RuleError:
-                plain = None
-            if plain is not None and plain.groups == 0:
-                self.match = raw_matcher(plain)
-                self.groups = 0
-        self._find: _Matcher | bool | None = bool(self.groups)  # (True: not compiled yet)
-        group = rule.secret_group
-        self.group = (1 if self.groups >= 1 else 0) if group is None else group
-        if self.groups == 0:
-            self.group = 0
-        self.allow = [
-            compile_re2(p, rule_id=rule.id, what="allowlist regex") for p in rule.allowlist
-        ]
-        # one combined pattern (one call per candidate); the separate ones if RE2 refuses it
-        self.allow_match: _Matcher | None = None
-        if len(rule.allowlist) > 1:
-            try:
-                combined = compile_re2(
-                    "|".join(f"(?:{p})" for p in rule.allowlist), rule_id=rule.id
-                )
-            except RuleError:
-                combined = None
-            if combined is not None:
-                self.allow_match = raw_matcher(combined)
-        self.back = 96
-        self.fwd = max(64, rule.window)
-        # generic assignment rules: a UUID under a key that names an id is an identifier
-        self.id_keys = rule.id.startswith("generic-")
-
-    @property
-    def find(self) -> _Matcher | None:
-        """The regex without captures (RE2's DFA alone: ~3x cheaper per match), None when it
-        has none to drop; the captures are then taken once per distinct match (see
-        ``dense.run_near_keywords``). Compiled on first use: only keyword-dense text needs it,
-        and a rule compiled while a message is redacted adds to that message's latency."""
-        if self._find is True:
-            plain = None
-            with contextlib.suppress(RuleError):
-                plain = compile_re2(_without_captures(self.rule.regex), rule_id=self.rule.id)
-            self._find = raw_matcher(plain) if plain is not None and plain.groups == 0 else None
-        return self._find if self._find is not False else None
-
-    @find.setter
-    def find(self, value: _Matcher | None) -> None:
-        self._find = value
-
-    def secret_span(self, m: Any) -> tuple[int, int] | None:
-        group = self.rule.secret_group
-        if group is None:
-            group = 1 if self.groups >= 1 else 0
-            if group and m.start(1) < 0:
-                group = 0
-        s, e = m.span(group)
-        if s < 0 or e <= s:
-            return None
-        return s, e
-
-    def secret_span_raw(self, spans: _Spans) -> tuple[int, int] | None:
-        group = self.group
-        if group and self.rule.secret_group is None and spans[1][0] < 0:
-            group = 0
-        s, e = spans[group]
-        if s < 0 or e <= s:
-            return None
-        return s, e
-
-    def accepts(self, secret: str) -> bool:
-        rule = self.rule
-        if looks_like_placeholder(secret):
-            return False
-        if rule.entropy and shannon_entropy(secret) < _entropy_floor(rule.entropy, secret):
-            return False
-        if rule.min_classes and char_classes(secret) < rule.min_classes:
-            return False
-        if rule.stopwords:
-            low = secret.lower()
-            if any(w in low for w in rule.stopwords):
-                return False
-        if self.allow_match is not None:
-            data = secret.encode("utf-8", "surrogatepass")
-            return self.allow_match(data, 0, len(data))[0][0] < 0
-        return not any(a.search(secret) for a in self.allow)
-
-
-class _CompiledRules:
-    """Each rule's compiled patterns, built the first time its keyword (or a keyword-less
-    rule's turn) comes up: scanning a small file compiles a handful of the ~270 regexes, not
-    all of them (~17 ms). A race between threads compiles one rule twice, harmlessly."""
-
-    __slots__ = ("_built", "_rules")
-
-    def __init__(self, rules: tuple[Rule, ...]) -> None:
-        self._rules = rules
-        self._built: list[_Compiled | None] = [None] * len(rules)
-
-    def __getitem__(self, idx: int) -> _Compiled:
-        comp = self._built[idx]
-        if comp is None:
-            comp = self._built[idx] = _Compiled(self._rules[idx])
-        return comp
 
 
 def ascii_lower(text: str) -> str:
@@ -583,53 +271,13 @@ class SecretScanner:
             verdict = verdicts.get((idx, secret))
             if verdict is None:
                 verdict = verdicts[(idx, secret)] = be - bs > LONG_MATCH or comp.accepts(secret)
-            if verdict and comp.id_keys and _not_a_credential(text, cs, secret):
+            if verdict and comp.id_keys and not_a_credential(text, cs, secret):
                 continue
             if verdict:
                 out.append(Finding(comp.rule.id, cs, ce, 0, comp.rule.confidence, secret))
         if not out:
             return []
         return dedupe(out, text)
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# the key an assigned value stands under (``token_id = "``, ``"tokenId": "``, ``KEY_ID=``),
-# matched on the reversed text before the value (anchored: a constant cost per candidate)
-_KEY_BEFORE_REVERSED = re.compile(r"[\"'`]?[ \t]*(?:=:|>=|[:=])[ \t]*[\"'`]?([A-Za-z0-9_.-]{1,64})")
-_ID_KEY = re.compile(r"(?:^|[_.-])(?:[iI][dD]|[uU][uU][iI][dD]|[gG][uU][iI][dD]|(?i:name|ref|arn))$"
-                     r"|[a-z0-9](?:Id|ID|Uuid|UUID|Guid|GUID|Name|NAME|Ref|REF)$|(?i:idempotency)")
-# keys of opaque pagination cursors and request / idempotency / change tokens
-# (``next_page_token``, ``nextPageToken``, ``NextContinuationToken``, ``ClientRequestToken``,
-# ``ChangeToken``, ``startCursor``, ``NextMarker``): random-looking, and not credentials. The
-# word must begin the key, follow ``_ . -`` or begin a camelCase word: ``dynatrace_token`` is
-# a credential.
-_PAGE_KEY = re.compile(
-    r"(?:^|[_.-]|(?<=[a-z0-9])(?=[A-Z]))"
-    r"(?i:(?:next|prev|previous|continuation|continue|page|pagination|paging|cursor|change|"
-    r"request|idempotency|sync|resume|purchase|action|output|input|start|last|nonce|trace|"
-    r"correlation)[_.-]?(?:token|cursor|marker)|cursor|marker|next_?page|page_?cursor)$")
-
-
-def _key_before(text: str, start: int) -> str | None:
-    m = _KEY_BEFORE_REVERSED.match(text[max(0, start - 80) : start][::-1])
-    return m.group(1)[::-1] if m is not None else None
-
-
-def _not_a_credential(text: str, start: int, secret: str) -> bool:
-    """True when a generic rule's value at ``start`` is, by the key it is assigned to, not a
-    credential (false-positive classes of issue #13): a UUID under a key that names an
-    identifier (``token_id``, ``tokenId``, ``SECRET_UUID``, ``secretName``, ``key_ref``,
-    ``idempotency_key``) is the id of a credential; any value under a key that names a
-    pagination cursor or a request token (``next_page_token``, ``NextContinuationToken``,
-    ``ClientRequestToken``) is an opaque cursor or idempotency value. A UUID under
-    ``api_key`` / ``token`` / ``password`` is still reported (some services use them as
-    keys), and so is every value a vendor-specific rule finds."""
-    key = _key_before(text, start)
-    if key is None:
-        return False
-    if _PAGE_KEY.search(key) is not None:
-        return True
-    return _UUID.fullmatch(secret) is not None and _ID_KEY.search(key) is not None
 
 
 def dedupe(candidates: list[Finding], text: str) -> list[Finding]:

@@ -9,13 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bastion.privacy.detector import (
-    LONG_MATCH,
-    Finding,
-    SecretScanner,
-    default_scanner,
-    raw_matcher,
-)
+from bastion.privacy.checks import raw_matcher
+from bastion.privacy.detector import LONG_MATCH, Finding, SecretScanner, default_scanner
 from bastion.privacy.known import KnownValues, credential_env_values
 from bastion.privacy.outbound import (
     EVERYWHERE,

@@ -18,7 +18,7 @@ import re
 import struct
 from collections.abc import Iterable, Iterator
 
-from bastion.privacy.detector import char_classes
+from bastion.privacy.checks import char_classes
 
 #: values this long also match as fragments: any window of FRAGMENT characters (16 for values
 #: over 128 characters, every 4th window), forwards, reversed and rot13

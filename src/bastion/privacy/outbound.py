@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from bastion.privacy.detector import char_classes, shannon_entropy
+from bastion.privacy.checks import char_classes, shannon_entropy
 from bastion.privacy.textio import unquote
 
 #: high-entropy bits one destination may receive in an unattended session

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bastion.privacy.detector import raw_matcher
+from bastion.privacy.checks import raw_matcher
 from bastion.privacy.rules import compile_re2
 from bastion.privacy.textio import regex_safe
 

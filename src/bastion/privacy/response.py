@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 import re2
 
-from bastion.privacy.detector import shannon_entropy
+from bastion.privacy.checks import shannon_entropy
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 
 import re2
 
-from bastion.privacy.detector import raw_matcher
+from bastion.privacy.checks import raw_matcher
 from bastion.privacy.rules import compile_re2, re2_options
 from bastion.privacy.textio import rot13
 from bastion.privacy.viewbase import MAX_EDITS, ReversedLines, View, split_view, view_of_parts
