@@ -78,3 +78,24 @@ class MemoryKeychain(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         self.items.pop((service, username), None)
+
+
+def recorded_call(argv: list[str], mp: pytest.MonkeyPatch, module: Any, name: str,
+                  run: Any) -> tuple[Any, ...] | str:
+    """The positional arguments ``module.name`` receives when ``run(argv)`` dispatches
+    ``argv`` (the call is recorded, not made), or the name of the exception that ended the
+    dispatch first. The fast-path tests compare Typer's reading of a command line with the
+    Typer-free parser's this way."""
+    seen: list[tuple[Any, ...]] = []
+
+    def record(*args: Any) -> int:
+        seen.append(args)
+        return 0
+
+    mp.setattr(module, name, record)
+    try:
+        run(argv)
+    except BaseException as exc:  # the verdict is the kind of refusal
+        if not seen:
+            return type(exc).__name__
+    return seen[0] if seen else "nothing"

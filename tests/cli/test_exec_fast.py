@@ -25,24 +25,14 @@ from hypothesis import strategies as st
 from bastion.cli import exec_cmd
 from bastion.cli._app import app
 from bastion.cli.exec_run import ExecArgs, parse
-from helpers import require, run_bastion
+from helpers import recorded_call, require, run_bastion
 
 
 def _typer_reading(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> ExecArgs | str:
     """What Typer's dispatch hands the command for ``argv``, or how it refused."""
-    seen: list[ExecArgs] = []
-
-    def record(args: ExecArgs) -> int:
-        seen.append(args)
-        return 0
-
-    monkeypatch.setattr(exec_cmd, "run_exec", record)
-    try:
-        app(args=argv, prog_name="bastion", standalone_mode=False)
-    except BaseException as exc:  # the verdict is the kind of refusal
-        if not seen:
-            return type(exc).__name__
-    return seen[0] if seen else "nothing"
+    got = recorded_call(argv, monkeypatch, exec_cmd, "run_exec",
+                        lambda a: app(args=a, prog_name="bastion", standalone_mode=False))
+    return got if isinstance(got, str) else got[0]
 
 
 ACCEPTED = [

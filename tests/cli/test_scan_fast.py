@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -19,43 +19,28 @@ from hypothesis import strategies as st
 from bastion.cli import scan as scan_cmd
 from bastion.cli._app import app
 from bastion.cli._entry import _fast_command
+from helpers import recorded_call
 
 Reading = tuple[str, str, bool, Path | None]
 
 
 def _typer_reading(argv: list[str], mp: pytest.MonkeyPatch) -> Reading | str:
-    seen: list[Reading] = []
-
-    def record(path: str = "-", format: str = "text", batch: bool = False,
-               rules: Path | None = None) -> int:
-        seen.append((path, format, batch, rules))
-        return 0
-
-    mp.setattr(scan_cmd, "run_scan", record)
-    try:
-        app(args=argv, prog_name="bastion", standalone_mode=False)
-    except BaseException as exc:  # the verdict is the kind of refusal
-        if not seen:
-            return type(exc).__name__
-    return seen[0] if seen else "nothing"
+    got = recorded_call(argv, mp, scan_cmd, "run_scan",
+                        lambda a: app(args=a, prog_name="bastion", standalone_mode=False))
+    return got if isinstance(got, str) else cast(Reading, got)
 
 
 def _fast_reading(argv: list[str], mp: pytest.MonkeyPatch) -> Reading | None:
     import bastion.cli.scan_run as scan_run
 
-    seen: list[Reading] = []
+    def run(a: list[str]) -> None:
+        found = _fast_command(a)
+        if found is None:
+            raise LookupError("not a fast form")
+        found[0]()
 
-    def record(path: str = "-", format: str = "text", batch: bool = False,
-               rules: Path | None = None) -> int:
-        seen.append((path, format, batch, rules))
-        return 0
-
-    mp.setattr(scan_run, "run_scan", record)
-    found = _fast_command(argv)
-    if found is None:
-        return None
-    found[0]()
-    return seen[0]
+    got = recorded_call(argv, mp, scan_run, "run_scan", run)
+    return None if isinstance(got, str) else cast(Reading, got)
 
 
 ACCEPTED = [

@@ -5,6 +5,7 @@ workspace's listing and file contents, read from the disk outside Bastion."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,23 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes]) -> None:
     time.sleep(0.3)  # the sandbox is up: the placeholders exist while it runs
 
 
+@contextlib.contextmanager
+def _another_sandbox_running(tmp_path: Path) -> Iterator[Path]:
+    """A second workspace ``ws`` while a sandboxed command of this data directory runs."""
+    require(shutil.which("bwrap") is not None, "bubblewrap")
+    ws, busy = tmp_path / "ws", tmp_path / "busy"
+    ws.mkdir()
+    busy.mkdir()
+    live = _start(busy, "sleep", "60")
+    try:
+        _wait_for(busy / ".mcp.json", live)
+        yield ws
+    finally:
+        live.send_signal(signal.SIGTERM)
+        live.wait(timeout=30)
+    assert not (busy / ".mcp.json").exists()  # the live one cleaned up after itself
+
+
 def _killed_mid_command(ws: Path) -> None:
     """SIGKILL a Bastion whose sandboxed command is running; its placeholders stay behind."""
     proc = _start(ws, "sleep", "60")
@@ -75,13 +94,7 @@ def test_the_next_command_removes_a_killed_commands_placeholders(
 
 
 def test_nothing_is_swept_while_another_sandbox_runs(tmp_path: Path) -> None:
-    require(shutil.which("bwrap") is not None, "bubblewrap")
-    ws, busy = tmp_path / "ws", tmp_path / "busy"
-    ws.mkdir()
-    busy.mkdir()
-    live = _start(busy, "sleep", "60")
-    try:
-        _wait_for(busy / ".mcp.json", live)
+    with _another_sandbox_running(tmp_path) as ws:
         _killed_mid_command(ws)
         # the leftovers are protected names' mount points now: a command running meanwhile
         # must still find them read-only, and they must still be there for its mounts
@@ -90,12 +103,8 @@ def test_nothing_is_swept_while_another_sandbox_runs(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert (ws / ".mcp.json").read_bytes() == b""
         assert (ws / ".bashrc").read_bytes() == b""
-    finally:
-        live.send_signal(signal.SIGTERM)
-        live.wait(timeout=30)
-    assert not (busy / ".mcp.json").exists()  # the live one cleaned up after itself
     assert (ws / ".mcp.json").exists()  # not swept while the other sandbox ran
-    r = run_bastion("exec", "-w", busy, "--", "true")
+    r = run_bastion("exec", "-w", tmp_path / "busy", "--", "true")
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(ws)) == []
 
@@ -203,13 +212,7 @@ def test_a_killed_commands_recovered_changes_are_its_own(tmp_path: Path,
 
 def test_placeholders_a_live_sandbox_keeps_are_not_recorded_as_changes(
         tmp_path: Path) -> None:
-    require(shutil.which("bwrap") is not None, "bubblewrap")
-    ws, busy = tmp_path / "ws", tmp_path / "busy"
-    ws.mkdir()
-    busy.mkdir()
-    live = _start(busy, "sleep", "60")
-    try:
-        _wait_for(busy / ".mcp.json", live)
+    with _another_sandbox_running(tmp_path) as ws:
         proc = _start(ws, "sh", "-c", "echo x > made.txt; sleep 60")
         _wait_for(ws / "made.txt", proc)
         proc.send_signal(signal.SIGKILL)
@@ -219,6 +222,3 @@ def test_placeholders_a_live_sandbox_keeps_are_not_recorded_as_changes(
         assert (ws / ".git").is_file()  # still there (it may be the live sandbox's mount)
         paths = [c["path"] for op in json.loads(listed.stdout) for c in op["changes"]]
         assert paths == [str(ws / "made.txt")]
-    finally:
-        live.send_signal(signal.SIGTERM)
-        live.wait(timeout=30)

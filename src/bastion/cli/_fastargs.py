@@ -10,7 +10,7 @@ starts with ``-``, a missing or extra argument, shell completion. Those go throu
 exactly as before, so every message and exit status stays Typer's.
 
 A :class:`Command` describes one command's options here; Typer's declaration (cli/exec_cmd.py,
-cli/scan.py) describes them there. ``tests/cli/test_fast_commands.py`` keeps the two
+cli/scan.py) describes them there. ``tests/cli/test_exec_fast.py`` and ``test_scan_fast.py`` keep the two
 descriptions from drifting: for listed forms and generated argument lists, whenever this
 parser accepts, both must hand the command the same values.
 """
