@@ -33,7 +33,7 @@ LAYERS: list[set[str]] = [
     {"policy", "sandbox", "journal", "net"},
     {"audit", "store", "vault", "config"},
     {"privacy", "errors", "fsutil", "home", "safefs", "keyctl", "textsafe",
-     "jsonsafe", "lazyattrs", "datamodel"},  # leaves: import no package
+     "jsonsafe", "lazyattrs", "datamodel", "_codecache"},  # leaves: import no package
 ]
 RANK = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
 

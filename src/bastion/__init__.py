@@ -1,6 +1,6 @@
 """Bastion: a local-first AI agent that cannot leak, break or exceed what you granted it."""
 
-from bastion import _codecache
+from . import _codecache
 
 _codecache.install()  # before any of Bastion's dataclasses is defined (see _codecache.py)
 
