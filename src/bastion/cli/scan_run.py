@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.errors import BastionError
-from bastion.fsutil import walk
+from bastion.fsutil import read_up_to, walk
 from bastion.privacy import (
     Finding,
     Rule,
@@ -94,14 +94,17 @@ def _read_file(path: Path) -> str | None:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise ScanInputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise ScanInputError(f"{path} is not a regular file (FIFO, device or socket); "
                                  "not read")
         try:
-            data = fh.read(_MAX_FILE_BYTES + 1)
+            data = read_up_to(fd, _MAX_FILE_BYTES + 1, st.st_size)
         except OSError as exc:
             raise ScanInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     return decode_bytes(data)
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bastion import __version__, privacy
+from bastion.fsutil import read_up_to
 
 #: files larger than this are read only up to it (a secret in a config file is near the top;
 #: bounded so one huge file never stalls a command)
@@ -112,7 +113,7 @@ class SecretFiles:
         except OSError:
             return None
         try:
-            data = os.read(fd, SCAN_BYTES)
+            data = read_up_to(fd, SCAN_BYTES)
         except OSError:
             return None
         finally:
