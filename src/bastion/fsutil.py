@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,17 @@ def walk(top: str | os.PathLike[str], *, topdown: bool = True,
         dirs, files, into = listed
         pending.append((path, (path, dirs, files)))  # after everything below it
         pending.extend((child, None) for child in reversed(into))
+
+
+def regular_files(root: str | os.PathLike[str], skip_dirs: Collection[str]) -> Iterator[Path]:
+    """The regular files under ``root``, sorted folder by folder, links not followed and
+    folders named in ``skip_dirs`` not entered (``bastion scan``, ``grep``, ``glob``)."""
+    for dirpath, dirnames, filenames in walk(root):  # no recursion: any depth
+        dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if not path.is_symlink() and path.is_file():
+                yield path
 
 
 def _listing(path: str, followlinks: bool) -> tuple[list[str], list[str], list[str]] | None:

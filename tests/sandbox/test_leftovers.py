@@ -109,11 +109,16 @@ def test_nothing_is_swept_while_another_sandbox_runs(tmp_path: Path) -> None:
     assert sorted(os.listdir(ws)) == []
 
 
-def test_a_sweep_removes_only_the_files_it_made(tmp_path: Path) -> None:
+def _lib(tmp_path: Path) -> tuple[Path, Path]:
+    """A data directory's ``lib`` folder and the empty file placeholders link to."""
     lib = tmp_path / "lib"
     lib.mkdir()
-    empty = lib / "empty"
-    empty.write_bytes(b"")
+    (lib / "empty").write_bytes(b"")
+    return lib, lib / "empty"
+
+
+def test_a_sweep_removes_only_the_files_it_made(tmp_path: Path) -> None:
+    lib, empty = _lib(tmp_path)
     ws = tmp_path / "ws"
     ws.mkdir()
     ours, replaced, refilled = ws / ".bashrc", ws / ".zshrc", ws / ".profile"
@@ -144,10 +149,7 @@ def test_a_sweep_removes_only_the_files_it_made(tmp_path: Path) -> None:
 
 
 def test_a_live_claim_blocks_the_sweep(tmp_path: Path) -> None:
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    empty = lib / "empty"
-    empty.write_bytes(b"")
+    lib, empty = _lib(tmp_path)
     name = tmp_path / ".bashrc"
     os.link(empty, name)
     first = leftovers.claim(str(lib))

@@ -43,16 +43,9 @@ def _fast_command(argv: list[str]) -> tuple[Callable[[], int], bool] | None:
         got = parse(argv)
         return None if got is None else ((lambda: run_exec(got)), got.debug)
     if name == "scan":
-        from pathlib import Path
+        from .scan_run import parse as parse_scan
+        from .scan_run import run_scan
 
-        from ._fastargs import parse as parse_args
-        from .scan_run import SCAN, run_scan
-
-        args = parse_args(argv, SCAN)
-        if args is None:
-            return None
-        rules = args.options.get("rules")
-        return (lambda: run_scan(args.arguments[0] if args.arguments else "-",
-                                 args.options.get("format", "text"), "batch" in args.flags,
-                                 None if rules is None else Path(rules))), args.debug
+        args = parse_scan(argv)
+        return None if args is None else ((lambda: run_scan(*args[0])), args[1])
     return None

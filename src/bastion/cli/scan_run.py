@@ -19,12 +19,11 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bastion.errors import BastionError
-from bastion.fsutil import read_up_to, walk
+from bastion.fsutil import read_up_to, regular_files
 from bastion.privacy import (
     Finding,
     Rule,
@@ -37,6 +36,7 @@ from bastion.privacy import (
 )
 
 from ._fastargs import Command
+from ._fastargs import parse as parse_args
 
 SCAN = Command("scan", values={"--format": "format", "--rules": "rules"},
                flags={"--batch": "batch"}, arguments=(0, 1))
@@ -108,16 +108,6 @@ def _read_file(path: Path) -> str | None:
     return decode_bytes(data)
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in walk(root):  # no recursion: any depth
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            if p.is_symlink() or not p.is_file():
-                continue
-            yield p
-
-
 def _mask(secret: str) -> str:
     if len(secret) >= 16:
         return secret[:4] + "…"
@@ -168,7 +158,7 @@ class _Progress:
 
 
 def _scan_directory(root: Path, scanner: SecretScanner, fmt: str) -> int:
-    files = list(_walk(root))
+    files = list(regular_files(root, _SKIP_DIRS))
     results: list[dict[str, Any]] = []
     count = with_secrets = skipped = unreadable = 0
     progress = _Progress(len(files))
@@ -226,6 +216,17 @@ def _scan_batch(scanner: SecretScanner) -> int:
         sys.stdout.write(json.dumps({"id": item.get("id"), "findings": findings}) + "\n")
         sys.stdout.flush()
     return 1 if found else 0
+
+
+def parse(argv: list[str]) -> tuple[tuple[str, str, bool, Path | None], bool] | None:
+    """``argv`` (without the program name) as a ``scan`` invocation — :func:`run_scan`'s
+    arguments and whether ``--debug`` was given — or ``None`` (Typer's)."""
+    got = parse_args(argv, SCAN)
+    if got is None:
+        return None
+    rules = got.options.get("rules")
+    return (got.arguments[0] if got.arguments else "-", got.options.get("format", "text"),
+            "batch" in got.flags, None if rules is None else Path(rules)), got.debug
 
 
 def run_scan(path: str = "-", format: str = "text", batch: bool = False,

@@ -18,7 +18,7 @@ import re2
 
 from bastion import safefs
 from bastion.datamodel import Field
-from bastion.fsutil import walk
+from bastion.fsutil import regular_files
 from bastion.policy import Request
 
 from .base import Granted, Tool, ToolArgs, ToolContext, ToolResult
@@ -36,14 +36,7 @@ def _looks_binary(sample: bytes) -> bool:
 
 def walk_files(granted: Granted, root: Path) -> Iterator[Path]:
     """Regular files under ``root`` that the gate admits, without following links."""
-    for dirpath, dirnames, filenames in walk(root):  # no recursion: any depth
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_symlink() or not path.is_file():
-                continue
-            if granted.readable(path):
-                yield path
+    return (path for path in regular_files(root, SKIP_DIRS) if granted.readable(path))
 
 
 def _read(args_path: str) -> list[Request]:
