@@ -81,7 +81,9 @@ def _without_captures(regex: str) -> str:
     return "".join(out)
 
 
-class _Compiled:
+class CompiledRule:
+    """One rule's RE2 patterns (the match, its allowlist) and the checks a secret must pass."""
+
     __slots__ = ("_find", "allow", "allow_match", "back", "fwd", "group", "groups", "id_keys",
                  "match", "pattern", "rule")
 
@@ -180,7 +182,7 @@ class _Compiled:
         return not any(a.search(secret) for a in self.allow)
 
 
-class _CompiledRules:
+class CompiledRules:
     """Each rule's compiled patterns, built the first time its keyword (or a keyword-less
     rule's turn) comes up: scanning a small file compiles a handful of the ~270 regexes, not
     all of them (~17 ms). A race between threads compiles one rule twice, harmlessly."""
@@ -189,10 +191,10 @@ class _CompiledRules:
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self._rules = rules
-        self._built: list[_Compiled | None] = [None] * len(rules)
+        self._built: list[CompiledRule | None] = [None] * len(rules)
 
-    def __getitem__(self, idx: int) -> _Compiled:
+    def __getitem__(self, idx: int) -> CompiledRule:
         comp = self._built[idx]
         if comp is None:
-            comp = self._built[idx] = _Compiled(self._rules[idx])
+            comp = self._built[idx] = CompiledRule(self._rules[idx])
         return comp

@@ -20,7 +20,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bastion.privacy.compiled import _Compiled
+    from bastion.privacy.compiled import CompiledRule
     from bastion.privacy.detector import _Cand
 
 #: A rule match longer than this many bytes is a secret as a whole: redacted without the
@@ -97,7 +97,7 @@ def split_offsets(parts: list[bytes], k: int) -> list[int]:
 
 
 
-def run_near_keywords(comp: _Compiled, idx: int, data: bytes, hits: KeywordHits,
+def run_near_keywords(comp: CompiledRule, idx: int, data: bytes, hits: KeywordHits,
                   out: list[_Cand]) -> None:
     """Run one rule over the whole text, keeping the matches that touch a keyword window.
 
@@ -161,7 +161,7 @@ def run_near_keywords(comp: _Compiled, idx: int, data: bytes, hits: KeywordHits,
             out.append((idx, ms + rel[0], ms + rel[1]))
         pos = me if me > ms else me + 1
 
-def _relative(comp: _Compiled, data: bytes, ms: int, me: int) -> tuple[int, int] | None:
+def _relative(comp: CompiledRule, data: bytes, ms: int, me: int) -> tuple[int, int] | None:
     """The secret span of the match ``data[ms:me]`` relative to ``ms``, if the rule
     accepts the secret (the verdict depends on the secret alone), else None."""
     if me - ms > LONG_MATCH:

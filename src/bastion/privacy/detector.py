@@ -17,7 +17,7 @@ from typing import Any, cast
 import ahocorasick
 
 from bastion.privacy.checks import not_a_credential
-from bastion.privacy.compiled import _CompiledRules
+from bastion.privacy.compiled import CompiledRules
 from bastion.privacy.dense import LONG_MATCH, KeywordHits, run_near_keywords, split_offsets
 from bastion.privacy.keywords import NO_SHAPES, SHAPES, KeywordSet, Shapes
 from bastion.privacy.rules import CONFIDENCES, Rule, default_rules
@@ -76,7 +76,7 @@ class SecretScanner:
             raise ValueError("prefilter must be 're2' or 'ahocorasick'")
         self.prefilter = prefilter
         self.rules: tuple[Rule, ...] = tuple(default_rules() if rules is None else rules)
-        self._compiled = _CompiledRules(self.rules)
+        self._compiled = CompiledRules(self.rules)
         # (rule index, candidate) -> the rule's verdict, across scans: a text and its views
         # (and the history, filtered again before each request) hold the same candidates; the
         # verdict depends on the two alone (bounded: cleared when it grows past the limit)
